@@ -1,0 +1,258 @@
+"""MindFormers task configs: YAML with anchors, ``base_config`` inheritance and dotted overrides."""
+
+import difflib
+from pathlib import Path
+
+import yaml
+
+from mf_config.errors import ConfigError, ConfigKeyError
+from mf_config.fileio import atomic_write
+
+
+class MFConfig(dict):
+    """A dict whose keys are also attributes; nested mappings are MFConfig too.
+
+    A missing attribute raises :class:`ConfigKeyError` naming the nearest existing key
+    (use ``get(key, default)`` for optional keys). ``source(dotted_key)`` says the file and
+    line a key came from; ``file()`` the file that was loaded.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        object.__setattr__(self, "_sources", {})
+        object.__setattr__(self, "_file", None)
+        for k, v in dict(*args, **kwargs).items():
+            self[k] = v
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, _wrap(value))
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise ConfigKeyError(f"no such key{_did_you_mean(name, self)}", key=name) from None
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+    def __delattr__(self, name):
+        try:
+            del self[name]
+        except KeyError:
+            raise ConfigKeyError(f"no such key{_did_you_mean(name, self)}", key=name) from None
+
+    def __reduce__(self):
+        return (MFConfig, (self.to_dict(),))
+
+    def __deepcopy__(self, memo):
+        copy = MFConfig(self.to_dict())
+        object.__setattr__(copy, "_sources", dict(self._sources))
+        object.__setattr__(copy, "_file", self._file)
+        return copy
+
+    def to_dict(self):
+        """Plain nested dicts and lists."""
+        return _unwrap(self)
+
+    def dump(self, path=None):
+        """YAML text of this config; written atomically to ``path`` when given."""
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, default_flow_style=None)
+        if path is not None:
+            with atomic_write(path) as f:
+                f.write(text)
+        return text
+
+    def file(self):
+        """The path this config was loaded from, or None."""
+        return self._file
+
+    def source(self, dotted):
+        """``"file:line"`` where a dotted key was set, or the file alone, or None."""
+        where = self._sources.get(dotted)
+        if where is None:
+            return None
+        file, line = where
+        return file if line is None else f"{file}:{line}"
+
+
+def _wrap(value):
+    if isinstance(value, MFConfig):
+        return value
+    if isinstance(value, dict):
+        return MFConfig(value)
+    if isinstance(value, list):
+        return [_wrap(v) for v in value]
+    return value
+
+
+def _unwrap(value):
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
+
+
+def _did_you_mean(name, candidates):
+    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def did_you_mean(name, candidates):
+    """`` (did you mean 'x'?)`` for the nearest candidate, or an empty string."""
+    return _did_you_mean(name, candidates)
+
+
+def read_yaml(path):
+    """Parse one YAML file safely (anchors and aliases allowed, no Python tags).
+
+    Returns ``(data, lines)`` where ``lines`` maps each dotted key to its line number.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("no such file", file=path) from None
+    except IsADirectoryError:
+        raise ConfigError("is a folder, expected a YAML file", file=path) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=path) from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else {}
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        problem = " ".join(p for p in (e.context, e.problem) if p)
+        raise ConfigError(f"YAML syntax error: {problem}", file=path, line=line) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"YAML error: {e}", file=path) from None
+    finally:
+        loader.dispose()
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"expected a mapping at the top, found {type(data).__name__}", file=path, line=1)
+    lines = {}
+    _key_lines(node, "", lines)
+    return data, lines
+
+
+def _key_lines(node, prefix, out):
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            dotted = f"{prefix}{key_node.value}"
+            out.setdefault(dotted, key_node.start_mark.line + 1)
+            _key_lines(value_node, dotted + ".", out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _key_lines(item, f"{prefix}{i}.", out)
+
+
+def deep_merge(base, child):
+    """``child`` over ``base``: mappings merge key by key, anything else is replaced."""
+    out = dict(base)
+    for k, v in child.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _load_tree(path, stack):
+    path = Path(path).resolve()
+    if path in stack:
+        chain = " -> ".join(str(p) for p in [*stack, path])
+        raise ConfigError(f"base_config cycle: {chain}", file=stack[-1], key="base_config")
+    data, lines = read_yaml(path)
+    sources = {k: (str(path), n) for k, n in lines.items()}
+    bases = data.pop("base_config", None)
+    if bases is None:
+        return data, sources
+    if isinstance(bases, str):
+        bases = [bases]
+    if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+        raise ConfigError("expected a path or a list of paths", file=path, line=lines.get("base_config"),
+                          key="base_config")
+    merged, merged_sources = {}, {}
+    for base in bases:
+        base_path = path.parent / base
+        if not base_path.is_file():
+            raise ConfigError(f"base file not found: {base_path}", file=path, line=lines.get("base_config"),
+                              key="base_config")
+        base_data, base_sources = _load_tree(base_path, [*stack, path])
+        merged = deep_merge(merged, base_data)
+        merged_sources.update(base_sources)
+    merged_sources.update({k: v for k, v in sources.items() if k != "base_config"})
+    return deep_merge(merged, data), merged_sources
+
+
+def parse_override(text):
+    """``"a.b.c=value"`` -> ``(["a", "b", "c"], value)`` with the value typed as YAML."""
+    key, sep, raw = text.partition("=")
+    key = key.strip().lstrip("-")
+    parts = key.split(".")
+    if not sep or not key or any(not p for p in parts):
+        raise ConfigError(f"bad override '{text}': expected KEY=VALUE with a dotted KEY such as "
+                          "model.model_config.num_layers=2")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def apply_override(data, parts, value):
+    """Set ``data[parts[0]][parts[1]]... = value``; list items are addressed by index."""
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        dotted = ".".join(parts[: i + 1])
+        if isinstance(node, list):
+            node = node[_list_index(part, node, dotted)]
+            continue
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        elif not isinstance(nxt, (dict, list)):
+            raise ConfigError(f"cannot set '{'.'.join(parts)}': '{dotted}' is a {type(nxt).__name__}, "
+                              "not a section", key=".".join(parts))
+        node = nxt
+    last = parts[-1]
+    if isinstance(node, list):
+        node[_list_index(last, node, ".".join(parts))] = value
+    else:
+        node[last] = value
+
+
+def _list_index(part, items, dotted):
+    try:
+        index = int(part)
+        items[index]
+    except (ValueError, IndexError):
+        raise ConfigError(f"'{part}' is not an index of a list of {len(items)} items", key=dotted) from None
+    return index
+
+
+def load_config(path, overrides=()):
+    """Read a MindFormers task YAML: anchors, ``base_config`` inheritance, then dotted overrides.
+
+    ``overrides`` is an iterable of ``"a.b.c=value"`` strings or a mapping of dotted keys to values.
+    """
+    data, sources = _load_tree(path, [])
+    items = overrides.items() if isinstance(overrides, dict) else [parse_override(o) for o in overrides]
+    for parts, value in items:
+        if isinstance(parts, str):
+            parts = parts.split(".")
+        apply_override(data, parts, value)
+        sources[".".join(parts)] = ("override", None)
+    cfg = MFConfig(data)
+    object.__setattr__(cfg, "_sources", sources)
+    object.__setattr__(cfg, "_file", str(Path(path)))
+    return cfg

@@ -1,0 +1,34 @@
+"""The one exception family for a user's mistake, shared by every mf package."""
+
+
+class MFError(Exception):
+    """A user's mistake (bad file, key, value or shape).
+
+    CLIs print it as one line on stderr and exit with code 2. ``file``, ``line`` and
+    ``key`` say where; the message says what was expected.
+    """
+
+    def __init__(self, message, *, file=None, key=None, line=None):
+        super().__init__(message)
+        self.message = message
+        self.file = None if file is None else str(file)
+        self.key = key
+        self.line = line
+
+    def __str__(self):
+        where = ""
+        if self.file:
+            where = self.file if self.line is None else f"{self.file}:{self.line}"
+            where += ": "
+        elif self.line is not None:
+            where = f"line {self.line}: "
+        key = f"{self.key}: " if self.key else ""
+        return f"{where}{key}{self.message}"
+
+
+class ConfigError(MFError):
+    """A config file, key, value or override is wrong."""
+
+
+class ConfigKeyError(ConfigError, AttributeError):
+    """A config has no such key (an AttributeError, so ``getattr(cfg, k, default)`` works)."""

@@ -1,0 +1,309 @@
+"""Model, MoE and parallel configs with MindFormers' field names (pure data, no mindspore)."""
+
+from mf_config.errors import ConfigError
+from mf_config.fields import Field, dtype, non_negative, positive, probability
+from mf_config.pretrained import PretrainedConfig, nested
+from mf_config.registry import register
+
+
+@register("config")
+class ParallelConfig(PretrainedConfig):
+    """MindFormers' ``parallel_config`` (TransformerOpParallelConfig)."""
+
+    data_parallel = Field(int, 1, check=positive)
+    model_parallel = Field(int, 1, check=positive)
+    context_parallel = Field(int, 1, check=positive)
+    expert_parallel = Field(int, 1, check=positive)
+    pipeline_stage = Field(int, 1, check=positive)
+    micro_batch_num = Field(int, 1, check=positive)
+    seq_split_num = Field(int, 1, check=positive)
+    use_seq_parallel = Field(bool, False)
+    optimizer_shard = Field(bool, None)
+    gradient_aggregation_group = Field(int, 4, check=positive)
+    vocab_emb_dp = Field(bool, True)
+    context_parallel_algo = Field(str, "colossalai_cp")
+    ulysses_degree_in_cp = Field(int, 1, check=positive)
+    mem_coeff = Field(float, 0.1)
+
+    def validate(self):
+        if self.micro_batch_num < self.pipeline_stage:
+            raise ConfigError(f"micro_batch_num ({self.micro_batch_num}) must be at least pipeline_stage "
+                              f"({self.pipeline_stage})", key="micro_batch_num")
+        if self.expert_parallel > self.data_parallel:
+            raise ConfigError(f"expert_parallel ({self.expert_parallel}) must not exceed data_parallel "
+                              f"({self.data_parallel})", key="expert_parallel")
+
+    @property
+    def device_num(self):
+        """data_parallel x model_parallel x context_parallel x pipeline_stage."""
+        return self.data_parallel * self.model_parallel * self.context_parallel * self.pipeline_stage
+
+    def check(self, device_num=None, num_layers=None, num_heads=None, n_kv_heads=None, expert_num=None):
+        """The rules that tie the layout to a device count and a model; ConfigError on the first broken."""
+        if device_num is not None and self.device_num != device_num:
+            raise ConfigError(f"data_parallel x model_parallel x context_parallel x pipeline_stage = "
+                              f"{self.data_parallel}x{self.model_parallel}x{self.context_parallel}x"
+                              f"{self.pipeline_stage} = {self.device_num}, but there are {device_num} devices",
+                              key="data_parallel")
+        mp = self.model_parallel
+        if num_heads is not None and num_heads % mp:
+            raise ConfigError(f"num_heads ({num_heads}) is not divisible by model_parallel ({mp})",
+                              key="model_parallel")
+        if n_kv_heads is not None and n_kv_heads % mp:
+            raise ConfigError(f"n_kv_heads ({n_kv_heads}) is not divisible by model_parallel ({mp})",
+                              key="model_parallel")
+        if num_layers is not None and self.pipeline_stage > num_layers:
+            raise ConfigError(f"pipeline_stage ({self.pipeline_stage}) exceeds num_layers ({num_layers})",
+                              key="pipeline_stage")
+        if expert_num is not None and expert_num > 1 and expert_num % self.expert_parallel:
+            raise ConfigError(f"expert_parallel ({self.expert_parallel}) does not divide expert_num "
+                              f"({expert_num})", key="expert_parallel")
+
+
+@register("config")
+class MoEConfig(PretrainedConfig):
+    """MindFormers' ``moe_config``: experts, routing and the auxiliary loss."""
+
+    expert_num = Field(int, 1, check=positive)
+    capacity_factor = Field(float, 1.1, check=positive)
+    aux_loss_factor = Field(float, 0.05, check=non_negative)
+    num_experts_chosen = Field(int, 1, check=positive)
+    expert_group_size = Field(int, None)
+    group_wise_a2a = Field(bool, False)
+    comp_comm_parallel = Field(bool, False)
+    comp_comm_parallel_degree = Field(int, 2)
+    save_token_distribution = Field(bool, False)
+    cur_layer = Field(int, 0)
+    enable_cold_hot_expert = Field(bool, False)
+    update_step = Field(int, 10000)
+    hot_expert_num = Field(int, 0)
+    cold_token_percent = Field(float, 1.0)
+    moe_module_name = Field(str, "")
+    routing_policy = Field(str, "TopkRouterV1", choices=("TopkRouterV1", "TopkRouterV2"))
+    norm_topk_prob = Field(bool, True)
+    enable_sdrop = Field(bool, False)
+    use_fused_ops_topkrouter = Field(bool, False)
+    router_dense_type = dtype("float32")
+    shared_expert_num = Field(int, 0, check=non_negative)
+    use_shared_expert_gating = Field(bool, False)
+    max_router_load = Field(int, 128 * 1024)
+    topk_method = Field(str, "greedy")
+    moe_intermediate_size = Field(int, None)
+    routed_scaling_factor = Field(float, 1.0)
+    z_loss_factor = Field(float, 0.0)
+
+    def validate(self):
+        if self.num_experts_chosen > self.expert_num:
+            raise ConfigError(f"num_experts_chosen ({self.num_experts_chosen}) exceeds expert_num "
+                              f"({self.expert_num})", key="num_experts_chosen")
+
+
+class CausalLMConfig(PretrainedConfig):
+    """Fields every decoder-only family shares: sizes, special ids, dtypes, generation defaults."""
+
+    batch_size = Field(int, 1, check=positive)
+    seq_length = Field(int, 2048, check=positive)
+    hidden_size = Field(int, 4096, check=positive)
+    num_layers = Field(int, 32, check=positive)
+    num_heads = Field(int, 32, check=positive)
+    vocab_size = Field(int, 32000, check=positive)
+    bos_token_id = Field(int, 1)
+    eos_token_id = Field((int, list), 2)
+    pad_token_id = Field(int, 0)
+    ignore_token_id = Field(int, -100)
+    compute_dtype = dtype("float16")
+    layernorm_compute_type = dtype("float32")
+    softmax_compute_type = dtype("float32")
+    param_init_type = dtype("float16")
+    embedding_init_type = Field(str, None, choices=(None, "float32", "float16", "bfloat16"))
+    initializer_range = Field(float, 0.02)
+    use_past = Field(bool, False)
+    is_dynamic = Field(bool, False)
+    use_flash_attention = Field(bool, False)
+    use_prompt_flash_attention = Field(bool, False)
+    use_seq_parallel = Field(bool, False)
+    use_select_recompute = Field(bool, False)
+    checkpoint_name_or_path = Field(str, "")
+    tie_word_embeddings = Field(bool, False)
+    repetition_penalty = Field(float, 1.0, check=positive)
+    max_decode_length = Field(int, 1024, check=positive)
+    top_k = Field(int, 5, check=non_negative)
+    top_p = Field(float, 1.0, check=probability)
+    do_sample = Field(bool, True)
+    block_size = Field(int, 16, check=positive)
+    num_blocks = Field(int, 512, check=positive)
+    parallel_config = Field(ParallelConfig, None)
+    moe_config = Field(MoEConfig, None)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.parallel_config is None:
+            object.__setattr__(self, "parallel_config", ParallelConfig())
+        if self.moe_config is None:
+            object.__setattr__(self, "moe_config", MoEConfig())
+
+    def validate(self):
+        if self.hidden_size % self.num_heads:
+            raise ConfigError(f"hidden_size ({self.hidden_size}) is not divisible by num_heads ({self.num_heads})",
+                              key="hidden_size")
+        for key in ("bos_token_id", "pad_token_id"):
+            value = getattr(self, key)
+            if not -1 <= value < self.vocab_size:
+                raise ConfigError(f"{value} is outside the vocabulary (vocab_size {self.vocab_size})", key=key)
+
+    @property
+    def head_dim(self):
+        return self.hidden_size // self.num_heads
+
+    def check_parallel(self, device_num=None):
+        """The parallel layout's rules against this model (see ParallelConfig.check)."""
+        self.parallel_config.check(device_num=device_num, num_layers=self.num_layers, num_heads=self.num_heads,
+                                   n_kv_heads=getattr(self, "n_kv_heads", None) or self.num_heads,
+                                   expert_num=self.moe_config.expert_num)
+
+
+@register("config")
+class LlamaConfig(CausalLMConfig):
+    """Llama 2 / Llama 3 / Mistral (and Mixtral, through ``moe_config``), as MindFormers names it."""
+
+    model_type = "llama"
+    n_kv_heads = Field(int, None, check=positive)
+    max_position_embedding = Field(int, None, check=positive)
+    intermediate_size = Field(int, None, check=positive)
+    multiple_of = Field(int, 256, check=positive)
+    ffn_dim_multiplier = Field((float, int), None, check=positive)
+    rms_norm_eps = Field(float, 1e-5, check=positive)
+    theta = Field(float, 10000.0, check=positive)
+    rotary_dtype = dtype("float32")
+    qkv_has_bias = Field(bool, False)
+    qkv_concat = Field(bool, False)
+    extend_method = Field(str, "None", choices=("None", "PI", "NTK"))
+    scaling_factor = Field(float, 1.0, check=positive)
+    use_rope_slice = Field(bool, False)
+    use_ring_attention = Field(bool, False)
+    use_attn_mask_compression = Field(bool, False)
+    parallel_optimizer = Field(bool, False)
+    fine_grain_interleave = Field(int, 1, check=positive)
+    pp_interleave_num = Field(int, 1, check=positive)
+    offset = Field((int, list), 0)
+    fused_rms_norm = Field(bool, False)
+    pretrain_seqlen = Field(int, None, doc="MindFormers: seq length of the pretrained checkpoint (informative)")
+    compute_in_2d = Field(bool, False, doc="MindFormers 0.x switch; no effect")
+    use_past_shard = Field(bool, False, doc="MindFormers 0.x switch; no effect")
+
+    def validate(self):
+        super().validate()
+        kv = self.n_kv_heads or self.num_heads
+        if self.num_heads % kv:
+            raise ConfigError(f"num_heads ({self.num_heads}) is not divisible by n_kv_heads ({kv})", key="n_kv_heads")
+
+    @property
+    def kv_heads(self):
+        """n_kv_heads, or num_heads when it is not set (multi-head attention)."""
+        return self.n_kv_heads or self.num_heads
+
+    @property
+    def ffn_hidden_size(self):
+        """intermediate_size, or Llama's rule from multiple_of and ffn_dim_multiplier."""
+        if self.intermediate_size is not None:
+            return self.intermediate_size
+        hidden = int(2 * 4 * self.hidden_size / 3)
+        if self.ffn_dim_multiplier is not None:
+            hidden = int(self.ffn_dim_multiplier * hidden)
+        return self.multiple_of * ((hidden + self.multiple_of - 1) // self.multiple_of)
+
+    @property
+    def is_moe(self):
+        return self.moe_config.expert_num > 1
+
+
+@register("config")
+class MixtralConfig(LlamaConfig):
+    """A Llama config whose feed-forward is a mixture of experts (Mixtral 8x7B's defaults)."""
+
+    model_type = "mixtral"
+    seq_length = Field(int, 4096, check=positive)
+    n_kv_heads = Field(int, 8, check=positive)
+    intermediate_size = Field(int, 14336, check=positive)
+    theta = Field(float, 1000000.0, check=positive)
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("moe_config", MoEConfig(expert_num=8, num_experts_chosen=2))
+        super().__init__(**kwargs)
+
+
+@register("config")
+class GPT2Config(CausalLMConfig):
+    """GPT-2 (learned positions, pre-LayerNorm, tied head), as MindFormers names it."""
+
+    model_type = "gpt2"
+    seq_length = Field(int, 1024, check=positive)
+    vocab_size = Field(int, 50257, check=positive)
+    hidden_size = Field(int, 768, check=positive)
+    num_layers = Field(int, 12, check=positive)
+    num_heads = Field(int, 12, check=positive)
+    expand_ratio = Field(int, 4, check=positive)
+    hidden_act = Field(str, "gelu")
+    embedding_dropout_prob = Field(float, 0.1, check=probability)
+    hidden_dropout_rate = Field(float, 0.1, check=probability)
+    attention_dropout_rate = Field(float, 0.1, check=probability)
+    layernorm_epsilon = Field(float, 1e-5, check=positive)
+    bos_token_id = Field(int, 50256)
+    eos_token_id = Field((int, list), 50256)
+    pad_token_id = Field(int, 50256)
+    compute_dtype = dtype("float16")
+    param_init_type = dtype("float32")
+    tie_word_embeddings = Field(bool, True)
+
+    @property
+    def ffn_hidden_size(self):
+        return self.expand_ratio * self.hidden_size
+
+
+@register("config")
+class BloomConfig(CausalLMConfig):
+    """Bloom (ALiBi, embedding LayerNorm, fused query-key-value, tied head), as MindFormers names it."""
+
+    model_type = "bloom"
+    seq_length = Field(int, 1024, check=positive)
+    vocab_size = Field(int, 250880, check=positive)
+    hidden_size = Field(int, 64, check=positive)
+    num_layers = Field(int, 2, check=positive)
+    num_heads = Field(int, 8, check=positive)
+    expand_ratio = Field(int, 4, check=positive)
+    hidden_act = Field(str, "gelu")
+    embedding_dropout_prob = Field(float, 0.0, check=probability)
+    hidden_dropout_rate = Field(float, 0.1, check=probability)
+    attention_dropout_rate = Field(float, 0.1, check=probability)
+    layernorm_epsilon = Field(float, 1e-5, check=positive)
+    bos_token_id = Field(int, 1)
+    eos_token_id = Field((int, list), 2)
+    pad_token_id = Field(int, 3)
+    tie_word_embeddings = Field(bool, True)
+
+    @property
+    def ffn_hidden_size(self):
+        return self.expand_ratio * self.hidden_size
+
+
+nested("parallel_config", ParallelConfig)
+nested("moe_config", MoEConfig)
+
+MODEL_CONFIGS = {c.__name__: c for c in (LlamaConfig, MixtralConfig, GPT2Config, BloomConfig)}
+
+
+def model_config_from_section(section, moe_config=None, parallel_config=None):
+    """The config object of a ``model.model_config`` section (its ``type`` names the class)."""
+    data = dict(section)
+    name = data.get("type", "LlamaConfig")
+    cls = MODEL_CONFIGS.get(name)
+    if cls is None:
+        from mf_config.config import did_you_mean
+
+        raise ConfigError(f"unknown config type '{name}'{did_you_mean(name, MODEL_CONFIGS)}; known: "
+                          f"{', '.join(MODEL_CONFIGS)}", key="type")
+    if moe_config is not None and "moe_config" not in data:
+        data["moe_config"] = dict(moe_config)
+    if parallel_config is not None and "parallel_config" not in data:
+        data["parallel_config"] = dict(parallel_config)
+    return cls.from_dict(data)

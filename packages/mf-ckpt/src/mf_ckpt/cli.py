@@ -1,10 +1,97 @@
 """The `mf-ckpt` command."""
 
+import json
+import re
+
+import click
 from mf_config.cli_support import group
 
 from mf_ckpt import __version__
+from mf_ckpt.dtypes import cli_dtype
+from mf_ckpt.errors import CheckpointError
+from mf_ckpt.output import DEFAULT_SHARD_BYTES
+
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+DTYPES = click.Choice(["fp32", "fp16", "bf16", "float32", "float16", "bfloat16"], case_sensitive=False)
+
+
+def parse_size(text):
+    """``5GB``, ``500MB``, ``2GiB`` or a byte count."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*", str(text), re.IGNORECASE)
+    if not m:
+        raise CheckpointError(f"{text!r} is not a size such as 5GB or 500MB", key="max_shard_size")
+    return int(float(m.group(1)) * _UNITS[(m.group(2) or "").upper()])
+
+
+def shard_option(f):
+    return click.option("--max_shard_size", default=str(DEFAULT_SHARD_BYTES), show_default=True,
+                        help="Largest safetensors shard (5GB, 500MB, bytes).")(f)
 
 
 @group(__version__, "mf-ckpt")
 def main():
     """Weight conversion HF <-> MindSpore, inspection, sharded-checkpoint merge/split."""
+
+
+@main.command()
+@click.argument("path")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def info(path, as_json):
+    """Tensors, shapes, dtypes, parameter count, bytes and file layout of a checkpoint file or folder."""
+    from mf_ckpt.inspection import format_info, info as get_info
+
+    data = get_info(path)
+    click.echo(json.dumps(data, indent=2) if as_json else format_info(data))
+
+
+@main.command()
+@click.argument("a")
+@click.argument("b")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def diff(ctx, a, b, as_json):
+    """Missing/extra tensors, shape and dtype differences and the max abs difference per tensor.
+
+    Exits 0 when A and B hold equal tensors, 1 when they differ."""
+    from mf_ckpt.inspection import diff as get_diff, format_diff
+
+    items = get_diff(a, b)
+    click.echo(json.dumps(items, indent=2) if as_json else format_diff(items, a, b))
+    ctx.exit(1 if items else 0)
+
+
+@main.command("strip-optimizer")
+@click.argument("src")
+@click.argument("out")
+@shard_option
+def strip_optimizer(src, out, max_shard_size):
+    """Drop optimizer moments, accumulators and step counters (adam_m, adam_v, accu_grads, global_step, ...).
+
+    OUT ending in .safetensors is one file; otherwise a folder (shards, index, SHA256SUMS)."""
+    from mf_ckpt.surgery import is_optimizer_state, rewrite
+
+    stats, dropped = rewrite(src, out, lambda n: not is_optimizer_state(n), max_shard_bytes=parse_size(max_shard_size))
+    click.echo(f"dropped {len(dropped)} optimizer tensors; {stats.summary()}")
+
+
+@main.command()
+@click.argument("src")
+@click.argument("out")
+@click.option("--dtype", type=DTYPES, required=True, help="Target dtype of floating-point tensors.")
+@shard_option
+def cast(src, out, dtype, max_shard_size):
+    """Cast every floating-point tensor to DTYPE (bf16 exactly, through ml_dtypes)."""
+    from mf_ckpt.surgery import rewrite
+
+    stats, _ = rewrite(src, out, dtype=cli_dtype(dtype), max_shard_bytes=parse_size(max_shard_size))
+    click.echo(stats.summary())
+
+
+@main.command()
+@click.argument("path")
+def verify(path):
+    """Check the SHA-256 manifest mf-ckpt wrote (PATH/SHA256SUMS, or PATH.sha256 beside a file)."""
+    from mf_ckpt.manifest import verify as check
+
+    names = check(path)
+    click.echo(f"OK: {len(names)} file(s) match their SHA-256")

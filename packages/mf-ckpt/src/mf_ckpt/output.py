@@ -1,0 +1,154 @@
+"""Writing checkpoints tensor by tensor: a ``Spec`` says what to write, ``save_folder``/``save_file`` write it.
+
+A Spec names an output tensor, its dtype and shape, and how to make it (``parts()``: arrays whose
+C-order bytes, one after the other, are the tensor). Specs are written in order, one at a time,
+shards closed as they fill; the source tensors a Spec read are released right after it is written.
+Every output lands under its final name only when complete, with its SHA-256 manifest.
+"""
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from mf_config.fileio import atomic_dir, atomic_write
+from tqdm import tqdm
+
+from mf_ckpt.dtypes import cast, numpy_dtype
+from mf_ckpt.manifest import write_file_manifest, write_folder_manifest
+from mf_ckpt.safetensors_io import SafetensorsWriter
+
+DEFAULT_SHARD_BYTES = 5 * 1024**3
+
+
+@dataclass
+class Spec:
+    """One output tensor: ``parts()`` returns the arrays that make it; ``sources`` are released after."""
+
+    name: str
+    dtype: str
+    shape: tuple
+    parts: Callable
+    sources: tuple = field(default=())
+
+    @property
+    def nbytes(self):
+        return math.prod(self.shape) * numpy_dtype(self.dtype).itemsize
+
+
+def copy_spec(ckpt, name, out_name=None, dtype=None):
+    """The Spec that copies tensor ``name`` of ``ckpt`` (renamed to ``out_name``, cast to ``dtype``)."""
+    info = ckpt.infos[name]
+    return Spec(out_name or name, dtype or info.dtype, info.shape, lambda: [ckpt.get(name)], (name,))
+
+
+@dataclass
+class Stats:
+    """What a write did, for the one-line summary."""
+
+    tensors: int = 0
+    bytes: int = 0
+    files: int = 0
+    start: float = field(default_factory=time.perf_counter)
+
+    def summary(self, what="wrote"):
+        seconds = time.perf_counter() - self.start
+        return (f"{what} {self.tensors} tensors, {self.bytes / 1e6:.1f} MB in {self.files} file(s), "
+                f"{seconds:.2f} s ({self.bytes / 1e6 / max(seconds, 1e-9):.0f} MB/s)")
+
+
+def _write_specs(f, specs, release, stats, bar, metadata=None):
+    writer = SafetensorsWriter(f, [(s.name, s.dtype, s.shape) for s in specs], metadata)
+    for spec in specs:
+        writer.write(spec.name, [cast(part, spec.dtype) for part in spec.parts()])
+        for source in spec.sources:
+            release(source)
+        stats.tensors += 1
+        stats.bytes += spec.nbytes
+        bar.update(spec.nbytes)
+    stats.files += 1
+    return writer.sha256
+
+
+def plan_shards(specs, max_bytes):
+    """Specs grouped into shards of at most ``max_bytes`` (a larger tensor gets a shard of its own)."""
+    shards, size = [[]], 0
+    for spec in specs:
+        if shards[-1] and size + spec.nbytes > max_bytes:
+            shards.append([])
+            size = 0
+        shards[-1].append(spec)
+        size += spec.nbytes
+    return shards
+
+
+def write_weights(folder, specs, release, stats, prefix="model", max_shard_bytes=DEFAULT_SHARD_BYTES,
+                  fmt="safetensors", metadata=None):
+    """Write ``specs`` into ``folder``: ``PREFIX.safetensors`` or shards plus ``PREFIX.safetensors.index.json``
+    (Hugging Face's names), or ``PREFIX.ckpt``; returns {file name: sha256} of what it wrote."""
+    folder = Path(folder)
+    bar = tqdm(total=sum(s.nbytes for s in specs), unit="B", unit_scale=True, disable=None, leave=False)
+    digests = {}
+    with bar:
+        if fmt == "ckpt":
+            from mf_ckpt.mindspore_io import save_ckpt
+
+            save_ckpt(folder / f"{prefix}.ckpt", _arrays(specs, release, stats, bar))
+            stats.files += 1
+            return digests
+        shards = plan_shards(specs, max_shard_bytes)
+        if len(shards) == 1:
+            name = f"{prefix}.safetensors"
+            with open(folder / name, "wb") as f:
+                digests[name] = _write_specs(f, shards[0], release, stats, bar, metadata)
+            return digests
+        weight_map = {}
+        for i, shard in enumerate(shards, 1):
+            name = f"{prefix}-{i:05d}-of-{len(shards):05d}.safetensors"
+            with open(folder / name, "wb") as f:
+                digests[name] = _write_specs(f, shard, release, stats, bar, metadata)
+            weight_map.update({s.name: name for s in shard})
+    index = {"metadata": {"total_size": sum(s.nbytes for s in specs)}, "weight_map": weight_map}
+    (folder / f"{prefix}.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
+    return digests
+
+
+def _arrays(specs, release, stats, bar):
+    for spec in specs:
+        parts = [cast(p, spec.dtype) for p in spec.parts()]
+        array = parts[0].reshape(spec.shape) if len(parts) == 1 else _concat(parts, spec)
+        yield spec.name, array.copy()
+        for source in spec.sources:
+            release(source)
+        stats.tensors += 1
+        stats.bytes += spec.nbytes
+        bar.update(spec.nbytes)
+
+
+def _concat(parts, spec):
+    return np.concatenate([p.reshape(-1) for p in parts]).reshape(spec.shape)
+
+
+def save_folder(out, specs, release, *, extra=None, **kwargs):
+    """Write a whole output folder atomically: ``extra(tmp)`` adds files (config.json), then the weights,
+    then SHA256SUMS. Returns Stats."""
+    stats = Stats()
+    with atomic_dir(out) as tmp:
+        if extra is not None:
+            extra(tmp)
+        digests = write_weights(tmp, specs, release, stats, **kwargs)
+        write_folder_manifest(tmp, digests)
+    return stats
+
+
+def save_file(path, specs, release, metadata=None):
+    """Write one safetensors file atomically, with ``PATH.sha256`` beside it. Returns Stats."""
+    stats = Stats()
+    bar = tqdm(total=sum(s.nbytes for s in specs), unit="B", unit_scale=True, disable=None, leave=False)
+    with bar, atomic_write(path, "wb") as f:
+        digest = _write_specs(f, specs, release, stats, bar, metadata)
+    write_file_manifest(path, digest)
+    return stats

@@ -1,0 +1,177 @@
+"""safetensors with numpy alone: a bounds-checked, memory-mapped reader and a streaming writer.
+
+The reader maps the file and hands out one tensor at a time as a read-only view; ``release`` drops
+its pages from this process again, so reading a whole model never keeps more than one tensor
+resident. The writer takes the list of tensors (name, dtype, shape) up front, writes the header,
+then each tensor's bytes as they come, hashing everything it writes.
+"""
+
+import hashlib
+import json
+import math
+import mmap
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mf_ckpt.dtypes import numpy_dtype, st_dtype
+from mf_ckpt.errors import CheckpointError
+
+MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
+_PAGE = mmap.PAGESIZE
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """Where one tensor lies: safetensors dtype name, shape, and its absolute byte range in ``file``."""
+
+    dtype: str
+    shape: tuple
+    file: Path
+    start: int
+    end: int
+
+    @property
+    def nbytes(self):
+        return self.end - self.start
+
+    @property
+    def numel(self):
+        return math.prod(self.shape)
+
+
+def read_header(path):
+    """``(tensors, metadata)`` of a safetensors file, every length, offset and size checked against the file."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size < 8:
+            raise CheckpointError(f"truncated: {size} bytes, a safetensors file starts with an 8-byte header length",
+                                  file=path)
+        (n,) = struct.unpack("<Q", f.read(8))
+        if n > size - 8:
+            raise CheckpointError(f"header length {n} is larger than the file ({size} bytes): truncated or not "
+                                  "a safetensors file", file=path)
+        if n > MAX_HEADER:
+            raise CheckpointError(f"header length {n} exceeds the {MAX_HEADER}-byte limit", file=path)
+        raw = f.read(n)
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"header is not valid JSON ({e})", file=path) from None
+    if not isinstance(header, dict):
+        raise CheckpointError("header is not a JSON object", file=path)
+    metadata = header.pop("__metadata__", None) or {}
+    base, data_len = 8 + n, size - 8 - n
+    tensors = {}
+    for name, entry in header.items():
+        tensors[name] = _entry(path, name, entry, base, data_len)
+    return dict(sorted(tensors.items(), key=lambda item: item[1].start)), metadata
+
+
+def _entry(path, name, entry, base, data_len):
+    if not isinstance(entry, dict):
+        raise CheckpointError("header entry is not an object", file=path, key=name)
+    dtype = numpy_dtype(entry.get("dtype"), file=path, key=name)
+    shape, offsets = entry.get("shape"), entry.get("data_offsets")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise CheckpointError(f"shape {shape!r} is not a list of non-negative integers", file=path, key=name)
+    if (not isinstance(offsets, list) or len(offsets) != 2 or not all(isinstance(o, int) for o in offsets)
+            or not 0 <= offsets[0] <= offsets[1]):
+        raise CheckpointError(f"data_offsets {offsets!r} is not [begin, end] with 0 <= begin <= end",
+                              file=path, key=name)
+    if offsets[1] > data_len:
+        raise CheckpointError(f"truncated: tensor ends at data byte {offsets[1]} but the file holds {data_len} "
+                              "data bytes", file=path, key=name)
+    expected = math.prod(shape) * dtype.itemsize
+    if offsets[1] - offsets[0] != expected:
+        raise CheckpointError(f"byte size {offsets[1] - offsets[0]} disagrees with shape {shape} of "
+                              f"{entry['dtype']} ({expected} bytes)", file=path, key=name)
+    return TensorInfo(entry["dtype"], tuple(shape), path, base + offsets[0], base + offsets[1])
+
+
+class SafetensorsFile:
+    """A memory-mapped safetensors file: ``tensors`` (name -> TensorInfo), ``get(name)``, ``release(name)``."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.tensors, self.metadata = read_header(self.path)
+        with open(self.path, "rb") as f:
+            self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def get(self, name):
+        """The tensor as a read-only numpy array backed by the file (no copy)."""
+        info = self.tensors[name]
+        array = np.frombuffer(self._mm, dtype=numpy_dtype(info.dtype), count=info.numel, offset=info.start)
+        return array.reshape(info.shape)
+
+    def release(self, name):
+        """Drop the tensor's pages from this process (they stay in the page cache)."""
+        info = self.tensors[name]
+        start = info.start - info.start % _PAGE
+        if info.end > start:
+            self._mm.madvise(mmap.MADV_DONTNEED, start, info.end - start)
+
+    def close(self):
+        try:
+            self._mm.close()
+        except BufferError:  # a caller still holds a view; the map goes when it does
+            pass
+
+
+def header_bytes(entries, metadata=None):
+    """The header for ``entries`` [(name, st_dtype, shape)], padded to 8 bytes; and the data length."""
+    header, offset = {}, 0
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    for name, dtype, shape in entries:
+        nbytes = math.prod(shape) * numpy_dtype(dtype).itemsize
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
+        offset += nbytes
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    return struct.pack("<Q", len(raw)) + raw, offset
+
+
+class SafetensorsWriter:
+    """Writes a safetensors file to the open binary file ``f`` tensor by tensor; ``sha256`` when done."""
+
+    def __init__(self, f, entries, metadata=None):
+        self._f = f
+        self._entries = [(name, dtype, tuple(shape)) for name, dtype, shape in entries]
+        self._next = 0
+        self._hash = hashlib.sha256()
+        head, self.data_bytes = header_bytes(self._entries, metadata)
+        self._put(head)
+
+    def _put(self, buffer):
+        self._f.write(buffer)
+        self._hash.update(buffer)
+
+    def write(self, name, parts):
+        """Write tensor ``name`` (the next one declared) from ``parts``: arrays whose C-order bytes,
+        one after the other, are the tensor (one array, or the slices of a stacked tensor)."""
+        expected_name, dtype, shape = self._entries[self._next]
+        if name != expected_name:
+            raise ValueError(f"tensors out of order: got {name}, expected {expected_name}")
+        remaining = math.prod(shape) * numpy_dtype(dtype).itemsize
+        for part in parts:
+            if st_dtype(part.dtype, key=name) != dtype:
+                raise CheckpointError(f"dtype {st_dtype(part.dtype)} disagrees with the declared {dtype}", key=name)
+            flat = np.ascontiguousarray(part).reshape(-1).view(np.uint8)
+            remaining -= flat.size
+            if remaining < 0:
+                break
+            self._put(memoryview(flat))
+        if remaining:
+            raise CheckpointError(f"data size disagrees with the declared shape {list(shape)}", key=name)
+        self._next += 1
+
+    @property
+    def sha256(self):
+        if self._next != len(self._entries):
+            raise ValueError(f"only {self._next} of {len(self._entries)} tensors written")
+        return self._hash.hexdigest()

@@ -1,0 +1,154 @@
+"""Open any checkpoint as one flat, lazily read set of tensors.
+
+A safetensors file, a folder of safetensors shards with their index (or a single ``*.safetensors``),
+PyTorch ``pytorch_model*.bin`` (``torch.load(weights_only=True)``, memory-mapped) or a MindSpore
+``.ckpt`` (needs mindspore). ``get(name)`` gives a numpy array (bfloat16 as ml_dtypes.bfloat16),
+``release(name)`` lets its memory go.
+"""
+
+import json
+from pathlib import Path
+
+from mf_ckpt.errors import CheckpointError
+from mf_ckpt.safetensors_io import SafetensorsFile, TensorInfo
+
+ST_INDEX = "model.safetensors.index.json"
+BIN_INDEX = "pytorch_model.bin.index.json"
+
+
+class Checkpoint:
+    """Tensors by name (``infos``: name -> TensorInfo, in file order) from one or more files."""
+
+    def __init__(self, path, kind):
+        self.path = Path(path)
+        self.kind = kind
+        self.infos = {}
+        self._owner = {}
+
+    def add(self, name, info, owner):
+        if name in self.infos:
+            raise CheckpointError(f"tensor appears twice ({self.infos[name].file.name} and {info.file.name})",
+                                  file=self.path, key=name)
+        self.infos[name] = info
+        self._owner[name] = owner
+
+    @property
+    def files(self):
+        return sorted({info.file for info in self.infos.values()})
+
+    def get(self, name):
+        try:
+            owner = self._owner[name]
+        except KeyError:
+            raise CheckpointError("no such tensor in the checkpoint", file=self.path, key=name) from None
+        return owner.get(name)
+
+    def release(self, name):
+        self._owner[name].release(name)
+
+    def close(self):
+        for owner in set(self._owner.values()):
+            owner.close()
+
+
+def open_checkpoint(path):
+    """A Checkpoint for a file or folder (see the module docstring)."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError("no such file or folder", file=path)
+    if path.is_dir():
+        return _open_folder(path)
+    if path.suffix == ".safetensors":
+        return _safetensors(path, [path])
+    if path.suffix in (".bin", ".pt", ".pth"):
+        return _torch(path, [path])
+    if path.suffix == ".ckpt":
+        return _mindspore(path, path)
+    if path.name.endswith(".index.json"):
+        return _indexed(path)
+    raise CheckpointError("not a checkpoint: expected .safetensors, .bin, .ckpt, an index .json or a folder",
+                          file=path)
+
+
+def _open_folder(folder):
+    for index in (ST_INDEX, BIN_INDEX):
+        if (folder / index).is_file():
+            return _indexed(folder / index)
+    indexes = sorted(folder.glob("*.safetensors.index.json"))
+    if len(indexes) == 1:
+        return _indexed(indexes[0])
+    for pattern, opener in (("*.safetensors", _safetensors), ("*.bin", _torch)):
+        files = sorted(folder.glob(pattern))
+        if files:
+            return opener(folder, files)
+    ckpts = sorted(folder.glob("*.ckpt"))
+    if len(ckpts) == 1:
+        return _mindspore(folder, ckpts[0])
+    raise CheckpointError("no weights found: expected *.safetensors (with an index when sharded), "
+                          "pytorch_model*.bin or one *.ckpt", file=folder)
+
+
+def shard_names(index_path):
+    """The index's weight_map (tensor -> shard file name), each shard checked to lie inside its folder."""
+    index_path = Path(index_path)
+    try:
+        data = json.loads(index_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"invalid JSON: {e.msg}", file=index_path, line=e.lineno) from None
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict):
+        raise CheckpointError("expected an object with a 'weight_map' of tensor name -> shard file",
+                              file=index_path, key="weight_map")
+    for name, shard in weight_map.items():
+        if not isinstance(shard, str) or Path(shard).name != shard or shard in ("", ".", "..") or "\\" in shard:
+            raise CheckpointError(f"shard {shard!r} is not a file name inside the index's folder",
+                                  file=index_path, key=name)
+        if not (index_path.parent / shard).is_file():
+            raise CheckpointError(f"shard {shard} does not exist", file=index_path, key=name)
+    return weight_map
+
+
+def _indexed(index_path):
+    weight_map = shard_names(index_path)
+    folder = index_path.parent
+    shards = sorted(set(weight_map.values()))
+    opener = _torch if shards and shards[0].endswith(".bin") else _safetensors
+    ckpt = opener(index_path, [folder / s for s in shards])
+    missing = [name for name in weight_map if name not in ckpt.infos]
+    if missing:
+        raise CheckpointError(f"the index names it in {weight_map[missing[0]]}, which does not hold it",
+                              file=index_path, key=missing[0])
+    return ckpt
+
+
+def _safetensors(path, files):
+    ckpt = Checkpoint(path, "safetensors")
+    for file in files:
+        reader = SafetensorsFile(file)
+        for name, info in reader.tensors.items():
+            ckpt.add(name, info, reader)
+    return ckpt
+
+
+def _torch(path, files):
+    from mf_ckpt.torch_io import TorchFile
+
+    ckpt = Checkpoint(path, "torch")
+    for file in files:
+        reader = TorchFile(file)
+        for name, info in reader.tensors.items():
+            ckpt.add(name, info, reader)
+    return ckpt
+
+
+def _mindspore(path, file):
+    from mf_ckpt.mindspore_io import MindSporeFile
+
+    ckpt = Checkpoint(path, "mindspore")
+    reader = MindSporeFile(file)
+    for name, info in reader.tensors.items():
+        ckpt.add(name, info, reader)
+    return ckpt
+
+
+__all__ = ["Checkpoint", "TensorInfo", "open_checkpoint", "shard_names"]

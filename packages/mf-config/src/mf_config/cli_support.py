@@ -28,6 +28,7 @@ def group(version, prog_name, **kwargs):
 
     def decorate(f):
         f = click.version_option(version, prog_name=prog_name)(f)
-        return click.group(cls=MFGroup, context_settings={"help_option_names": ["-h", "--help"]}, **kwargs)(f)
+        return click.group(prog_name, cls=MFGroup, context_settings={"help_option_names": ["-h", "--help"]},
+                           **kwargs)(f)
 
     return decorate

@@ -21,11 +21,21 @@ class MFConfig(dict):
         super().__init__()
         object.__setattr__(self, "_sources", {})
         object.__setattr__(self, "_file", None)
+        object.__setattr__(self, "_prefix", "")
         for k, v in dict(*args, **kwargs).items():
             self[k] = v
 
     def __setitem__(self, key, value):
-        super().__setitem__(key, _wrap(value))
+        value = _wrap(value)
+        if isinstance(value, MFConfig):
+            value._set_prefix(f"{self._prefix}{key}.")
+        super().__setitem__(key, value)
+
+    def _set_prefix(self, prefix):
+        object.__setattr__(self, "_prefix", prefix)
+        for key, value in self.items():
+            if isinstance(value, MFConfig):
+                value._set_prefix(f"{prefix}{key}.")
 
     def __getattr__(self, name):
         if name.startswith("__"):
@@ -33,7 +43,7 @@ class MFConfig(dict):
         try:
             return self[name]
         except KeyError:
-            raise ConfigKeyError(f"no such key{_did_you_mean(name, self)}", key=name) from None
+            raise ConfigKeyError(f"no such key{_did_you_mean(name, self)}", key=self._prefix + name) from None
 
     def __setattr__(self, name, value):
         self[name] = value
@@ -42,7 +52,7 @@ class MFConfig(dict):
         try:
             del self[name]
         except KeyError:
-            raise ConfigKeyError(f"no such key{_did_you_mean(name, self)}", key=name) from None
+            raise ConfigKeyError(f"no such key{_did_you_mean(name, self)}", key=self._prefix + name) from None
 
     def __reduce__(self):
         return (MFConfig, (self.to_dict(),))
@@ -59,7 +69,7 @@ class MFConfig(dict):
 
     def dump(self, path=None):
         """YAML text of this config; written atomically to ``path`` when given."""
-        text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, default_flow_style=None)
+        text = yaml.dump(self.to_dict(), Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
         if path is not None:
             with atomic_write(path) as f:
                 f.write(text)
@@ -76,6 +86,23 @@ class MFConfig(dict):
             return None
         file, line = where
         return file if line is None else f"{file}:{line}"
+
+
+class _Dumper(yaml.SafeDumper):
+    """Floats always carry a dot (``1.0e-08``), so YAML 1.1 readers load them back as floats."""
+
+
+def _represent_float(dumper, value):
+    text = repr(value)
+    if "e" in text and "." not in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}.0e{exponent}"
+    if text in ("nan", "inf", "-inf"):
+        return dumper.represent_float(value)
+    return dumper.represent_scalar("tag:yaml.org,2002:float", text)
+
+
+_Dumper.add_representer(float, _represent_float)
 
 
 def _wrap(value):
@@ -206,6 +233,11 @@ def parse_override(text):
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
+    if isinstance(value, str):  # YAML 1.1 reads 1e-6 (no dot) as a string; a user means the number
+        try:
+            value = float(value) if value.strip().lower() not in ("nan", "inf", "-inf", "infinity") else value
+        except ValueError:
+            pass
     return parts, value
 
 

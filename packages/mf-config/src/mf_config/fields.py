@@ -12,6 +12,10 @@ from mf_config.errors import ConfigError
 DTYPES = ("float32", "float16", "bfloat16")
 
 
+class FieldError(ConfigError):
+    """A value has the wrong type, is not one of the choices, or is out of range."""
+
+
 class Field:
     """``Field(int, 1, check=positive)``: ``types`` is a type or a tuple of types; None allowed
     when ``optional``. ``choices`` restricts the value; ``check(value)`` returns an error text or None.
@@ -34,17 +38,17 @@ class Field:
         if value is None:
             if self.optional:
                 return None
-            raise ConfigError(f"expected {self.type_name()}, got null", key=key)
+            raise FieldError(f"expected {self.type_name()}, got null", key=key)
         converted = _coerce_type(value, self.types)
         if converted is _MISMATCH:
-            raise ConfigError(f"expected {self.type_name()}, got {type_label(value)} {value!r}", key=key)
+            raise FieldError(f"expected {self.type_name()}, got {type_label(value)} {value!r}", key=key)
         value = converted
         if self.choices is not None and value not in self.choices:
-            raise ConfigError(f"expected one of {', '.join(map(repr, self.choices))}, got {value!r}", key=key)
+            raise FieldError(f"expected one of {', '.join(map(repr, self.choices))}, got {value!r}", key=key)
         if self.check is not None:
             problem = self.check(value)
             if problem:
-                raise ConfigError(f"{problem}, got {value!r}", key=key)
+                raise FieldError(f"{problem}, got {value!r}", key=key)
         return value
 
     def default_value(self):

@@ -107,9 +107,9 @@ class CausalLMConfig(PretrainedConfig):
     num_layers = Field(int, 32, check=positive)
     num_heads = Field(int, 32, check=positive)
     vocab_size = Field(int, 32000, check=positive)
-    bos_token_id = Field(int, 1)
-    eos_token_id = Field((int, list), 2)
-    pad_token_id = Field(int, 0)
+    bos_token_id = Field(int, 1, optional=True)
+    eos_token_id = Field((int, list), 2, optional=True)
+    pad_token_id = Field(int, 0, optional=True)
     ignore_token_id = Field(int, -100)
     compute_dtype = dtype("float16")
     layernorm_compute_type = dtype("float32")
@@ -148,7 +148,7 @@ class CausalLMConfig(PretrainedConfig):
                               key="hidden_size")
         for key in ("bos_token_id", "pad_token_id"):
             value = getattr(self, key)
-            if not -1 <= value < self.vocab_size:
+            if value is not None and not -1 <= value < self.vocab_size:
                 raise ConfigError(f"{value} is outside the vocabulary (vocab_size {self.vocab_size})", key=key)
 
     @property
@@ -248,9 +248,9 @@ class GPT2Config(CausalLMConfig):
     hidden_dropout_rate = Field(float, 0.1, check=probability)
     attention_dropout_rate = Field(float, 0.1, check=probability)
     layernorm_epsilon = Field(float, 1e-5, check=positive)
-    bos_token_id = Field(int, 50256)
-    eos_token_id = Field((int, list), 50256)
-    pad_token_id = Field(int, 50256)
+    bos_token_id = Field(int, 50256, optional=True)
+    eos_token_id = Field((int, list), 50256, optional=True)
+    pad_token_id = Field(int, 50256, optional=True)
     compute_dtype = dtype("float16")
     param_init_type = dtype("float32")
     tie_word_embeddings = Field(bool, True)
@@ -276,9 +276,9 @@ class BloomConfig(CausalLMConfig):
     hidden_dropout_rate = Field(float, 0.1, check=probability)
     attention_dropout_rate = Field(float, 0.1, check=probability)
     layernorm_epsilon = Field(float, 1e-5, check=positive)
-    bos_token_id = Field(int, 1)
-    eos_token_id = Field((int, list), 2)
-    pad_token_id = Field(int, 3)
+    bos_token_id = Field(int, 1, optional=True)
+    eos_token_id = Field((int, list), 2, optional=True)
+    pad_token_id = Field(int, 3, optional=True)
     tie_word_embeddings = Field(bool, True)
 
     @property

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from mf_config.config import MFConfig, load_config
+from mf_config.config import load_config
 from mf_config.errors import ConfigError
 from mf_config.fields import Field
 from mf_config.fileio import atomic_write

@@ -1,7 +1,6 @@
 """The `mf-generate` command."""
 
 from mf_config.cli_support import group
-
 from mf_generate import __version__
 
 

@@ -1,7 +1,6 @@
 """The `mf-parallel` command."""
 
 from mf_config.cli_support import group
-
 from mf_parallel import __version__
 
 

@@ -1,7 +1,6 @@
 """The `mf-train` command."""
 
 from mf_config.cli_support import group
-
 from mf_train import __version__
 
 

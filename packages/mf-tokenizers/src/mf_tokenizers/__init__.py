@@ -1,3 +1,14 @@
-"""mf-tokenizers: Tokenizers of the four model families (SentencePiece, tiktoken, HF tokenizers); no mindspore or torch."""
+"""mf-tokenizers: Tokenizers of the four model families (SentencePiece, tiktoken, HF tokenizers); no mindspore or torch.
+
+The backends (sentencepiece, tiktoken, tokenizers) are imported only when a tokenizer is built.
+"""
 
 __version__ = "0.1.0"
+
+from mf_tokenizers.auto import AutoTokenizer
+from mf_tokenizers.base import PreTrainedTokenizerBase
+from mf_tokenizers.batch_encoding import BatchEncoding
+from mf_tokenizers.errors import TokenizerError
+from mf_tokenizers.llama import LlamaTokenizer
+
+__all__ = ["AutoTokenizer", "BatchEncoding", "LlamaTokenizer", "PreTrainedTokenizerBase", "TokenizerError"]

@@ -1,7 +1,6 @@
 """The `mf-tokenizers` command."""
 
 from mf_config.cli_support import group
-
 from mf_tokenizers import __version__
 
 

@@ -1,0 +1,53 @@
+"""AutoTokenizer on files, folders and the processor.tokenizer section of real MindFormers YAML files."""
+
+import shutil
+
+import pytest
+
+from mf_tokenizers import AutoTokenizer, LlamaTokenizer, TokenizerError
+
+
+def test_sentencepiece_file_and_folder(sp_model, sp_reference, tmp_path):
+    tok = AutoTokenizer.from_pretrained(sp_model)
+    assert type(tok) is LlamaTokenizer
+    shutil.copy(sp_model, tmp_path / "tokenizer.model")
+    tok = AutoTokenizer.from_pretrained(tmp_path)
+    assert type(tok) is LlamaTokenizer and tok.encode("Hi") == [1, *sp_reference.encode("Hi")]
+
+
+def test_mindformers_yaml_section(mf_assets, sp_model, sp_reference):
+    yaml = mf_assets / "mindformers-yaml" / "finetune_mixtral-8x7b.yaml"
+    tok = AutoTokenizer.from_pretrained(yaml, overrides=[f"processor.tokenizer.vocab_file={sp_model}"])
+    assert type(tok) is LlamaTokenizer
+    assert tok.pad_token == "<unk>" and tok.encode("Hi") == [1, *sp_reference.encode("Hi")]
+    tok = AutoTokenizer.from_pretrained(mf_assets / "mindformers-yaml" / "predict_llama2_7b.yaml",
+                                        vocab_file=str(sp_model), add_eos_token=True)
+    assert tok.encode("Hi")[-1] == tok.eos_token_id == 2
+
+
+def test_yaml_with_missing_vocab_file_names_key_and_line(mf_assets):
+    yaml = mf_assets / "mindformers-yaml" / "predict_mixtral-8x7b.yaml"
+    with pytest.raises(TokenizerError) as e:
+        AutoTokenizer.from_pretrained(yaml)
+    assert e.value.key == "processor.tokenizer.vocab_file" and e.value.line == 193
+    assert "/.../tokenizer.model" in str(e.value)
+
+
+def test_yaml_with_unknown_option(mf_assets, sp_model, tmp_path):
+    yaml = tmp_path / "task.yaml"
+    yaml.write_text(f"processor:\n  tokenizer:\n    type: LlamaTokenizer\n    vocab_file: {sp_model}\n"
+                    "    add_bos: true\n")
+    with pytest.raises(TokenizerError) as e:
+        AutoTokenizer.from_pretrained(yaml)
+    assert e.value.key == "processor.tokenizer.add_bos" and e.value.line == 5
+
+
+def test_unknown_type_and_missing_path(tmp_path):
+    yaml = tmp_path / "task.yaml"
+    yaml.write_text("processor:\n  tokenizer:\n    type: LlamaTokeniser\n")
+    with pytest.raises(TokenizerError, match="LlamaTokenizer"):
+        AutoTokenizer.from_pretrained(yaml)
+    with pytest.raises(TokenizerError, match="no such file or folder"):
+        AutoTokenizer.from_pretrained(tmp_path / "nothing")
+    with pytest.raises(TokenizerError, match="no tokenizer files found"):
+        AutoTokenizer.from_pretrained(tmp_path)

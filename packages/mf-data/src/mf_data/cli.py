@@ -1,10 +1,68 @@
 """The `mf-data` command."""
 
-from mf_config.cli_support import group
+import click
 
+from mf_config.cli_support import group
 from mf_data import __version__
 
 
 @group(__version__, "mf-data")
 def main():
     """Alpaca/WikiText preprocessing to MindRecord and an indexed format; training datasets."""
+
+
+@main.command("alpaca-to-conversation")
+@click.option("--data_path", required=True, type=click.Path(dir_okay=False), help="Alpaca JSON file.")
+@click.option("--output_path", required=True, type=click.Path(dir_okay=False), help="Conversation JSON to write.")
+@click.option("--skip_bad", is_flag=True, help="Count and skip malformed records instead of stopping.")
+def alpaca_to_conversation(data_path, output_path, skip_bad):
+    """Alpaca records to the {"id", "conversations": [human, gpt]} layout (alpaca_converter.py)."""
+    from mf_data.alpaca import convert_file
+
+    counts = convert_file(data_path, output_path, skip_bad=skip_bad)
+    click.echo(f"{counts['records']} conversations written to {output_path}, {counts['bad']} bad records skipped")
+
+
+@main.command()
+@click.option("--dataset_type", required=True, type=click.Choice(["wiki", "qa", "alpaca"]))
+@click.option("--input_glob", required=True, help="Input file or glob (WikiText tokens, conversation or alpaca JSON).")
+@click.option("--tokenizer", required=True, help="Tokenizer file or folder, or a MindFormers YAML.")
+@click.option("--seq_length", required=True, type=int, help="Model sequence length; records hold seq_length+1.")
+@click.option("--output_file", required=True, help="MindRecord file, or the folder of an indexed dataset.")
+@click.option("--format", "fmt", default="mindrecord", show_default=True, type=click.Choice(["mindrecord", "indexed"]))
+@click.option("--workers", default=1, show_default=True, type=int, help="Tokenizer processes.")
+@click.option("--num_splits", default=1, show_default=True, type=int, help="MindRecord shards.")
+@click.option("--data_columns", default=None, help="Comma-separated columns (default: input_ids for wiki, "
+              "input_ids,labels for qa/alpaca); attention_mask on request.")
+@click.option("--bos_token_id", type=int, default=None, help="Override the tokenizer's/YAML's bos id.")
+@click.option("--eos_token_id", type=int, default=None, help="Override the tokenizer's/YAML's eos id.")
+@click.option("--pad_token_id", type=int, default=None, help="Override the tokenizer's/YAML's pad id.")
+@click.option("--ignore_token_id", type=int, default=None, help="Label of masked positions (default -100).")
+@click.option("--exact_length", is_flag=True, help="Records of seq_length tokens (GPT-2 script) instead of +1.")
+@click.option("--skip_bad", is_flag=True, help="Count and skip malformed records or lines instead of stopping.")
+@click.option("--no_progress", is_flag=True, help="No progress bar.")
+def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, fmt, workers, num_splits, data_columns,
+               bos_token_id, eos_token_id, pad_token_id, ignore_token_id, exact_length, skip_bad, no_progress):
+    """Tokenize wiki/qa/alpaca text into MindRecord or the indexed format; prints a summary line."""
+    from mf_data.preprocess import preprocess as run
+
+    columns = [c.strip() for c in data_columns.split(",") if c.strip()] if data_columns else None
+    ids = {"bos_token_id": bos_token_id, "eos_token_id": eos_token_id, "pad_token_id": pad_token_id,
+           "ignore_token_id": ignore_token_id}
+    summary = run(dataset_type, input_glob, tokenizer, seq_length, output_file, fmt=fmt, workers=workers,
+                  num_splits=num_splits, columns=columns, special_ids=ids, skip_bad=skip_bad,
+                  exact_length=exact_length, progress=not no_progress)
+    click.echo(summary.line())
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--tokenizer", default=None, help="Tokenizer to decode records (default: the one an indexed "
+              "dataset names).")
+@click.option("--show", default=2, show_default=True, type=int, help="Records to decode.")
+def inspect(path, tokenizer, show):
+    """Record count, columns, dtypes, length statistics and the first records decoded."""
+    from mf_data.inspect import inspect_lines
+
+    for line in inspect_lines(path, tokenizer, show):
+        click.echo(line)

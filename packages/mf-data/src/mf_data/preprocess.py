@@ -1,0 +1,181 @@
+"""``mf-data preprocess``: wiki/qa/alpaca text to MindRecord or the indexed format, with N worker processes.
+
+Input is read and cut into chunks in the main process; workers tokenize chunks (``imap`` keeps their
+order), the main process packs (wiki) and writes, so the output does not depend on the worker count.
+"""
+
+import dataclasses
+import glob
+import multiprocessing
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from mf_data import special
+from mf_data.alpaca import ALPACA_KEYS, to_conversation
+from mf_data.conversation import rounds
+from mf_data.encode import Encoder, init_worker, run_chunk
+from mf_data.errors import DataError
+from mf_data.indexed import IndexedWriter
+from mf_data.mindrecord import MindRecordWriter
+from mf_data.textio import BadCounter, read_json_records, read_lines
+from mf_data.wiki import articles
+
+DATASET_TYPES = ("wiki", "qa", "alpaca")
+FORMATS = ("mindrecord", "indexed")
+COLUMNS = ("input_ids", "labels", "attention_mask")
+DEFAULT_COLUMNS = {"wiki": ("input_ids",), "qa": ("input_ids", "labels"), "alpaca": ("input_ids", "labels")}
+
+
+@dataclasses.dataclass
+class Summary:
+    """What a preprocessing run did."""
+
+    records: int = 0
+    tokens: int = 0
+    truncated: int = 0
+    dropped: int = 0
+    bad: int = 0
+    leftover_tokens: int = 0
+    seconds: float = 0.0
+
+    def line(self):
+        rate = self.records / self.seconds if self.seconds else 0.0
+        return (f"{self.records} records, {self.tokens} tokens, {self.truncated} truncated, {self.dropped} dropped, "
+                f"{self.bad} bad skipped, {self.leftover_tokens} leftover tokens, {self.seconds:.2f} s, "
+                f"{rate:.0f} records/s")
+
+
+def input_files(pattern):
+    """Files matching a glob (or one path), sorted."""
+    files = sorted(glob.glob(str(pattern), recursive=True)) or ([str(pattern)] if Path(pattern).is_file() else [])
+    files = [f for f in files if Path(f).is_file()]
+    if not files:
+        raise DataError("no input file matches", file=pattern)
+    return files
+
+
+def _items(dataset_type, files, counter):
+    """Wiki article texts, or conversations as lists of ``(prompt, answer)`` rounds."""
+    for path in files:
+        if dataset_type == "wiki":
+            yield from articles(read_lines(path, counter))
+            continue
+        keys = ALPACA_KEYS if dataset_type == "alpaca" else ("conversations",)
+        for number, record in enumerate(read_json_records(path, keys, counter), 1):
+            try:
+                yield rounds(to_conversation(record, number) if dataset_type == "alpaca" else record, number)
+            except DataError as e:
+                counter.bad(e.message, path)
+
+
+def _chunks(items, size):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _Packer:
+    """Concatenates wiki documents and cuts them into full blocks of ``length`` tokens."""
+
+    def __init__(self, length):
+        self.length = length
+        self.rest = np.zeros(0, dtype=np.int32)
+
+    def blocks(self, tokens):
+        stream = np.concatenate([self.rest, tokens])
+        n = len(stream) // self.length
+        self.rest = stream[n * self.length:]
+        return np.full(n, self.length, dtype=np.int64), stream[:n * self.length]
+
+
+def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, *, fmt="mindrecord", workers=1,
+               num_splits=1, columns=None, special_ids=None, skip_bad=False, exact_length=False, chunk_size=256,
+               progress=True):
+    """Preprocess text into a dataset; returns a :class:`Summary`.
+
+    ``tokenizer`` is a path or YAML for ``mf_tokenizers.AutoTokenizer`` or a tokenizer object. Records hold
+    ``seq_length + 1`` tokens (the trainer shifts), or ``seq_length`` with ``exact_length``.
+    """
+    if dataset_type not in DATASET_TYPES:
+        raise DataError(f"dataset_type {dataset_type!r}; expected one of {', '.join(DATASET_TYPES)}")
+    if fmt not in FORMATS:
+        raise DataError(f"format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    columns = tuple(columns or DEFAULT_COLUMNS[dataset_type])
+    unknown = [c for c in columns if c not in COLUMNS]
+    if unknown or "input_ids" not in columns:
+        raise DataError(f"columns {', '.join(columns)}; expected input_ids plus any of labels, attention_mask")
+    if seq_length < 1 or workers < 1 or num_splits < 1:
+        raise DataError("seq_length, workers and num_splits must be positive")
+    if fmt == "indexed" and num_splits != 1:
+        raise DataError("--num_splits applies to MindRecord; the indexed format is one token file")
+    files = input_files(input_glob)
+    tok, source = _load_tokenizer(tokenizer)
+    ids = special.resolve(tok, source, special_ids or {}, need_pad=dataset_type != "wiki")
+    length = seq_length if exact_length else seq_length + 1
+    header = {"format": "mf-data indexed", "dataset_type": dataset_type, "seq_length": length,
+              "columns": list(columns), "pad_token_id": ids.pad, "bos_token_id": ids.bos, "eos_token_id": ids.eos,
+              "ignore_token_id": ids.ignore, "vocab_size": ids.vocab_size, "tokenizer": source,
+              "loss_mask": dataset_type != "wiki" and "labels" in columns}
+    encoder = Encoder(tok, ids, length)
+    kind = "wiki" if dataset_type == "wiki" else "conversations"
+    counter = BadCounter(skip_bad)
+    summary = Summary()
+    tasks = ((kind, chunk) for chunk in _chunks(_items(dataset_type, files, counter), chunk_size))
+    packer = _Packer(length) if kind == "wiki" else None
+    with IndexedWriter(output_file, header) if fmt == "indexed" else \
+            MindRecordWriter(output_file, header, num_splits) as writer, \
+            _results(encoder, tasks, workers) as results, \
+            tqdm(desc="preprocess", unit=" records", disable=not progress) as bar:
+        start = time.perf_counter()
+        for lengths, tokens, mask, stats in results:
+            if packer is not None:
+                lengths, tokens = packer.blocks(tokens)
+            writer.add(lengths, tokens, mask)
+            summary.records += len(lengths)
+            summary.tokens += int(lengths.sum())
+            summary.truncated += stats.get("truncated", 0)
+            summary.dropped += stats.get("dropped", 0)
+            bar.update(len(lengths))
+        if packer is not None:
+            summary.leftover_tokens = len(packer.rest)
+    summary.bad = counter.count
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _load_tokenizer(tokenizer):
+    if not isinstance(tokenizer, (str, Path)):
+        return tokenizer, str(getattr(tokenizer, "name_or_path", type(tokenizer).__name__))
+    from mf_tokenizers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(tokenizer)), str(tokenizer)
+
+
+class _results:
+    """Encoded chunks in input order: in this process for one worker, else from a process pool."""
+
+    def __init__(self, encoder, tasks, workers):
+        self.encoder, self.tasks, self.workers = encoder, tasks, workers
+        self.pool = None
+
+    def __enter__(self):
+        if self.workers == 1:
+            init_worker(self.encoder)
+            return map(run_chunk, self.tasks)
+        ctx = multiprocessing.get_context("spawn")
+        self.pool = ctx.Pool(self.workers, initializer=init_worker, initargs=(self.encoder,))
+        return self.pool.imap(run_chunk, self.tasks, chunksize=1)
+
+    def __exit__(self, *exc):
+        if self.pool is not None:
+            self.pool.terminate() if exc[0] is not None else self.pool.close()
+            self.pool.join()
+        return False

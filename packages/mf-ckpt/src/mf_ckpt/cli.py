@@ -4,12 +4,12 @@ import json
 import re
 
 import click
-from mf_config.cli_support import group
 
 from mf_ckpt import __version__
 from mf_ckpt.dtypes import cli_dtype
 from mf_ckpt.errors import CheckpointError
 from mf_ckpt.output import DEFAULT_SHARD_BYTES
+from mf_config.cli_support import group
 
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 DTYPES = click.Choice(["fp32", "fp16", "bf16", "float32", "float16", "bfloat16"], case_sensitive=False)
@@ -38,7 +38,8 @@ def main():
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def info(path, as_json):
     """Tensors, shapes, dtypes, parameter count, bytes and file layout of a checkpoint file or folder."""
-    from mf_ckpt.inspection import format_info, info as get_info
+    from mf_ckpt.inspection import format_info
+    from mf_ckpt.inspection import info as get_info
 
     data = get_info(path)
     click.echo(json.dumps(data, indent=2) if as_json else format_info(data))
@@ -53,7 +54,8 @@ def diff(ctx, a, b, as_json):
     """Missing/extra tensors, shape and dtype differences and the max abs difference per tensor.
 
     Exits 0 when A and B hold equal tensors, 1 when they differ."""
-    from mf_ckpt.inspection import diff as get_diff, format_diff
+    from mf_ckpt.inspection import diff as get_diff
+    from mf_ckpt.inspection import format_diff
 
     items = get_diff(a, b)
     click.echo(json.dumps(items, indent=2) if as_json else format_diff(items, a, b))
@@ -95,3 +97,26 @@ def verify(path):
 
     names = check(path)
     click.echo(f"OK: {len(names)} file(s) match their SHA-256")
+
+
+@main.command()
+@click.option("--input_path", required=True, help="Hugging Face folder (or, --reversed, our folder or file).")
+@click.option("--output_path", required=True, help="Folder to write.")
+@click.option("--model", type=click.Choice(["llama", "mistral", "mixtral", "gpt2", "bloom"]), default=None,
+              help="Model family; default: what config.json says.")
+@click.option("--reversed", "reverse", is_flag=True, help="Ours -> Hugging Face (config.json, shards, index).")
+@click.option("--dtype", type=DTYPES, default=None, help="Cast floating-point weights (default: keep).")
+@click.option("--format", "fmt", type=click.Choice(["safetensors", "ckpt"]), default="safetensors",
+              help="Weights format of our folder (ckpt needs mindspore).")
+@click.option("--config", default=None, help="Model config (config.json or MindFormers YAML) instead of the "
+              "input folder's config.json.")
+@click.option("--max_shard_size", default=None, help="Largest shard (default: one file for ours, 5GB for HF).")
+def convert(input_path, output_path, model, reverse, dtype, fmt, config, max_shard_size):
+    """Convert a Hugging Face model folder to ours (MindFormers' parameter names), or back with --reversed."""
+    from mf_ckpt.convert import convert as run
+
+    if reverse and fmt == "ckpt":
+        raise CheckpointError("--format ckpt writes our folders; --reversed always writes safetensors", key="format")
+    name, stats = run(input_path, output_path, model=model, reversed=reverse, dtype=cli_dtype(dtype), fmt=fmt,
+                      config=config, max_shard_bytes=parse_size(max_shard_size) if max_shard_size else None)
+    click.echo(f"{name}: {stats.summary('converted')} -> {output_path}")

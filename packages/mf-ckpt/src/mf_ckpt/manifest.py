@@ -6,9 +6,8 @@ Lines are ``<hex>  <name>``, the format of ``sha256sum``, so ``sha256sum -c SHA2
 import hashlib
 from pathlib import Path
 
-from mf_config.fileio import atomic_write
-
 from mf_ckpt.errors import CheckpointError
+from mf_config.fileio import atomic_write
 
 MANIFEST = "SHA256SUMS"
 _CHUNK = 16 * 1024 * 1024

@@ -9,17 +9,17 @@ Every output lands under its final name only when complete, with its SHA-256 man
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-from mf_config.fileio import atomic_dir, atomic_write
 from tqdm import tqdm
 
 from mf_ckpt.dtypes import cast, numpy_dtype
 from mf_ckpt.manifest import write_file_manifest, write_folder_manifest
 from mf_ckpt.safetensors_io import SafetensorsWriter
+from mf_config.fileio import atomic_dir, atomic_write
 
 DEFAULT_SHARD_BYTES = 5 * 1024**3
 

@@ -1,0 +1,121 @@
+"""How one of our tensors relates to Hugging Face's: renamed (maybe transposed), stacked, or fused.
+
+A family lists its rules for a config (``families.<name>.rules(config)``); ``specs_to_ours`` and
+``specs_to_hf`` turn them into output Specs for either direction, after checking that the source
+holds exactly the tensors, with exactly the shapes, the config implies.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mf_ckpt.dtypes import cast_name
+from mf_ckpt.errors import CheckpointError
+from mf_ckpt.output import Spec
+
+
+@dataclass
+class Rename:
+    """``ours`` (shape ``shape``) is HF's ``hf``, transposed when ``transpose`` (2-D)."""
+
+    ours: str
+    hf: str
+    shape: tuple
+    transpose: bool = False
+
+    def hf_shapes(self):
+        return {self.hf: self.shape[::-1] if self.transpose else self.shape}
+
+    def ours_shapes(self):
+        return {self.ours: self.shape}
+
+
+@dataclass
+class Stack:
+    """``ours`` (shape (n, ...)) stacks HF's tensors ``hf`` (n of them, each ``shape[1:]``) along axis 0."""
+
+    ours: str
+    hf: list
+    shape: tuple
+
+    def hf_shapes(self):
+        return {name: self.shape[1:] for name in self.hf}
+
+    def ours_shapes(self):
+        return {self.ours: self.shape}
+
+
+@dataclass
+class Fused:
+    """HF's ``hf`` (shape ``hf_shape``) fuses our tensors ``ours`` (shapes ``shapes``): ``split(fused)`` gives
+    them (views), ``fuse(list)`` gives the fused tensor back."""
+
+    ours: list
+    hf: str
+    shapes: list
+    hf_shape: tuple
+    split: Callable
+    fuse: Callable
+
+    def hf_shapes(self):
+        return {self.hf: self.hf_shape}
+
+    def ours_shapes(self):
+        return dict(zip(self.ours, self.shapes))
+
+
+def check_source(ckpt, expected, ignorable, family, config_file):
+    """The checkpoint must hold every expected tensor with the expected shape, and nothing else but
+    ``ignorable(name)`` tensors; CheckpointError naming the file and tensor otherwise."""
+    for name, shape in expected.items():
+        info = ckpt.infos.get(name)
+        if info is None:
+            raise CheckpointError(f"missing: the {family} config ({config_file}) implies it", file=ckpt.path,
+                                  key=name)
+        if tuple(info.shape) != tuple(shape):
+            raise CheckpointError(f"shape {list(info.shape)} in the checkpoint, but the config ({config_file}) "
+                                  f"implies {list(shape)}", file=info.file, key=name)
+    for name in ckpt.infos:
+        if name not in expected and not ignorable(name):
+            raise CheckpointError(f"not a tensor of a {family} model with this config ({config_file})",
+                                  file=ckpt.infos[name].file, key=name)
+
+
+def _dtype(ckpt, name, target):
+    return cast_name(ckpt.infos[name].dtype, target)
+
+
+def specs_to_ours(rules, ckpt, dtype=None):
+    """Specs writing our tensors from a Hugging Face checkpoint (already checked)."""
+    specs, get = [], ckpt.get
+    for r in rules:
+        if isinstance(r, Rename):
+            specs.append(Spec(r.ours, _dtype(ckpt, r.hf, dtype), r.shape,
+                              lambda r=r: [get(r.hf).T if r.transpose else get(r.hf)], (r.hf,)))
+        elif isinstance(r, Stack):
+            specs.append(Spec(r.ours, _dtype(ckpt, r.hf[0], dtype), r.shape,
+                              lambda r=r: [get(h) for h in r.hf], tuple(r.hf)))
+        else:
+            for j, (name, shape) in enumerate(zip(r.ours, r.shapes)):
+                last = j == len(r.ours) - 1
+                specs.append(Spec(name, _dtype(ckpt, r.hf, dtype), shape,
+                                  lambda r=r, j=j: [r.split(get(r.hf))[j]], (r.hf,) if last else ()))
+    return specs
+
+
+def specs_to_hf(rules, ckpt, dtype=None):
+    """Specs writing Hugging Face's tensors from our checkpoint (already checked)."""
+    specs, get = [], ckpt.get
+    for r in rules:
+        if isinstance(r, Rename):
+            shape = r.shape[::-1] if r.transpose else r.shape
+            specs.append(Spec(r.hf, _dtype(ckpt, r.ours, dtype), shape,
+                              lambda r=r: [get(r.ours).T if r.transpose else get(r.ours)], (r.ours,)))
+        elif isinstance(r, Stack):
+            for e, name in enumerate(r.hf):
+                last = e == len(r.hf) - 1
+                specs.append(Spec(name, _dtype(ckpt, r.ours, dtype), r.shape[1:],
+                                  lambda r=r, e=e: [get(r.ours)[e]], (r.ours,) if last else ()))
+        else:
+            specs.append(Spec(r.hf, _dtype(ckpt, r.ours[0], dtype), r.hf_shape,
+                              lambda r=r: [r.fuse([get(o) for o in r.ours])], tuple(r.ours)))
+    return specs

@@ -1,7 +1,6 @@
 """The `mf-models` command."""
 
 from mf_config.cli_support import group
-
 from mf_models import __version__
 
 

@@ -1,0 +1,81 @@
+"""``GPT2LMHeadModel``: learned positions, pre-LayerNorm blocks, GELU (tanh form), head tied to the word embedding.
+
+Parameter names are MindFormers' (``backbone.embedding.word_embedding.embedding_table``,
+``backbone.embedding.position_embedding.embedding_table``, ``backbone.blocks.N.attention.dense1.weight``,
+``backbone.blocks.N.output.mapping.weight``, ``backbone.layernorm.gamma``); see ``mf_models.specs``.
+"""
+
+import mindspore as ms
+from mindspore import nn, ops
+
+from mf_config import GPT2Config
+from mf_config.registry import register
+from mf_models.layers import (
+    LayerNorm,
+    PreLNBlock,
+    VocabEmbedding,
+    dtypes,
+    positions_and_bias,
+    run_blocks,
+    start_offset,
+    write_mask,
+)
+from mf_models.modeling import CausalLM
+
+
+class GPT2Embedding(nn.Cell):
+    """``word_embedding`` plus ``position_embedding`` (one row per position up to ``seq_length``)."""
+
+    def __init__(self, config, param_dtype, compute_dtype):
+        super().__init__()
+        std = config.initializer_range
+        self.word_embedding = VocabEmbedding(config.vocab_size, config.hidden_size, param_dtype,
+                                        compute_dtype, std)
+        self.position_embedding = VocabEmbedding(config.seq_length, config.hidden_size, param_dtype,
+                                            compute_dtype, std)
+
+    def construct(self, input_ids, positions):
+        return self.word_embedding(input_ids) + self.position_embedding(positions)
+
+
+class GPT2Model(nn.Cell):
+    """The backbone: ``embedding``, ``blocks``, ``layernorm``."""
+
+    def __init__(self, config):
+        super().__init__()
+        param, compute, norm, softmax = dtypes(config)
+        self.embedding = GPT2Embedding(config, param, compute)
+        self.blocks = nn.CellList([PreLNBlock(config, param, compute, norm, softmax)
+                                   for _ in range(config.num_layers)])
+        self.layernorm = LayerNorm(config.hidden_size, config.layernorm_epsilon, param, norm)
+
+    def construct(self, input_ids, start, offset, caches=None):
+        b, s = input_ids.shape
+        length = s if caches is None else caches[0].shape[2]
+        positions, _, bias = positions_and_bias(b, s, length, start, offset)
+        write = None if caches is None else write_mask(b, length, start)
+        h, kv = run_blocks(self.blocks, self.embedding(input_ids, positions), bias, caches, write)
+        return self.layernorm(h), kv
+
+
+@register("model")
+class GPT2LMHeadModel(CausalLM):
+    """GPT-2 with its head tied to ``backbone.embedding.word_embedding``."""
+
+    config_class = GPT2Config
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        config = self.config
+        self.backbone = GPT2Model(config)
+        self.num_layers = config.num_layers
+        self.cache_heads, self.cache_dim = config.num_heads, config.head_dim
+        self.max_positions = config.seq_length
+        self.compute_dtype = dtypes(config)[1]
+
+    def forward(self, input_ids, start=None, offset=None, caches=None):
+        """Logits (b, s, V) float32, per-layer keys/values and a zero aux loss; see ``CausalLM``."""
+        start, offset = start_offset(input_ids.shape[0], start, offset)
+        h, kv = self.backbone(input_ids, start, offset, caches)
+        logits = self.tied_logits(h, self.backbone.embedding.word_embedding.embedding_table)
+        return logits, kv, ops.zeros((), ms.float32)

@@ -1,0 +1,329 @@
+"""Shared layers of the four families: linear, embedding, norms, rotary and ALiBi positions, attention, MLPs, loss.
+
+Every layer is a plain ``nn.Cell`` attribute of its network (no parallel logic inside), so mf-parallel can swap
+a ``Linear`` or ``Embedding`` for a tensor-parallel version from outside. Parameter names follow MindFormers.
+"""
+
+import math
+
+import mindspore as ms
+import numpy as np
+from mindspore import Parameter, Tensor, nn, ops
+from mindspore.common.initializer import Normal, initializer
+
+from mf_config.errors import ConfigError
+
+MASK_VALUE = -1e9
+_DTYPES = {"float32": ms.float32, "float16": ms.float16, "bfloat16": ms.bfloat16}
+
+
+def _init_numpy_bridge():
+    """MindSpore 2.10's PyNative argument parser initialises its numpy bridge on first use; with numpy 2 that
+    fails, and if the first use comes after a Parameter was made the failure leaves a pending ImportError that
+    breaks the next op. Making the first use happen here, before any Parameter, keeps it harmless."""
+    try:
+        ops.zeros((1,), ms.int32)
+    except SystemError:
+        pass
+
+
+_init_numpy_bridge()
+
+
+def ms_dtype(name, key="compute_dtype"):
+    """MindSpore dtype for a config dtype name; bfloat16 is refused on the CPU backend (no bf16 MatMul there)."""
+    if name == "bfloat16" and ms.get_context("device_target") == "CPU":
+        raise ConfigError("bfloat16 is not supported by MindSpore's CPU backend (no bf16 MatMul); "
+                          f"set {key}=float32 (or float16) to run on CPU", key=key)
+    return _DTYPES[name]
+
+
+class Linear(nn.Cell):
+    """``x @ W.T + b`` with ``weight`` of shape (out, in); with ``transpose_b=False`` it is stored (in, out),
+    as MindFormers' GPT-2/Bloom ``projection``/``mapping`` layers are."""
+
+    def __init__(self, in_channels, out_channels, has_bias=False, transpose_b=True, param_dtype=ms.float32,
+                 compute_dtype=ms.float32, init_std=0.02):
+        super().__init__()
+        shape = (out_channels, in_channels) if transpose_b else (in_channels, out_channels)
+        self.weight = Parameter(initializer(Normal(init_std), shape, param_dtype), name="weight")
+        self.has_bias = has_bias
+        if has_bias:
+            self.bias = Parameter(initializer("zeros", (out_channels,), param_dtype), name="bias")
+        self.out_channels = out_channels
+        self.matmul = ops.MatMul(transpose_b=transpose_b)
+        self.compute_dtype = compute_dtype
+        self.cast_weight = param_dtype != compute_dtype
+
+    def construct(self, x):
+        shape = x.shape
+        x = x.reshape(-1, shape[-1])
+        weight = ops.cast(self.weight, self.compute_dtype) if self.cast_weight else self.weight
+        y = self.matmul(x, weight)
+        if self.has_bias:
+            y = y + (ops.cast(self.bias, self.compute_dtype) if self.cast_weight else self.bias)
+        return y.reshape(shape[:-1] + (self.out_channels,))
+
+
+class Embedding(nn.Cell):
+    """Token lookup in ``embedding_weight`` (vocab, hidden): MindFormers' Llama embedding."""
+
+    def __init__(self, vocab_size, hidden_size, param_dtype=ms.float32, compute_dtype=ms.float32, init_std=0.02):
+        super().__init__()
+        self.embedding_weight = Parameter(initializer(Normal(init_std), (vocab_size, hidden_size), param_dtype),
+                                          name="embedding_weight")
+        self.compute_dtype = compute_dtype
+        self.cast_table = param_dtype != compute_dtype
+
+    def construct(self, ids):
+        out = ops.gather(self.embedding_weight, ids, 0)
+        return ops.cast(out, self.compute_dtype) if self.cast_table else out
+
+
+class VocabEmbedding(nn.Cell):
+    """Token (or position) lookup in ``embedding_table`` (vocab, hidden): MindFormers' GPT-2/Bloom embedding."""
+
+    def __init__(self, vocab_size, hidden_size, param_dtype=ms.float32, compute_dtype=ms.float32, init_std=0.02):
+        super().__init__()
+        self.embedding_table = Parameter(initializer(Normal(init_std), (vocab_size, hidden_size), param_dtype),
+                                         name="embedding_table")
+        self.compute_dtype = compute_dtype
+        self.cast_table = param_dtype != compute_dtype
+
+    def construct(self, ids):
+        out = ops.gather(self.embedding_table, ids, 0)
+        return ops.cast(out, self.compute_dtype) if self.cast_table else out
+
+
+class RMSNorm(nn.Cell):
+    """Root-mean-square norm (Llama), computed in ``compute_type`` and cast back; parameter ``weight``."""
+
+    def __init__(self, dim, eps=1e-5, param_dtype=ms.float32, compute_type=ms.float32):
+        super().__init__()
+        self.weight = Parameter(initializer("ones", (dim,), param_dtype), name="weight")
+        self.eps = eps
+        self.compute_type = compute_type
+
+    def construct(self, x):
+        dtype = x.dtype
+        if dtype != self.compute_type:
+            x = ops.cast(x, self.compute_type)
+        x = x * ops.rsqrt(ops.mean(ops.square(x), -1, keep_dims=True) + self.eps)
+        return ops.cast(x * ops.cast(self.weight, self.compute_type), dtype)
+
+
+class LayerNorm(nn.Cell):
+    """LayerNorm over the last axis with MindFormers' parameter names ``gamma`` and ``beta``."""
+
+    def __init__(self, dim, eps=1e-5, param_dtype=ms.float32, compute_type=ms.float32):
+        super().__init__()
+        self.gamma = Parameter(initializer("ones", (dim,), param_dtype), name="gamma")
+        self.beta = Parameter(initializer("zeros", (dim,), param_dtype), name="beta")
+        self.norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
+        self.compute_type = compute_type
+
+    def construct(self, x):
+        dtype = x.dtype
+        y, _, _ = self.norm(ops.cast(x, self.compute_type), ops.cast(self.gamma, self.compute_type),
+                            ops.cast(self.beta, self.compute_type))
+        return ops.cast(y, dtype)
+
+
+def rope_tables(head_dim, max_positions, theta=10000.0, extend_method="None", scaling_factor=1.0):
+    """cos and sin tables (max_positions, head_dim) in the rotate-half layout of HF and MindFormers.
+
+    ``extend_method`` as MindFormers' FreqsMgr: ``PI`` divides positions by ``scaling_factor``;
+    ``NTK`` scales the base to ``theta * scaling_factor ** (d / (d - 2))``.
+    """
+    if extend_method == "NTK":
+        theta = theta * scaling_factor ** (head_dim / (head_dim - 2))
+    inv_freq = 1.0 / theta ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
+    t = np.arange(max_positions, dtype=np.float64)
+    if extend_method == "PI":
+        t = t / scaling_factor
+    freqs = np.outer(t, inv_freq)
+    emb = np.concatenate([freqs, freqs], axis=-1)
+    return np.cos(emb).astype(np.float32), np.sin(emb).astype(np.float32)
+
+
+def apply_rope(x, cos, sin):
+    """x (b, s, h, d) rotated by cos/sin (b, s, 1, d): ``x*cos + rotate_half(x)*sin``."""
+    half = x.shape[-1] // 2
+    rotated = ops.cat((-x[..., half:], x[..., :half]), -1)
+    return x * cos + rotated * sin
+
+
+def alibi_slopes(num_heads):
+    """Bloom's ALiBi slopes per head (closest power of two, then the interleaved extra slopes)."""
+    closest = 2 ** math.floor(math.log2(num_heads))
+    base = 2.0 ** (-(2.0 ** -(math.log2(closest) - 3)))
+    slopes = [base ** (i + 1) for i in range(closest)]
+    if closest != num_heads:
+        extra_base = 2.0 ** (-(2.0 ** -(math.log2(2 * closest) - 3)))
+        slopes += [extra_base ** (i + 1) for i in range(0, 2 * (num_heads - closest), 2)]
+    return np.array(slopes, dtype=np.float32)
+
+
+def attention(q, k, v, bias, scale, softmax_dtype=ms.float32):
+    """Causal grouped-query attention without repeating keys.
+
+    q (b, s, h, d); k, v (b, kv, L, d); bias (b, 1 or h, s, L) additive float32 (mask, plus ALiBi).
+    Returns (b, s, h*d). Query head ``i`` uses key head ``i // (h // kv)`` (HF's repeat_kv order).
+    """
+    b, s, h, d = q.shape
+    kv, length = k.shape[1], k.shape[2]
+    rep = h // kv
+    q = (q * scale).reshape(b, s, kv, rep, d).transpose(0, 2, 3, 1, 4).reshape(b, kv, rep * s, d)
+    scores = ops.BatchMatMul(transpose_b=True)(q, k).reshape(b, kv, rep, s, length)
+    if scores.dtype != softmax_dtype:
+        scores = ops.cast(scores, softmax_dtype)
+    scores = scores + bias.reshape(b, -1, rep if bias.shape[1] != 1 else 1, s, length)
+    probs = ops.cast(ops.softmax(scores, -1), v.dtype).reshape(b, kv, rep * s, length)
+    out = ops.BatchMatMul()(probs, v).reshape(b, kv, rep, s, d)
+    return out.transpose(0, 3, 1, 2, 4).reshape(b, s, h * d)
+
+
+def update_cache(past, new, write):
+    """The cache ``past`` (b, kv, L, d) with ``new`` (b, kv, 1, d) written where ``write`` (b, 1, L, 1) is 1."""
+    return past * (1 - write) + write * new
+
+
+class SwiGLU(nn.Cell):
+    """Llama's feed-forward ``w2(silu(w1 x) * w3 x)`` (w1 gate, w3 up, w2 down)."""
+
+    def __init__(self, dim, hidden_dim, param_dtype=ms.float32, compute_dtype=ms.float32, init_std=0.02):
+        super().__init__()
+        self.w1 = Linear(dim, hidden_dim, param_dtype=param_dtype, compute_dtype=compute_dtype, init_std=init_std)
+        self.w3 = Linear(dim, hidden_dim, param_dtype=param_dtype, compute_dtype=compute_dtype, init_std=init_std)
+        self.w2 = Linear(hidden_dim, dim, param_dtype=param_dtype, compute_dtype=compute_dtype, init_std=init_std)
+
+    def construct(self, x):
+        return self.w2(ops.silu(self.w1(x)) * self.w3(x))
+
+
+class GeluMLP(nn.Cell):
+    """GPT-2/Bloom feed-forward ``projection(gelu_tanh(mapping x))``; weights stored (in, out) as MindFormers."""
+
+    def __init__(self, dim, hidden_dim, param_dtype=ms.float32, compute_dtype=ms.float32, init_std=0.02):
+        super().__init__()
+        self.mapping = Linear(dim, hidden_dim, has_bias=True, transpose_b=False, param_dtype=param_dtype,
+                              compute_dtype=compute_dtype, init_std=init_std)
+        self.projection = Linear(hidden_dim, dim, has_bias=True, transpose_b=False, param_dtype=param_dtype,
+                                 compute_dtype=compute_dtype, init_std=init_std)
+
+    def construct(self, x):
+        return self.projection(ops.gelu(self.mapping(x), approximate="tanh"))
+
+
+class CrossEntropyLoss(nn.Cell):
+    """Mean token cross-entropy over positions where ``mask`` is 1 (float32 throughout)."""
+
+    def construct(self, logits, labels, mask):
+        logits = ops.cast(logits.reshape(-1, logits.shape[-1]), ms.float32)
+        labels = ops.maximum(labels.reshape(-1), 0)
+        mask = ops.cast(mask.reshape(-1), ms.float32)
+        logp = ops.log_softmax(logits, -1)
+        nll = -ops.gather_elements(logp, 1, labels.reshape(-1, 1)).reshape(-1)
+        return ops.sum(nll * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+def positions_and_bias(batch, seq, length, start, offset):
+    """Slots, positions and the additive causal mask of a step.
+
+    Token ``t`` of row ``r`` sits in cache slot ``start[r] + t``; slots before ``offset[r]`` are left padding.
+    Returns positions (b, s) int32 (slot - offset, clipped at 0), key positions (b, L) and the mask
+    (b, 1, s, L) float32: 0 where key slot ``j`` satisfies ``offset <= j <= query slot``, else -1e9.
+    """
+    qslot = start.reshape(batch, 1) + ops.arange(seq, dtype=ms.int32).reshape(1, seq)
+    kslot = ops.arange(length, dtype=ms.int32).reshape(1, 1, length)
+    off = offset.reshape(batch, 1, 1)
+    allowed = ops.logical_and(kslot <= qslot.reshape(batch, seq, 1), kslot >= off)
+    bias = ops.select(allowed, ops.zeros((batch, seq, length), ms.float32),
+                      ops.fill(ms.float32, (batch, seq, length), MASK_VALUE))
+    positions = ops.maximum(qslot - offset.reshape(batch, 1), 0)
+    key_positions = kslot.reshape(1, length) - offset.reshape(batch, 1)
+    return positions, key_positions, bias.reshape(batch, 1, seq, length)
+
+
+def write_mask(batch, length, start):
+    """(b, 1, L, 1) float32: 1 at slot ``start[r]`` of each row, where a decode step writes its key/value."""
+    kslot = ops.arange(length, dtype=ms.int32).reshape(1, length)
+    return ops.cast(kslot == start.reshape(batch, 1), ms.float32).reshape(batch, 1, length, 1)
+
+
+def int_tensor(values):
+    """An int32 Tensor of ``values`` (a list, array or Tensor)."""
+    if isinstance(values, Tensor):
+        return ops.cast(values, ms.int32)
+    return Tensor(np.asarray(values, dtype=np.int32))
+
+
+class DenseAttention(nn.Cell):
+    """GPT-2/Bloom multi-head attention as MindFormers names it: ``dense1``/``dense2``/``dense3`` (query, key,
+    value; (out, in) with bias) and ``projection`` ((in, out) with bias)."""
+
+    def __init__(self, hidden_size, num_heads, param_dtype, compute_dtype, softmax_dtype, init_std):
+        super().__init__()
+        kw = dict(has_bias=True, param_dtype=param_dtype, compute_dtype=compute_dtype, init_std=init_std)
+        self.dense1 = Linear(hidden_size, hidden_size, **kw)
+        self.dense2 = Linear(hidden_size, hidden_size, **kw)
+        self.dense3 = Linear(hidden_size, hidden_size, **kw)
+        self.projection = Linear(hidden_size, hidden_size, transpose_b=False, **kw)
+        self.n_heads, self.head_dim = num_heads, hidden_size // num_heads
+        self.scale = 1.0 / math.sqrt(self.head_dim)
+        self.softmax_dtype = softmax_dtype
+
+    def construct(self, x, bias, past_k=None, past_v=None, write=None):
+        b, s, _ = x.shape
+        q = self.dense1(x).reshape(b, s, self.n_heads, self.head_dim)
+        k = self.dense2(x).reshape(b, s, self.n_heads, self.head_dim).transpose(0, 2, 1, 3)
+        v = self.dense3(x).reshape(b, s, self.n_heads, self.head_dim).transpose(0, 2, 1, 3)
+        if past_k is not None:
+            k = update_cache(past_k, k, write)
+            v = update_cache(past_v, v, write)
+        return self.projection(attention(q, k, v, bias, self.scale, self.softmax_dtype)), k, v
+
+
+class PreLNBlock(nn.Cell):
+    """GPT-2/Bloom block: ``layernorm1`` -> ``attention``; ``layernorm2`` -> ``output`` (GELU MLP)."""
+
+    def __init__(self, config, param_dtype, compute_dtype, norm_dtype, softmax_dtype):
+        super().__init__()
+        h, eps, std = config.hidden_size, config.layernorm_epsilon, config.initializer_range
+        self.layernorm1 = LayerNorm(h, eps, param_dtype, norm_dtype)
+        self.attention = DenseAttention(h, config.num_heads, param_dtype, compute_dtype, softmax_dtype, std)
+        self.layernorm2 = LayerNorm(h, eps, param_dtype, norm_dtype)
+        self.output = GeluMLP(h, config.ffn_hidden_size, param_dtype, compute_dtype, std)
+
+    def construct(self, x, bias, past_k=None, past_v=None, write=None):
+        h, k, v = self.attention(self.layernorm1(x), bias, past_k, past_v, write)
+        x = x + h
+        return x + self.output(self.layernorm2(x)), k, v
+
+
+def dtypes(config):
+    """(param dtype, compute dtype, norm dtype, softmax dtype) of a model config."""
+    return (ms_dtype(config.param_init_type, "param_init_type"), ms_dtype(config.compute_dtype),
+            ms_dtype(config.layernorm_compute_type, "layernorm_compute_type"),
+            ms_dtype(config.softmax_compute_type, "softmax_compute_type"))
+
+
+def run_blocks(blocks, h, bias, caches, write):
+    """Run GPT-2/Bloom blocks over ``h``; returns the hidden states and the (k0, v0, k1, v1, ...) tuple."""
+    kv = ()
+    for i in range(len(blocks)):
+        if caches is None:
+            h, k, v = blocks[i](h, bias)
+        else:
+            h, k, v = blocks[i](h, bias, caches[2 * i], caches[2 * i + 1], write)
+        kv = kv + (k, v)
+    return h, kv
+
+
+def start_offset(batch, start, offset):
+    """``start`` and ``offset`` with zeros for the ones not given (a plain full forward)."""
+    if start is None:
+        start = ops.zeros((batch,), ms.int32)
+    if offset is None:
+        offset = ops.zeros((batch,), ms.int32)
+    return start, offset

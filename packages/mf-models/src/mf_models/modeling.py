@@ -1,0 +1,258 @@
+"""``PreTrainedModel`` (config, save/load, parameter count) and ``CausalLM``: the call contract and the KV cache.
+
+Call contract (as MindFormers' ``construct``): in inference mode (``set_train(False)``) ``model(input_ids)``
+returns float32 logits (batch, seq, vocab); in training mode ``model(input_ids, labels=None)`` returns the
+scalar loss of predicting ``input_ids[:, 1:]`` (or ``labels[:, 1:]``) from ``input_ids[:, :-1]``, masked where
+the label is ``ignore_token_id`` or the input token is ``pad_token_id``, plus the MoE auxiliary loss.
+
+Incremental decoding (static shapes, so graph mode compiles one prefill and one decode graph per generation)::
+
+    model.set_train(False)
+    logits = model.prefill(input_ids, valid_length=[5, 3], left_padding=False, max_length=64)  # (b, s, V)
+    logits = model.decode(next_ids)      # next_ids (b, 1) int -> (b, 1, V); repeat
+    model.reset_cache()                  # or init_cache(batch_size, max_length)
+"""
+
+import os
+from pathlib import Path
+
+import mindspore as ms
+import numpy as np
+from mindspore import Tensor, nn, ops
+
+from mf_config.errors import MFError
+from mf_config.pretrained import CONFIG_NAME
+from mf_models.layers import CrossEntropyLoss, int_tensor
+
+WEIGHTS_NAME = "model.safetensors"
+CKPT_NAME = "model.ckpt"
+
+
+class ModelError(MFError):
+    """A model file, config or input is not what the model expects."""
+
+
+class PreTrainedModel(nn.Cell):
+    """A network that holds its config; ``save_pretrained`` / ``from_pretrained`` / ``num_parameters``."""
+
+    config_class = None
+
+    def __init__(self, config=None):
+        super().__init__()
+        self.config = config if config is not None else self.config_class()
+
+    def num_parameters(self, trainable_only=False):
+        """Number of scalar parameters (a tied table counts once)."""
+        params = self.trainable_params() if trainable_only else self.get_parameters()
+        return sum(int(np.prod(p.shape)) for p in params)
+
+    def save_pretrained(self, directory, format="safetensors"):
+        """Write ``config.json`` and ``model.safetensors`` (or ``model.ckpt`` with ``format="ckpt"``) into
+        ``directory``, each through a temporary name; returns the weights' path."""
+        if format not in ("safetensors", "ckpt"):
+            raise ModelError(f"unknown weights format '{format}'; expected safetensors or ckpt", key="format")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.config.save_pretrained(directory)
+        target = directory / (WEIGHTS_NAME if format == "safetensors" else CKPT_NAME)
+        tmp = directory / f".tmp-{os.getpid()}-{target.name}"
+        try:
+            ms.save_checkpoint(self, str(tmp), format=format)
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return target
+
+    @classmethod
+    def from_pretrained(cls, directory, config=None):
+        """The model saved in ``directory`` (config.json plus model.safetensors or model.ckpt)."""
+        directory = Path(directory)
+        if config is None:
+            config = cls.config_class.from_pretrained(directory / CONFIG_NAME)
+        model = cls(config)
+        model.load_weights(directory)
+        return model
+
+    def load_weights(self, path):
+        """Load weights from a folder or a .safetensors/.ckpt file; every name must match exactly."""
+        path = Path(path)
+        if path.is_dir():
+            found = [path / n for n in (WEIGHTS_NAME, CKPT_NAME) if (path / n).is_file()]
+            if not found:
+                raise ModelError(f"no {WEIGHTS_NAME} or {CKPT_NAME} in the folder", file=path)
+            path = found[0]
+        if not path.is_file():
+            raise ModelError("no such weights file", file=path)
+        fmt = "safetensors" if path.suffix == ".safetensors" else "ckpt"
+        params = ms.load_checkpoint(str(path), format=fmt)
+        own = {p.name: p for p in self.get_parameters()}
+        missing = sorted(set(own) - set(params))
+        unexpected = sorted(set(params) - set(own))
+        if missing or unexpected:
+            raise ModelError(f"parameter names differ from {type(self).__name__}'s: missing {missing[:5]}, "
+                             f"unexpected {unexpected[:5]}", file=path)
+        for name, value in params.items():
+            if tuple(value.shape) != tuple(own[name].shape):
+                raise ModelError(f"shape {tuple(value.shape)} != expected {tuple(own[name].shape)}", file=path,
+                                 key=name)
+        ms.load_param_into_net(self, params, strict_load=True)
+
+
+class _Prefill(nn.Cell):
+    """Graph of the first step: the whole prompt, its keys/values padded into a cache of ``max_length`` slots."""
+
+    def __init__(self, net, max_length):
+        super().__init__(auto_prefix=False)
+        self.net = net
+        self.max_length = max_length
+
+    def construct(self, input_ids, offset):
+        b, s = input_ids.shape
+        logits, kv, _ = self.net.forward(input_ids, ops.zeros((b,), ms.int32), offset)
+        pad = self.max_length - s
+        caches = ()
+        for t in kv:
+            if pad > 0:
+                t = ops.cat((t, ops.fill(t.dtype, (b, t.shape[1], pad, t.shape[3]), 0)), 2)
+            caches = caches + (t,)
+        return logits, caches
+
+
+class _Decode(nn.Cell):
+    """Graph of one decode step: one token per row written into slot ``start`` of the static cache."""
+
+    def __init__(self, net):
+        super().__init__(auto_prefix=False)
+        self.net = net
+
+    def construct(self, input_ids, start, offset, caches):
+        logits, kv, _ = self.net.forward(input_ids, start, offset, caches)
+        return logits, kv
+
+
+class KVCache:
+    """The state of one generation: per-layer key/value tensors (b, kv_heads, max_length, head_dim),
+    ``offset`` (b,) left-padding slots per row and ``next_slot`` (b,) where each row's next token goes."""
+
+    def __init__(self, tensors, offset, next_slot, max_length):
+        self.tensors = tensors
+        self.offset = offset
+        self.next_slot = next_slot
+        self.max_length = max_length
+
+    @property
+    def batch_size(self):
+        return self.tensors[0].shape[0]
+
+
+class CausalLM(PreTrainedModel):
+    """Base of the four causal LMs. A subclass defines ``forward(input_ids, start=None, offset=None,
+    caches=None) -> (logits float32, kv tuple (k0, v0, k1, v1, ...), aux loss)`` and sets ``cache_heads``,
+    ``cache_dim``, ``num_layers``, ``max_positions``, ``compute_dtype``."""
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.loss = CrossEntropyLoss()
+        self.ignore_token_id = self.config.ignore_token_id
+        self.pad_token_id = self.config.pad_token_id
+        object.__setattr__(self, "kv_cache", None)
+        object.__setattr__(self, "_graphs", {})
+
+    def construct(self, input_ids, labels=None):
+        if not self.training:
+            logits, _, _ = self.forward(input_ids)
+            return logits
+        tokens = input_ids[:, :-1]
+        labels = input_ids[:, 1:] if labels is None else labels[:, 1:]
+        logits, _, aux = self.forward(tokens)
+        mask = ops.logical_and(labels != self.ignore_token_id, tokens != self.pad_token_id)
+        return self.loss(logits, labels, mask) + aux
+
+    # -- MindFormers' generation contract ---------------------------------------------------------
+    def prepare_inputs_for_generation(self, input_ids, **kwargs):
+        """MindFormers' hook: the ``construct`` inputs for the ids so far (full-forward path)."""
+        return {"input_ids": Tensor(np.asarray(input_ids), ms.int32)}
+
+    def prepare_inputs_for_predict_layout(self, input_ids, **kwargs):
+        """MindFormers' hook: example inputs of ``construct`` (for compiling a predict layout)."""
+        return (Tensor(np.asarray(input_ids), ms.int32),)
+
+    # -- KV cache ---------------------------------------------------------------------------------
+    def init_cache(self, batch_size, max_length=None):
+        """Allocate a zeroed cache for ``batch_size`` rows of up to ``max_length`` tokens
+        (default ``config.seq_length``); returns the ``KVCache``."""
+        max_length = max_length or self.config.seq_length
+        if max_length > self.max_positions:
+            raise ModelError(f"max_length {max_length} exceeds the model's {self.max_positions} positions",
+                             key="max_length")
+        shape = (batch_size, self.cache_heads, max_length, self.cache_dim)
+        tensors = tuple(ops.zeros(shape, self.compute_dtype) for _ in range(2 * self.num_layers))
+        zeros = np.zeros(batch_size, np.int32)
+        object.__setattr__(self, "kv_cache", KVCache(tensors, zeros, zeros.copy(), max_length))
+        return self.kv_cache
+
+    def reset_cache(self):
+        """Forget the current generation (the cache is zeroed and kept for its batch size and length)."""
+        if self.kv_cache is not None:
+            self.init_cache(self.kv_cache.batch_size, self.kv_cache.max_length)
+
+    def prefill(self, input_ids, valid_length=None, left_padding=False, max_length=None):
+        """Run the prompts and fill the cache; returns logits (b, s, V) of every position.
+
+        ``input_ids`` (b, s) int, padded per row to s: on the right (default; row ``r``'s tokens are
+        ``[:valid_length[r]]``, its last logits at ``valid_length[r] - 1``) or on the left (``left_padding``;
+        tokens ``[s - valid_length[r]:]``, last logits at ``s - 1``). Allocates the cache when it is missing
+        or has another batch size or ``max_length``.
+        """
+        input_ids = int_tensor(input_ids)
+        b, s = input_ids.shape
+        valid = np.full(b, s, np.int32) if valid_length is None else np.asarray(
+            valid_length.asnumpy() if isinstance(valid_length, Tensor) else valid_length, np.int32).reshape(-1)
+        if valid.shape != (b,) or valid.min() < 1 or valid.max() > s:
+            raise ModelError(f"valid_length must hold {b} values in [1, {s}], got {valid.tolist()}",
+                             key="valid_length")
+        cache = self.kv_cache
+        if cache is None or cache.batch_size != b or (max_length and max_length != cache.max_length):
+            cache = self.init_cache(b, max_length or (cache.max_length if cache else None))
+        if s > cache.max_length:
+            raise ModelError(f"prompt length {s} exceeds the cache's max_length {cache.max_length}",
+                             key="max_length")
+        offset = (s - valid) if left_padding else np.zeros(b, np.int32)
+        logits, tensors = self._graph("prefill", cache.max_length)(input_ids, Tensor(offset))
+        cache.tensors = tensors
+        cache.offset = offset.astype(np.int32)
+        cache.next_slot = np.full(b, s, np.int32) if left_padding else valid.copy()
+        return logits
+
+    def decode(self, next_ids, slots=None):
+        """Feed one token per row (``next_ids`` (b, 1) or (b,)); returns logits (b, 1, V).
+
+        Each row's token goes into cache slot ``slots[r]`` (default: right after the row's last token, as
+        tracked by the cache) and attends to the row's slots from its offset up to that slot.
+        """
+        cache = self.kv_cache
+        if cache is None:
+            raise ModelError("decode() before prefill(): no cache", key="kv_cache")
+        next_ids = int_tensor(next_ids).reshape(-1, 1)
+        start = cache.next_slot if slots is None else np.asarray(slots, np.int32).reshape(-1)
+        if next_ids.shape[0] != cache.batch_size or start.shape != (cache.batch_size,):
+            raise ModelError(f"expected {cache.batch_size} rows, got {next_ids.shape[0]}", key="next_ids")
+        if start.max() >= cache.max_length:
+            raise ModelError(f"the cache is full ({cache.max_length} slots)", key="max_length")
+        logits, cache.tensors = self._graph("decode")(next_ids, Tensor(start), Tensor(cache.offset),
+                                                      cache.tensors)
+        cache.next_slot = start + 1
+        return logits
+
+    def _graph(self, kind, max_length=None):
+        key = (kind, max_length)
+        if key not in self._graphs:
+            self._graphs[key] = _Prefill(self, max_length) if kind == "prefill" else _Decode(self)
+        return self._graphs[key]
+
+    def tied_logits(self, hidden, table):
+        """Logits from a tied embedding table (vocab, hidden), float32."""
+        b, s, h = hidden.shape
+        logits = ops.MatMul(transpose_b=True)(hidden.reshape(-1, h), ops.cast(table, hidden.dtype))
+        return ops.cast(logits, ms.float32).reshape(b, s, -1)

@@ -1,0 +1,140 @@
+"""``GenerationConfig``: what to generate and how, with MindFormers' defaults and names.
+
+Defaults come from the model config as MindFormers' ``GenerationConfig.from_model_config`` takes them:
+``max_decode_length`` becomes ``max_length``; ``top_k``, ``top_p``, ``do_sample``, ``repetition_penalty``,
+``use_past`` and the special ids are copied.
+"""
+
+import copy
+import numbers
+
+from mf_generate.errors import GenerationError
+
+DEFAULTS = {
+    "max_length": 20,
+    "max_new_tokens": None,
+    "min_length": 0,
+    "min_new_tokens": None,
+    "do_sample": False,
+    "use_past": False,
+    "temperature": 1.0,
+    "top_k": 50,
+    "top_p": 1.0,
+    "repetition_penalty": 1.0,
+    "pad_token_id": None,
+    "bos_token_id": None,
+    "eos_token_id": (),
+    "stop_strings": (),
+    "seed": None,
+}
+FROM_MODEL_CONFIG = ("top_k", "top_p", "do_sample", "repetition_penalty", "use_past", "pad_token_id",
+                     "bos_token_id", "eos_token_id")
+_INTS = ("max_length", "max_new_tokens", "min_length", "min_new_tokens", "top_k", "pad_token_id", "bos_token_id",
+         "seed")
+
+
+class GenerationConfig:
+    """Generation settings; ``GenerationConfig(max_new_tokens=32, do_sample=True, top_p=0.9, seed=0)``.
+
+    ``max_decode_length`` (MindFormers' model-config name) is accepted for ``max_length``. ``max_new_tokens``,
+    when set, wins over ``max_length``; both count per row. ``eos_token_id`` is an int or a list (any of them
+    ends a row); ``stop_strings`` a string or a list (generation needs the tokenizer to match them). Unknown
+    keys and values out of range raise :class:`GenerationError` naming the key.
+    """
+
+    def __init__(self, **kwargs):
+        if "max_decode_length" in kwargs:
+            kwargs.setdefault("max_length", kwargs.pop("max_decode_length"))
+        unknown = sorted(set(kwargs) - set(DEFAULTS))
+        if unknown:
+            raise GenerationError(f"unknown generation option; known: {', '.join(DEFAULTS)}", key=unknown[0])
+        for key, default in DEFAULTS.items():
+            setattr(self, key, kwargs.get(key, default))
+        self.eos_token_id = _int_list(self.eos_token_id, "eos_token_id")
+        stops = self.stop_strings
+        self.stop_strings = [stops] if isinstance(stops, str) else list(stops or ())
+        self.validate()
+
+    @classmethod
+    def from_model_config(cls, model_config, **overrides):
+        """Defaults from a model config (``max_decode_length``, ``top_k``, ``top_p``, ``do_sample``,
+        ``repetition_penalty``, ``use_past``, special ids), then ``overrides``."""
+        values = {"max_length": getattr(model_config, "max_decode_length", DEFAULTS["max_length"])}
+        for key in FROM_MODEL_CONFIG:
+            value = getattr(model_config, key, None)
+            if value is not None:
+                values[key] = value
+        return cls(**{**values, **overrides})
+
+    def update(self, **kwargs):
+        """A copy with ``kwargs`` replacing settings (``None`` values are ignored, as click passes unset flags)."""
+        values = {**self.to_dict(), **{k: v for k, v in kwargs.items() if v is not None}}
+        return GenerationConfig(**values)
+
+    def to_dict(self):
+        return {key: copy.deepcopy(getattr(self, key)) for key in DEFAULTS}
+
+    def __repr__(self):
+        return f"GenerationConfig({self.to_dict()})"
+
+    def __eq__(self, other):
+        return isinstance(other, GenerationConfig) and self.to_dict() == other.to_dict()
+
+    def validate(self):
+        """Raise GenerationError for a value out of range (checked before any compute)."""
+        for key in _INTS:
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+                raise GenerationError(f"expected an integer, got {value!r}", key=key)
+        for key in ("do_sample", "use_past"):
+            if not isinstance(getattr(self, key), bool):
+                raise GenerationError(f"expected true or false, got {getattr(self, key)!r}", key=key)
+        for key in ("temperature", "top_p", "repetition_penalty"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise GenerationError(f"expected a number, got {value!r}", key=key)
+        _at_least(self, "max_length", 1)
+        for key in ("max_new_tokens", "min_length", "min_new_tokens", "top_k"):
+            _at_least(self, key, 0)
+        if not 0 < self.top_p <= 1:
+            raise GenerationError(f"must be in (0, 1], got {self.top_p}", key="top_p")
+        if self.temperature <= 0:
+            raise GenerationError(f"must be > 0, got {self.temperature} (use do_sample=False for greedy)",
+                                  key="temperature")
+        if self.repetition_penalty <= 0:
+            raise GenerationError(f"must be > 0, got {self.repetition_penalty}", key="repetition_penalty")
+        for s in self.stop_strings:
+            if not isinstance(s, str) or not s:
+                raise GenerationError(f"stop strings must be non-empty strings, got {s!r}", key="stop_strings")
+
+    def max_new_for(self, prompt_length):
+        """How many tokens a row with a prompt of ``prompt_length`` tokens may add (before the model's limit)."""
+        if self.max_new_tokens is not None:
+            return self.max_new_tokens
+        return max(self.max_length - prompt_length, 0)
+
+    def min_new_for(self, prompt_length):
+        """How many tokens a row must add before an eos token may end it."""
+        if self.min_new_tokens is not None:
+            return self.min_new_tokens
+        return max(self.min_length - prompt_length, 0)
+
+
+def _at_least(config, key, low):
+    value = getattr(config, key)
+    if value is not None and value < low:
+        raise GenerationError(f"must be >= {low}, got {value}", key=key)
+
+
+def _int_list(value, key):
+    if value is None:
+        return []
+    values = [value] if isinstance(value, numbers.Integral) and not isinstance(value, bool) else value
+    try:
+        values = list(values)
+    except TypeError:
+        raise GenerationError(f"expected an integer or a list of integers, got {value!r}", key=key) from None
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
+            raise GenerationError(f"expected non-negative integer ids, got {value!r}", key=key)
+    return [int(v) for v in values]

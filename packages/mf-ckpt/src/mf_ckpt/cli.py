@@ -120,3 +120,57 @@ def convert(input_path, output_path, model, reverse, dtype, fmt, config, max_sha
     name, stats = run(input_path, output_path, model=model, reversed=reverse, dtype=cli_dtype(dtype), fmt=fmt,
                       config=config, max_shard_bytes=parse_size(max_shard_size) if max_shard_size else None)
     click.echo(f"{name}: {stats.summary('converted')} -> {output_path}")
+
+
+def _layout(path):
+    from mf_ckpt.strategy import load_layout
+
+    return load_layout(path) if path else None
+
+
+def _reshard_options(f):
+    f = click.option("--format", "fmt", type=click.Choice(["safetensors", "ckpt"]), default="safetensors",
+                     help="Format of the written shards (ckpt needs mindspore).")(f)
+    f = click.option("--prefix", default="checkpoint_", show_default=True,
+                     help="Shard names: DST/rank_N/{prefix}N.safetensors.")(f)
+    return click.option("--dst_ckpt_dir", "--dst_checkpoint_dir", "dst", required=True,
+                        help="Folder to write rank_N/ folders into.")(f)
+
+
+@main.command()
+@click.option("--src_strategy", required=True, help="Strategy file or folder (MindSpore protobuf or JSON, ours).")
+@click.option("--src_ckpt_dir", "--src_checkpoint", "src", required=True, help="Folder of rank_N/ folders.")
+@_reshard_options
+def merge(src_strategy, src, dst, prefix, fmt):
+    """Merge rank shards into one full checkpoint: DST/rank_0/{prefix}0.safetensors."""
+    from mf_ckpt.reshard import reshard
+
+    stats = reshard(src, dst, src_layout=_layout(src_strategy), prefix=prefix, fmt=fmt)
+    click.echo(stats.summary("merged into"))
+
+
+@main.command()
+@click.option("--dst_strategy", required=True, help="Strategy file or folder (MindSpore protobuf or JSON, ours).")
+@click.option("--src_ckpt", "--src_checkpoint", "src", required=True, help="A full checkpoint file or folder.")
+@_reshard_options
+def split(dst_strategy, src, dst, prefix, fmt):
+    """Split a full checkpoint into rank shards for a layout (what auto_trans_ckpt needs)."""
+    from mf_ckpt.reshard import reshard
+
+    stats = reshard(src, dst, dst_layout=_layout(dst_strategy), prefix=prefix, fmt=fmt)
+    click.echo(stats.summary("split into"))
+
+
+@main.command()
+@click.option("--src_strategy", default=None, help="Layout of the source shards (default: one full checkpoint).")
+@click.option("--dst_strategy", default=None, help="Layout to write (default: one full checkpoint).")
+@click.option("--src_ckpt_dir", "--src_checkpoint", "src", required=True,
+              help="Folder of rank_N/ folders, or a full checkpoint.")
+@_reshard_options
+def transform(src_strategy, dst_strategy, src, dst, prefix, fmt):
+    """Re-shard from one layout to another, parameter by parameter (as MindFormers' transform_ckpt.py)."""
+    from mf_ckpt.reshard import reshard
+
+    stats = reshard(src, dst, src_layout=_layout(src_strategy), dst_layout=_layout(dst_strategy), prefix=prefix,
+                    fmt=fmt)
+    click.echo(stats.summary("transformed into"))

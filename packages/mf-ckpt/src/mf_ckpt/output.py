@@ -60,7 +60,7 @@ class Stats:
                 f"{seconds:.2f} s ({self.bytes / 1e6 / max(seconds, 1e-9):.0f} MB/s)")
 
 
-def _write_specs(f, specs, release, stats, bar, metadata=None):
+def write_specs(f, specs, release, stats, bar, metadata=None):
     writer = SafetensorsWriter(f, [(s.name, s.dtype, s.shape) for s in specs], metadata)
     for spec in specs:
         writer.write(spec.name, [cast(part, spec.dtype) for part in spec.parts()])
@@ -103,13 +103,13 @@ def write_weights(folder, specs, release, stats, prefix="model", max_shard_bytes
         if len(shards) == 1:
             name = f"{prefix}.safetensors"
             with open(folder / name, "wb") as f:
-                digests[name] = _write_specs(f, shards[0], release, stats, bar, metadata)
+                digests[name] = write_specs(f, shards[0], release, stats, bar, metadata)
             return digests
         weight_map = {}
         for i, shard in enumerate(shards, 1):
             name = f"{prefix}-{i:05d}-of-{len(shards):05d}.safetensors"
             with open(folder / name, "wb") as f:
-                digests[name] = _write_specs(f, shard, release, stats, bar, metadata)
+                digests[name] = write_specs(f, shard, release, stats, bar, metadata)
             weight_map.update({s.name: name for s in shard})
     index = {"metadata": {"total_size": sum(s.nbytes for s in specs)}, "weight_map": weight_map}
     (folder / f"{prefix}.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
@@ -149,6 +149,6 @@ def save_file(path, specs, release, metadata=None):
     stats = Stats()
     bar = tqdm(total=sum(s.nbytes for s in specs), unit="B", unit_scale=True, disable=None, leave=False)
     with bar, atomic_write(path, "wb") as f:
-        digest = _write_specs(f, specs, release, stats, bar, metadata)
+        digest = write_specs(f, specs, release, stats, bar, metadata)
     write_file_manifest(path, digest)
     return stats

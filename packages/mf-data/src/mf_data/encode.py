@@ -29,7 +29,7 @@ class Encoder:
 
     def wiki(self, texts):
         """Articles as documents: the tokenizer's default special tokens (bos) plus EOS."""
-        docs = self.tokenizer(list(texts))["input_ids"]
+        docs = self.tokenizer(list(texts), split_special_tokens=True)["input_ids"]
         lengths = np.fromiter((len(d) + 1 for d in docs), dtype=np.int64, count=len(docs))
         tokens = np.empty(int(lengths.sum()), dtype=np.int32)
         ends = np.cumsum(lengths)
@@ -43,15 +43,15 @@ class Encoder:
     def conversations(self, records):
         """Each record (a list of ``(prompt, answer)`` rounds) to tokens and a learned-position mask.
 
-        Records longer than the record length are truncated (counted); records left with no learned
-        token are dropped (counted).
+        Records longer than the record length are truncated (counted); those whose prompt alone fills
+        the record are dropped (counted). Text is literal: special-token strings in it are not control tokens.
         """
         texts = []
         for rounds in records:
             for prompt, answer in rounds:
                 texts.append(prompt)
                 texts.append(" " + answer if self.space else answer)
-        encoded = iter(self.tokenizer(texts, add_special_tokens=False)["input_ids"])
+        encoded = iter(self.tokenizer(texts, add_special_tokens=False, split_special_tokens=True)["input_ids"])
         bos, eos = self.ids.bos, self.ids.eos
         lengths, tokens, masks = [], [], []
         truncated = dropped = 0
@@ -66,11 +66,11 @@ class Encoder:
                 ids.append(eos)
                 mask += [1] * (len(answer) + 1)
             if len(ids) > self.length:
-                truncated += 1
                 ids, mask = ids[:self.length], mask[:self.length]
-            if 1 not in mask:
-                dropped += 1
-                continue
+                if 1 not in mask:
+                    dropped += 1
+                    continue
+                truncated += 1
             lengths.append(len(ids))
             tokens += ids
             masks += mask

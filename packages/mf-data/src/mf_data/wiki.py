@@ -48,12 +48,13 @@ def wikitext_clean(string):
     return string
 
 
-def _is_heading(line):
-    return line.startswith("=") and line.endswith("=")
+_HEADING = re.compile(r"^((?:= )+)\S.*?((?: =)+)$")
 
 
-def _is_title(line):
-    return _is_heading(line) and not line.startswith("= =")
+def _heading_level(line):
+    """1 for a `` = Title = `` line, 2 for `` = = Section = = ``..., 0 for text (tables of ``===`` included)."""
+    m = _HEADING.match(line)
+    return 0 if m is None else len(m.group(1)) // 2
 
 
 def articles(lines):
@@ -63,11 +64,12 @@ def articles(lines):
         line = raw.strip()
         if not line:
             continue
-        if _is_heading(line):
+        level = _heading_level(line)
+        if level:
             if passage:
                 sections.append(" ".join(passage))
                 passage = []
-            if _is_title(line) and sections:
+            if level == 1 and sections:
                 yield "\n".join(sections)
                 sections = []
             continue

@@ -1,6 +1,7 @@
 import pytest
 import torch
 from click.testing import CliRunner
+from hf_models import CASES, make_model
 
 from mf_ckpt.cli import main
 
@@ -31,3 +32,35 @@ def state():
         "accu_grads.model.w": torch.zeros(16, 8),
         "global_step": torch.tensor([7], dtype=torch.int32),
     }
+
+
+@pytest.fixture(scope="session")
+def hf(tmp_path_factory):
+    """case -> (folder of the saved HF model, the model)."""
+    out = {}
+    for case in CASES:
+        folder = tmp_path_factory.mktemp(case)
+        model = make_model(case)
+        model.save_pretrained(folder)
+        out[case] = (folder, model)
+    return out
+
+
+@pytest.fixture(scope="session")
+def converted(hf, tmp_path_factory):
+    """case -> (ours folder, HF-again folder), made with the CLI (no --model: config.json says)."""
+    from click.testing import CliRunner
+
+    from mf_ckpt.cli import main
+
+    out = {}
+    for case, (folder, _) in hf.items():
+        base = tmp_path_factory.mktemp(f"{case}_out")
+        ours, back = base / "ours", base / "back"
+        r = CliRunner().invoke(main, ["convert", "--input_path", str(folder), "--output_path", str(ours)])
+        assert r.exit_code == 0, r.output
+        r = CliRunner().invoke(main, ["convert", "--reversed", "--input_path", str(ours), "--output_path", str(back),
+                                      "--max_shard_size", "20KB"])
+        assert r.exit_code == 0, r.output
+        out[case] = ours, back
+    return out

@@ -16,38 +16,6 @@ from mf_ckpt.store import open_checkpoint
 IDS = np.array([[1, 5, 9, 17, 33, 2, 70, 4], [3, 3, 8, 60, 91, 12, 0, 44]])
 
 
-@pytest.fixture(scope="module")
-def hf(tmp_path_factory):
-    """case -> (folder of the saved HF model, the model)."""
-    out = {}
-    for case in CASES:
-        folder = tmp_path_factory.mktemp(case)
-        model = make_model(case)
-        model.save_pretrained(folder)
-        out[case] = (folder, model)
-    return out
-
-
-@pytest.fixture(scope="module")
-def converted(hf, tmp_path_factory):
-    """case -> (ours folder, HF-again folder), made with the CLI (no --model: config.json says)."""
-    from click.testing import CliRunner
-
-    from mf_ckpt.cli import main
-
-    out = {}
-    for case, (folder, _) in hf.items():
-        base = tmp_path_factory.mktemp(f"{case}_out")
-        ours, back = base / "ours", base / "back"
-        r = CliRunner().invoke(main, ["convert", "--input_path", str(folder), "--output_path", str(ours)])
-        assert r.exit_code == 0, r.output
-        r = CliRunner().invoke(main, ["convert", "--reversed", "--input_path", str(ours), "--output_path", str(back),
-                                      "--max_shard_size", "20KB"])
-        assert r.exit_code == 0, r.output
-        out[case] = ours, back
-    return out
-
-
 def tensors(folder):
     ckpt = open_checkpoint(folder)
     return {name: np.array(ckpt.get(name)) for name in ckpt.infos}

@@ -52,7 +52,8 @@ def setup(tmp_path_factory):
     rng = np.random.default_rng(1)
     arrays = {n: rng.standard_normal(shape).astype(np.float32) for n, (shape, _, _) in PARAMS.items()}
     (base / "full/rank_0").mkdir(parents=True)
-    ms.save_checkpoint([{"name": n, "data": ms.Tensor(a)} for n, a in arrays.items()], str(base / "full/rank_0/full.ckpt"))
+    ms.save_checkpoint([{"name": n, "data": ms.Tensor(a)} for n, a in arrays.items()],
+                       str(base / "full/rank_0/full.ckpt"))
     strategies = {}
     for name, (dev, stages, opt) in LAYOUTS.items():
         if stages == 1:

@@ -1,6 +1,7 @@
 """Tiny configs of the four families (2 layers, hidden 32), float32 so they run on the CPU backend."""
 
 import pytest
+
 from mf_config import BloomConfig, GPT2Config, LlamaConfig, MoEConfig
 
 TINY = dict(num_layers=2, hidden_size=32, num_heads=4, vocab_size=97, seq_length=32, compute_dtype="float32",

@@ -241,7 +241,7 @@ class CausalLM(PreTrainedModel):
         if start.max() >= cache.max_length:
             raise ModelError(f"the cache is full ({cache.max_length} slots)", key="max_length")
         logits, cache.tensors = self._graph("decode")(next_ids, Tensor(start), Tensor(cache.offset),
-                                                      cache.tensors)
+                                                      ms.mutable(cache.tensors))
         cache.next_slot = start + 1
         return logits
 

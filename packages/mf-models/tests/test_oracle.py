@@ -1,0 +1,38 @@
+"""Our networks compute what `transformers` computes on the same weights (renamed as MindFormers' converters do)."""
+
+import mindspore as ms
+import numpy as np
+import pytest
+import torch
+from conftest import CONFIGS
+from hf_oracle import hf_model, load_numpy, ours_from_hf
+
+from mf_models.bloom import BloomLMHeadModel
+from mf_models.gpt2 import GPT2LMHeadModel
+from mf_models.llama import LlamaForCausalLM
+
+CLASSES = {"llama": LlamaForCausalLM, "mixtral": LlamaForCausalLM, "gpt2": GPT2LMHeadModel,
+           "bloom": BloomLMHeadModel}
+
+
+def compare(family, config):
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    hf = hf_model(family, config)
+    ours = CLASSES[family](config)
+    load_numpy(ours, ours_from_hf(family, hf, config))
+    ours.set_train(False)
+    ids = np.random.default_rng(1).integers(3, config.vocab_size, (2, 12)).astype(np.int64)
+    with torch.no_grad():
+        expected = hf(torch.from_numpy(ids)).logits.numpy()
+    got = ours(ms.Tensor(ids.astype(np.int32))).asnumpy()
+    assert got.shape == expected.shape == (2, 12, config.vocab_size)
+    np.testing.assert_allclose(got, expected, atol=2e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("family", ["llama", "mixtral", "gpt2", "bloom"])
+def test_logits_match_transformers(family):
+    compare(family, CONFIGS[family]())
+
+
+def test_llama_pi_scaling_matches_transformers_linear_rope():
+    compare("llama", CONFIGS["llama"](extend_method="PI", scaling_factor=2.0, theta=500000.0))

@@ -21,7 +21,7 @@ def _plan(cfg, num_records, skip_steps):
     plan = sample_plan(num_records, batch_size=cfg.batch_size, drop_remainder=cfg.drop_remainder,
                        shuffle=cfg.shuffle, seed=cfg.seed, epochs=cfg.repeat, rank_id=cfg.rank_id,
                        device_num=cfg.device_num, skip_steps=skip_steps)
-    if not len(plan):
+    if not sum(len(p) for p in plan):
         raise DataError(f"rank {cfg.rank_id} of {cfg.device_num} gets no batch of {cfg.batch_size} from "
                         f"{num_records} records", file=str(cfg.path))
     return plan
@@ -53,7 +53,7 @@ def numpy_batches(dataset_config=None, *, skip_steps=0, **kwargs):
     if data is None:
         raise DataError("numpy_batches reads the indexed format; MindRecord needs CausalLanguageModelDataset",
                         file=str(cfg.path))
-    plan = _plan(cfg, len(data), skip_steps)
+    plan = np.concatenate(_plan(cfg, len(data), skip_steps))
     for start in range(0, len(plan), cfg.batch_size):
         rows = [data[int(i)] for i in plan[start:start + cfg.batch_size]]
         batch = {c: np.stack([r[c] for r in rows]) for c in cfg.input_columns}
@@ -107,15 +107,19 @@ class CausalLanguageModelDataset:
         data = _indexed_source(cfg)
         if data is not None:
             plan = _plan(cfg, len(data), skip_steps)
-            dataset = ds.GeneratorDataset(_Records(data, cfg.input_columns), column_names=cfg.input_columns,
-                                          sampler=ds.SubsetSampler(plan.tolist()), python_multiprocessing=False)
+            epochs = [ds.GeneratorDataset(_Records(data, cfg.input_columns), column_names=cfg.input_columns,
+                                          sampler=ds.SubsetSampler(part.tolist()), python_multiprocessing=False)
+                      for part in plan if len(part)]
         else:
             files = list(cfg.path) if isinstance(cfg.path, (list, tuple)) else mindrecord_files(cfg.path)
-            count = ds.MindDataset(files if len(files) > 1 else files[0], columns_list=cfg.input_columns,
-                                   shuffle=False).get_dataset_size()
+            files = files if len(files) > 1 else files[0]
+            count = ds.MindDataset(files, columns_list=cfg.input_columns, shuffle=False).get_dataset_size()
             plan = _plan(cfg, count, skip_steps)
-            dataset = ds.MindDataset(files if len(files) > 1 else files[0], columns_list=cfg.input_columns,
-                                     sampler=ds.SubsetSampler(plan.tolist()), num_parallel_workers=workers)
+            epochs = [ds.MindDataset(files, columns_list=cfg.input_columns, sampler=ds.SubsetSampler(part.tolist()),
+                                     num_parallel_workers=workers) for part in plan if len(part)]
+        dataset = epochs[0]
+        for more in epochs[1:]:
+            dataset = dataset + more  # one dataset per epoch: each epoch its own order
         dataset = dataset.batch(cfg.batch_size, drop_remainder=cfg.drop_remainder)
         if cfg.eos_reset:
             dataset = dataset.map(operations=functools.partial(_eos_reset_map, eos_token_id=cfg.eos_token_id),

@@ -1,6 +1,6 @@
 """Which records a rank reads, in which order: seeded shuffling, per-rank sharding, skipping to a step.
 
-The plan is a flat array of record indices for all epochs; it is computed from the record count alone,
+The plan holds the record indices of each epoch; it is computed from the record count alone,
 so skipping to a step never reads the records it skips.
 """
 
@@ -30,9 +30,10 @@ def rank_share(order, rank_id, device_num, equal):
 
 def sample_plan(num_records, *, batch_size, drop_remainder=True, shuffle=True, seed=0, epochs=1, rank_id=0,
                 device_num=1, skip_steps=0):
-    """Record indices this rank reads, batch after batch, for ``epochs`` epochs, from step ``skip_steps``.
+    """Record indices this rank reads, one array per epoch, for ``epochs`` epochs, from step ``skip_steps``.
 
     With ``drop_remainder`` each epoch ends at a whole batch, as MindSpore's ``batch`` then ``repeat`` do.
+    Epochs wholly skipped are left out.
     """
     if batch_size < 1 or epochs < 1 or device_num < 1 or skip_steps < 0:
         raise DataError("batch_size, repeat and device_num must be positive and the step to skip to not negative")
@@ -42,9 +43,16 @@ def sample_plan(num_records, *, batch_size, drop_remainder=True, shuffle=True, s
         if drop_remainder:
             share = share[:len(share) // batch_size * batch_size]
         parts.append(share)
-    plan = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     skip = skip_steps * batch_size
-    if skip > len(plan):
-        raise DataError(f"cannot skip to step {skip_steps}: this rank has {-(-len(plan) // batch_size)} steps "
+    total = sum(len(p) for p in parts)
+    if skip > total:
+        raise DataError(f"cannot skip to step {skip_steps}: this rank has {-(-total // batch_size)} steps "
                         f"in {epochs} epoch(s)")
-    return plan[skip:]
+    out = []
+    for part in parts:
+        if skip >= len(part):
+            skip -= len(part)
+            continue
+        out.append(part[skip:])
+        skip = 0
+    return out

@@ -69,7 +69,8 @@ def test_invalid_utf8_line(tmp_path, wiki_small, sp_model):
     args = ["--dataset_type", "wiki", "--input_glob", src, "--tokenizer", sp_model, "--seq_length", 64,
             "--format", "indexed", "--output_file", tmp_path / "o"]
     result = run(*args)
-    assert result.exit_code == 2 and f"{src}:{i + 1}: line is not valid UTF-8 (invalid start byte at column 21)" in result.output
+    assert result.exit_code == 2
+    assert f"{src}:{i + 1}: line is not valid UTF-8 (invalid start byte at column 21)" in result.output
     assert not (tmp_path / "o").exists()
     result = run(*args, "--skip_bad")
     assert result.exit_code == 0 and "1 bad skipped" in result.output

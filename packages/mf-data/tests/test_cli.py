@@ -14,3 +14,24 @@ def test_help():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
     assert "Usage: mf-data" in result.output
+
+
+def test_indexed_path_needs_no_mindspore(tmp_path, alpaca_small, sp_model):
+    """Preprocessing to the indexed format and reading it back never import MindSpore."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from mf_data.preprocess import preprocess\n"
+        "from mf_data.dataset import numpy_batches\n"
+        "from mf_data.indexed import IndexedDataset\n"
+        f"preprocess('alpaca', {str(alpaca_small)!r}, {str(sp_model)!r}, 128, {str(tmp_path / 'o')!r}, "
+        "fmt='indexed', workers=2, progress=False)\n"
+        f"cfg = {{'data_loader': {{'dataset_dir': {str(tmp_path / 'o')!r}, 'shuffle': True}}, "
+        "'input_columns': ['input_ids', 'labels'], 'batch_size': 4}\n"
+        f"assert len(list(numpy_batches(cfg))) == len(IndexedDataset({str(tmp_path / 'o')!r})) // 4 > 50\n"
+        "assert not [m for m in sys.modules if m.startswith(('mindspore', 'torch'))], 'framework imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

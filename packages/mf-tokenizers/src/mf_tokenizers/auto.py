@@ -8,7 +8,10 @@ from mf_tokenizers.errors import TokenizerError
 from mf_tokenizers.vocab_files import is_tiktoken_file
 
 GPT2_RANKS = 50256  # a tiktoken file with exactly GPT-2's number of ranks is read as GPT-2's
-FAST_TWIN = {"GPT2Tokenizer": "GPT2TokenizerFast"}
+# The class to use when a folder names a class whose vocabulary files it lacks but holds a tokenizer.json
+# (transformers 5 names its tokenizers-backed classes without "Fast").
+FAST_TWIN = {"LlamaTokenizer": "LlamaTokenizerFast", "GPT2Tokenizer": "GPT2TokenizerFast",
+             "BloomTokenizer": "BloomTokenizerFast"}
 
 
 def tokenizer_class(name):
@@ -82,7 +85,12 @@ class AutoTokenizer:
         if path.is_dir():
             config = read_tokenizer_config(path)
             name = config.get("tokenizer_class") or _class_of_folder(path, use_fast)
-            return tokenizer_class(name).from_pretrained(path, **kwargs)
+            klass = tokenizer_class(name)
+            files = klass.vocab_files_names
+            if "tokenizer_file" not in files and (path / "tokenizer.json").is_file() and \
+                    not all((path / f).is_file() for f in files.values()):
+                klass = tokenizer_class(FAST_TWIN.get(name, "PreTrainedTokenizerFast"))
+            return klass.from_pretrained(path, **kwargs)
         if path.is_file():
             name, files = _class_of_file(path, use_fast)
             return tokenizer_class(name)(**{**files, **kwargs})

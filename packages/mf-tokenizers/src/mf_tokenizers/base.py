@@ -23,7 +23,8 @@ HF_BOOKKEEPING_KEYS = frozenset({
     "name_or_path", "tokenizer_file", "auto_map", "processor_class", "special_tokens_map_file",
     "model_input_names", "use_fast", "clean_up_tokenization_spaces", "spaces_between_special_tokens",
     "use_default_system_prompt", "sp_model_kwargs", "errors", "extra_special_tokens", "add_prefix_space",
-    "do_lower_case", "mask_token", "sep_token", "cls_token", "added_tokens", "tokenizer_type",
+    "do_lower_case", "mask_token", "sep_token", "cls_token", "added_tokens", "tokenizer_type", "backend",
+    "is_local", "local_files_only",
 })
 
 

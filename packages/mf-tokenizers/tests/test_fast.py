@@ -1,0 +1,76 @@
+"""The tokenizers-backed classes: LlamaTokenizerFast converted from the SentencePiece model equals
+LlamaTokenizer; PreTrainedTokenizerFast/BloomTokenizerFast equal the raw tokenizers library."""
+
+import pytest
+from conftest import HARD_STRINGS
+
+from mf_tokenizers import BloomTokenizerFast, LlamaTokenizer, LlamaTokenizerFast, PreTrainedTokenizerFast
+
+SPECIAL_STRINGS = ["Hello <s> world", "x</s>y", "<s>", "a <unk> b", " </s> ", "<s><s>two"]
+
+
+def test_llama_fast_equals_llama(llama, llama_fast, all_texts):
+    texts = all_texts + SPECIAL_STRINGS
+    ids = llama(texts)["input_ids"]
+    assert llama_fast(texts)["input_ids"] == ids
+    assert llama_fast.batch_decode(ids) == llama.batch_decode(ids)
+    assert llama_fast.batch_decode(ids, skip_special_tokens=True) == llama.batch_decode(ids, skip_special_tokens=True)
+    assert [llama_fast.tokenize(t) for t in HARD_STRINGS] == [llama.tokenize(t) for t in HARD_STRINGS]
+
+
+def test_llama_fast_non_legacy_equals_llama_non_legacy(sp_model):
+    slow, fast = LlamaTokenizer(sp_model, legacy=False), LlamaTokenizerFast(sp_model, legacy=False)
+    # tokenizers' Metaspace adds no dummy prefix to a text that starts with a space (as in Hugging Face's
+    # non-legacy LlamaTokenizerFast), so those texts are left out here
+    texts = [t for t in SPECIAL_STRINGS + HARD_STRINGS if t[:1] not in (" ", "\t", "\n")]
+    assert fast(texts)["input_ids"] == slow(texts)["input_ids"]
+    # after a special token no dummy-prefix space is added
+    assert slow.tokenize("a</s>b") == ["▁a", "</s>", "b"]
+
+
+def test_llama_fast_flags_and_truncation(sp_model, sp_reference):
+    tok = LlamaTokenizerFast(sp_model, add_eos_token=True)
+    ids = sp_reference.encode("a long enough sentence here")
+    assert tok.encode("a long enough sentence here") == [1, *ids, 2]
+    assert tok.encode("a long enough sentence here", max_length=4) == [1, *ids[:2], 2]
+    assert tok("a", "b")["input_ids"] == [1, *sp_reference.encode("a"), 2, 1, *sp_reference.encode("b"), 2]
+
+
+@pytest.fixture(scope="module")
+def templated_json(tmp_path_factory, gpt2_fast):
+    """A tokenizer.json whose post-processor wraps text as <s> A </s> and pairs as <s> A </s></s> B </s>."""
+    from tokenizers import AddedToken, Tokenizer, processors
+
+    backend = Tokenizer.from_str(gpt2_fast.backend_tokenizer.to_str())
+    backend.add_special_tokens([AddedToken(t, special=True) for t in ("<s>", "</s>", "<pad>", "<unk>")])
+    s, e = backend.token_to_id("<s>"), backend.token_to_id("</s>")
+    backend.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", s), ("</s>", e)])
+    path = tmp_path_factory.mktemp("bloom") / "tokenizer.json"
+    backend.save(str(path))
+    return path
+
+
+def test_bloom_fast_equals_tokenizers(templated_json, pydocs_lines):
+    from tokenizers import Tokenizer
+
+    raw = Tokenizer.from_file(str(templated_json))
+    tok = BloomTokenizerFast(tokenizer_file=templated_json)
+    texts = pydocs_lines[:2000]
+    assert tok(texts)["input_ids"] == [e.ids for e in raw.encode_batch(texts)]
+    assert tok.pad_token_id == raw.token_to_id("<pad>") and (tok.add_bos_token, tok.add_eos_token) == (True, True)
+    pairs = list(zip(texts[:50], texts[50:100]))
+    assert tok(texts[:50], texts[50:100])["input_ids"] == [e.ids for e in raw.encode_batch(pairs)]
+    raw.enable_truncation(12)
+    assert tok(texts[:50], truncation=True, max_length=12)["input_ids"] == [e.ids for e in raw.encode_batch(texts[:50])]
+    assert tok.decode(tok.encode(texts[0]), skip_special_tokens=True) == texts[0]
+
+
+def test_any_tokenizer_json_with_added_tokens(templated_json):
+    tok = PreTrainedTokenizerFast(tokenizer_file=templated_json, eos_token="</s>")
+    n = len(tok)
+    assert tok.add_tokens(["<tool>"]) == 1 and tok.convert_tokens_to_ids("<tool>") == n
+    assert tok.encode("a<tool>b", add_special_tokens=False)[1] == n
+    assert tok.add_special_tokens({"additional_special_tokens": ["<|im_end|>"]}) == 1
+    assert tok.decode(tok.encode("hi<|im_end|>"), skip_special_tokens=True) == "hi"
+    assert {k: v for k, v in tok.get_added_vocab().items() if v >= n} == {"<tool>": n, "<|im_end|>": n + 1}

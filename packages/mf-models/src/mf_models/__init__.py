@@ -1,3 +1,27 @@
-"""mf-models: Llama 2/3, Mixtral, GPT-2 and Bloom as MindSpore networks with a KV cache."""
+"""mf-models: Llama 2/3, Mixtral, GPT-2 and Bloom as MindSpore networks with a KV cache.
+
+Importing the package is light; the networks (and mindspore) load on first use of a name below.
+"""
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "AutoModel": "mf_models.auto",
+    "PreTrainedModel": "mf_models.modeling",
+    "CausalLM": "mf_models.modeling",
+    "ModelError": "mf_models.modeling",
+    "LlamaForCausalLM": "mf_models.llama",
+    "MixtralForCausalLM": "mf_models.llama",
+    "GPT2LMHeadModel": "mf_models.gpt2",
+    "BloomLMHeadModel": "mf_models.bloom",
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mf_models' has no attribute '{name}'")

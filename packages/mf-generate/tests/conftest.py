@@ -1,0 +1,55 @@
+"""Shared fixtures: graph mode (as users run), tiny random Hugging Face models saved by transformers, and
+their conversion to our format by mf-ckpt."""
+
+import mindspore as ms
+import pytest
+import torch
+import transformers
+
+ms.set_context(mode=ms.GRAPH_MODE)
+
+HF_CASES = {
+    "llama": ("LlamaForCausalLM", transformers.LlamaConfig, dict(
+        vocab_size=96, hidden_size=64, intermediate_size=80, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, rope_theta=500000.0, max_position_embeddings=64)),
+    "mixtral": ("MixtralForCausalLM", transformers.MixtralConfig, dict(
+        vocab_size=96, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2, max_position_embeddings=64)),
+    "gpt2": ("GPT2LMHeadModel", transformers.GPT2Config, dict(
+        vocab_size=96, n_embd=48, n_layer=2, n_head=4, n_positions=64, bos_token_id=1, eos_token_id=2)),
+    "bloom": ("BloomForCausalLM", transformers.BloomConfig, dict(vocab_size=96, hidden_size=48, n_layer=2, n_head=4,
+                                                                 seq_length=64)),
+}
+
+
+def make_hf_model(case, seed=0):
+    """A random float32 transformers model (norms and biases randomised too), in eval mode."""
+    arch, config_cls, kwargs = HF_CASES[case]
+    torch.manual_seed(seed)
+    model = getattr(transformers, arch)(config_cls(**kwargs)).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name or "ln" in name or name.endswith("bias"):
+                p.add_(torch.randn_like(p) * 0.1)
+    return model
+
+
+@pytest.fixture(scope="session")
+def hf_folders(tmp_path_factory):
+    """case -> (Hugging Face folder written by transformers, the transformers model)."""
+    out = {}
+    for case in HF_CASES:
+        folder = tmp_path_factory.mktemp(f"hf_{case}")
+        model = make_hf_model(case)
+        model.save_pretrained(folder)
+        out[case] = folder, model
+    return out
+
+
+@pytest.fixture(scope="session")
+def llama(hf_folders):
+    """Our tiny Llama converted from the Hugging Face one (loaded once for the session)."""
+    from mf_generate.loading import load_pretrained
+
+    model, _ = load_pretrained(hf_folders["llama"][0])
+    return model

@@ -10,6 +10,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,23 +27,37 @@ DEFAULT_SHARD_BYTES = 5 * 1024**3
 
 @dataclass
 class Spec:
-    """One output tensor: ``parts()`` returns the arrays that make it; ``sources`` are released after."""
+    """One output tensor: ``parts()`` returns the arrays that make it; ``sources`` are released after.
+
+    ``ranges``, when set, are the (file, start, end) byte ranges of a safetensors source whose bytes, one
+    after the other, are exactly the tensor: the writer then copies them in the kernel."""
 
     name: str
     dtype: str
     shape: tuple
     parts: Callable
     sources: tuple = field(default=())
+    ranges: tuple = field(default=())
 
     @property
     def nbytes(self):
         return math.prod(self.shape) * numpy_dtype(self.dtype).itemsize
 
 
+def verbatim_ranges(ckpt, names, dtype):
+    """The byte ranges of ``names`` when they are safetensors data kept as they are (not cast), else ()."""
+    infos = [ckpt.infos[n] for n in names]
+    if ckpt.kind != "safetensors" or any(i.dtype != dtype for i in infos):
+        return ()
+    return tuple((i.file, i.start, i.end) for i in infos)
+
+
 def copy_spec(ckpt, name, out_name=None, dtype=None):
     """The Spec that copies tensor ``name`` of ``ckpt`` (renamed to ``out_name``, cast to ``dtype``)."""
     info = ckpt.infos[name]
-    return Spec(out_name or name, dtype or info.dtype, info.shape, lambda: [ckpt.get(name)], (name,))
+    dtype = dtype or info.dtype
+    return Spec(out_name or name, dtype, info.shape, lambda: [ckpt.get(name)], (name,),
+                verbatim_ranges(ckpt, [name], dtype))
 
 
 @dataclass
@@ -61,14 +76,15 @@ class Stats:
 
 
 def write_specs(f, specs, release, stats, bar, metadata=None):
-    writer = SafetensorsWriter(f, [(s.name, s.dtype, s.shape) for s in specs], metadata)
-    for spec in specs:
-        writer.write(spec.name, [cast(part, spec.dtype) for part in spec.parts()])
-        for source in spec.sources:
-            release(source)
-        stats.tensors += 1
-        stats.bytes += spec.nbytes
-        bar.update(spec.nbytes)
+    with ThreadPoolExecutor(1) as pool:
+        writer = SafetensorsWriter(f, [(s.name, s.dtype, s.shape) for s in specs], metadata, pool)
+        for spec in specs:
+            writer.write(spec.name, [cast(part, spec.dtype) for part in spec.parts()], spec.ranges)
+            for source in spec.sources:
+                release(source)
+            stats.tensors += 1
+            stats.bytes += spec.nbytes
+            bar.update(spec.nbytes)
     stats.files += 1
     return writer.sha256
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from mf_ckpt.dtypes import cast_name
 from mf_ckpt.errors import CheckpointError
-from mf_ckpt.output import Spec
+from mf_ckpt.output import Spec, verbatim_ranges
 
 
 @dataclass
@@ -89,11 +89,13 @@ def specs_to_ours(rules, ckpt, dtype=None):
     specs, get = [], ckpt.get
     for r in rules:
         if isinstance(r, Rename):
-            specs.append(Spec(r.ours, _dtype(ckpt, r.hf, dtype), r.shape,
-                              lambda r=r: [get(r.hf).T if r.transpose else get(r.hf)], (r.hf,)))
+            out = _dtype(ckpt, r.hf, dtype)
+            specs.append(Spec(r.ours, out, r.shape, lambda r=r: [get(r.hf).T if r.transpose else get(r.hf)],
+                              (r.hf,), () if r.transpose else verbatim_ranges(ckpt, [r.hf], out)))
         elif isinstance(r, Stack):
-            specs.append(Spec(r.ours, _dtype(ckpt, r.hf[0], dtype), r.shape,
-                              lambda r=r: [get(h) for h in r.hf], tuple(r.hf)))
+            out = _dtype(ckpt, r.hf[0], dtype)
+            specs.append(Spec(r.ours, out, r.shape, lambda r=r: [get(h) for h in r.hf], tuple(r.hf),
+                              verbatim_ranges(ckpt, r.hf, out)))
         else:
             for j, (name, shape) in enumerate(zip(r.ours, r.shapes)):
                 last = j == len(r.ours) - 1
@@ -107,9 +109,9 @@ def specs_to_hf(rules, ckpt, dtype=None):
     specs, get = [], ckpt.get
     for r in rules:
         if isinstance(r, Rename):
-            shape = r.shape[::-1] if r.transpose else r.shape
-            specs.append(Spec(r.hf, _dtype(ckpt, r.ours, dtype), shape,
-                              lambda r=r: [get(r.ours).T if r.transpose else get(r.ours)], (r.ours,)))
+            shape, out = r.shape[::-1] if r.transpose else r.shape, _dtype(ckpt, r.ours, dtype)
+            specs.append(Spec(r.hf, out, shape, lambda r=r: [get(r.ours).T if r.transpose else get(r.ours)],
+                              (r.ours,), () if r.transpose else verbatim_ranges(ckpt, [r.ours], out)))
         elif isinstance(r, Stack):
             for e, name in enumerate(r.hf):
                 last = e == len(r.hf) - 1

@@ -21,6 +21,7 @@ from mf_ckpt.dtypes import numpy_dtype, st_dtype
 from mf_ckpt.errors import CheckpointError
 
 MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
+_PARALLEL_HASH = 1 << 20  # buffers from this size on are hashed in a second thread while they are written
 _PAGE = mmap.PAGESIZE
 
 
@@ -137,10 +138,13 @@ def header_bytes(entries, metadata=None):
 
 
 class SafetensorsWriter:
-    """Writes a safetensors file to the open binary file ``f`` tensor by tensor; ``sha256`` when done."""
+    """Writes a safetensors file to the open binary file ``f`` tensor by tensor; ``sha256`` when done.
 
-    def __init__(self, f, entries, metadata=None):
+    With ``pool`` (a one-thread ThreadPoolExecutor) large tensors are hashed while they are written."""
+
+    def __init__(self, f, entries, metadata=None, pool=None):
         self._f = f
+        self._pool = pool
         self._entries = [(name, dtype, tuple(shape)) for name, dtype, shape in entries]
         self._next = 0
         self._hash = hashlib.sha256()
@@ -148,27 +152,59 @@ class SafetensorsWriter:
         self._put(head)
 
     def _put(self, buffer):
+        if self._pool is None or len(buffer) < _PARALLEL_HASH:
+            self._f.write(buffer)
+            self._hash.update(buffer)
+            return
+        hashed = self._pool.submit(self._hash.update, buffer)  # both release the GIL: hash while writing
         self._f.write(buffer)
-        self._hash.update(buffer)
+        hashed.result()
 
-    def write(self, name, parts):
+    def write(self, name, parts, ranges=()):
         """Write tensor ``name`` (the next one declared) from ``parts``: arrays whose C-order bytes,
-        one after the other, are the tensor (one array, or the slices of a stacked tensor)."""
+        one after the other, are the tensor (one array, or the slices of a stacked tensor). ``ranges``
+        ((file, start, end) holding exactly those bytes) lets the kernel copy them instead."""
         expected_name, dtype, shape = self._entries[self._next]
         if name != expected_name:
             raise ValueError(f"tensors out of order: got {name}, expected {expected_name}")
-        remaining = math.prod(shape) * numpy_dtype(dtype).itemsize
+        flats = []
         for part in parts:
             if st_dtype(part.dtype, key=name) != dtype:
                 raise CheckpointError(f"dtype {st_dtype(part.dtype)} disagrees with the declared {dtype}", key=name)
-            flat = np.ascontiguousarray(part).reshape(-1).view(np.uint8)
-            remaining -= flat.size
-            if remaining < 0:
-                break
-            self._put(memoryview(flat))
-        if remaining:
+            flats.append(memoryview(np.ascontiguousarray(part).reshape(-1).view(np.uint8)))
+        if sum(len(f) for f in flats) != math.prod(shape) * numpy_dtype(dtype).itemsize:
             raise CheckpointError(f"data size disagrees with the declared shape {list(shape)}", key=name)
+        if ranges and self._pool is not None and sum(e - s for _, s, e in ranges) == sum(len(f) for f in flats):
+            self._copy(flats, ranges)
+        else:
+            for flat in flats:
+                self._put(flat)
         self._next += 1
+
+    def _copy(self, flats, ranges):
+        """copy_file_range the byte ranges into the output while the pool hashes ``flats`` (the same bytes,
+        mapped); where the kernel cannot copy between these files, write ``flats`` instead."""
+        self._f.flush()
+        start = pos = self._f.tell()
+        hashed = self._pool.submit(lambda: [self._hash.update(f) for f in flats])
+        try:
+            for file, begin, end in ranges:
+                with open(file, "rb") as src:
+                    done = 0
+                    while done < end - begin:
+                        n = os.copy_file_range(src.fileno(), self._f.fileno(), end - begin - done, begin + done,
+                                               pos + done)
+                        if n <= 0:
+                            raise OSError("copy_file_range copied nothing")
+                        done += n
+                pos += done
+            self._f.seek(pos)
+        except OSError:
+            self._f.seek(start)
+            for flat in flats:
+                self._f.write(flat)
+        finally:
+            hashed.result()
 
     @property
     def sha256(self):

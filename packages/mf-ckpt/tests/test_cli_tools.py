@@ -70,3 +70,34 @@ def test_verify_catches_a_changed_file(tmp_path, cli, state):
     result = cli("verify", tmp_path / "out")
     assert result.exit_code == 2
     assert "model.safetensors" in result.output and "SHA-256" in result.output
+
+
+def test_info_of_a_sharded_folder(tmp_path, cli, state):
+    safetensors.torch.save_file(state, tmp_path / "a.safetensors")
+    assert cli("cast", tmp_path / "a.safetensors", tmp_path / "out", "--dtype", "fp32", "--max_shard_size",
+               "1KB").exit_code == 0
+    data = json.loads(cli("info", tmp_path / "out", "--json").output)
+    assert len(data["files"]) > 1 and sum(f["tensors"] for f in data["files"]) == len(state)
+    assert all(f["file"].startswith("model-000") for f in data["files"])
+
+
+def test_strip_optimizer_keeps_the_folder_files(tmp_path, cli, state):
+    (tmp_path / "in").mkdir()
+    safetensors.torch.save_file(state, tmp_path / "in/model.safetensors")
+    (tmp_path / "in/config.json").write_text('{"type": "LlamaConfig"}')
+    result = cli("strip-optimizer", tmp_path / "in", tmp_path / "out")
+    assert result.exit_code == 0 and "dropped 4 optimizer tensors" in result.output
+    assert (tmp_path / "out/config.json").read_text() == '{"type": "LlamaConfig"}'
+    assert sorted(safetensors.torch.load_file(tmp_path / "out/model.safetensors")) == sorted(
+        n for n in state if n.startswith("model."))
+    assert cli("verify", tmp_path / "out").exit_code == 0
+
+
+def test_verify_catches_a_missing_file(tmp_path, cli, state):
+    safetensors.torch.save_file(state, tmp_path / "a.safetensors")
+    assert cli("cast", tmp_path / "a.safetensors", tmp_path / "out", "--dtype", "fp32", "--max_shard_size",
+               "1KB").exit_code == 0
+    (tmp_path / "out/model-00002-of-00004.safetensors").unlink()
+    result = cli("verify", tmp_path / "out")
+    assert result.exit_code == 2 and "model-00002-of-00004.safetensors: listed in the manifest but missing" in \
+        result.output

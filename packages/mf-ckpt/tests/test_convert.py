@@ -121,3 +121,29 @@ def test_mindspore_ckpt_out_and_back(hf, tmp_path, cli):
     assert cli("convert", "--reversed", "--input_path", tmp_path / "ours", "--output_path",
                tmp_path / "back").exit_code == 0
     assert cli("diff", folder, tmp_path / "back").exit_code == 0
+
+
+def test_reversed_refuses_optimizer_state(converted, tmp_path, cli):
+    src = converted["llama_mha"][0]
+    ckpt = open_checkpoint(src)
+    state = {n: torch.from_numpy(np.array(ckpt.get(n))) for n in ckpt.infos}
+    state["adam_m.model.norm_out.weight"] = torch.zeros(48)
+    (tmp_path / "ours").mkdir()
+    shutil.copyfile(src / "config.json", tmp_path / "ours/config.json")
+    safetensors.torch.save_file(state, tmp_path / "ours/model.safetensors")
+    result = cli("convert", "--reversed", "--input_path", tmp_path / "ours", "--output_path", tmp_path / "hf")
+    assert result.exit_code == 2 and "adam_m.model.norm_out.weight" in result.output
+    assert "strip-optimizer" in result.output and not (tmp_path / "hf").exists()
+    assert cli("strip-optimizer", tmp_path / "ours", tmp_path / "clean").exit_code == 0
+    assert cli("convert", "--reversed", "--input_path", tmp_path / "clean", "--output_path", tmp_path / "hf"
+               ).exit_code == 0
+
+
+def test_folder_without_config(hf, tmp_path, cli):
+    (tmp_path / "w").mkdir()
+    shutil.copyfile(hf["gpt2"][0] / "model.safetensors", tmp_path / "w/model.safetensors")
+    result = cli("convert", "--input_path", tmp_path / "w", "--output_path", tmp_path / "o")
+    assert result.exit_code == 2 and "config.json" in result.output and "--config" in result.output
+    result = cli("convert", "--input_path", tmp_path / "w", "--output_path", tmp_path / "o", "--config",
+                 hf["gpt2"][0] / "config.json")
+    assert result.exit_code == 0, result.output

@@ -110,3 +110,25 @@ def test_per_stage_strategy_folder_equals_merged_file(setup, tmp_path, cli):
                    tmp_path / out).exit_code == 0
     for rank in range(4):
         assert cli("diff", tmp_path / f"a/rank_{rank}", tmp_path / f"b/rank_{rank}").exit_code == 0
+
+
+def test_mindspore_json_strategy(setup, tmp_path, cli):
+    """MindSpore's JSON strategy form (what ``build_searched_strategy`` reads) gives what MindSpore gives."""
+    import json
+
+    base, _, _ = setup
+    items = {}
+    for name, (shape, split, _) in PARAMS.items():
+        items[name] = {"dev_matrix": [2, 2], "tensor_map": [0 if d == split else -1 for d in range(len(shape))],
+                       "field": 0, "opt_weight_shard_step": 2 if split is not None else 0,
+                       "opt_weight_shard_size": 2 if split is not None else 0}
+    strategy = tmp_path / "strategy.json"
+    strategy.write_text(json.dumps({"current_stage": 0, "parallel_strategy_item": {"op": {"stage": 0}},
+                                    "parallel_layout_item": items}))
+    assert cli("split", "--dst_strategy", strategy, "--src_ckpt", base / "full/rank_0/full.ckpt", "--dst_ckpt_dir",
+               tmp_path / "ours", "--format", "ckpt").exit_code == 0
+    ms.transform_checkpoints(str(base / "full"), str(tmp_path / "ms"), "checkpoint_", None, str(strategy))
+    for rank in range(4):
+        a = ckpt_arrays(tmp_path / f"ours/rank_{rank}/checkpoint_{rank}.ckpt")
+        b = ckpt_arrays(tmp_path / f"ms/rank_{rank}/checkpoint_{rank}.ckpt")
+        assert a.keys() == b.keys() and all(np.array_equal(a[n], b[n]) for n in a), rank

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from mf_ckpt.dtypes import cast_name
 from mf_ckpt.errors import CheckpointError
 from mf_ckpt.output import Spec, verbatim_ranges
+from mf_ckpt.surgery import is_optimizer_state
 
 
 @dataclass
@@ -76,7 +77,8 @@ def check_source(ckpt, expected, ignorable, family, config_file):
                                   f"implies {list(shape)}", file=info.file, key=name)
     for name in ckpt.infos:
         if name not in expected and not ignorable(name):
-            raise CheckpointError(f"not a tensor of a {family} model with this config ({config_file})",
+            hint = "; it is optimizer state: run mf-ckpt strip-optimizer first" if is_optimizer_state(name) else ""
+            raise CheckpointError(f"not a tensor of a {family} model with this config ({config_file}){hint}",
                                   file=ckpt.infos[name].file, key=name)
 
 

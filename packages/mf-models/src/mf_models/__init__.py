@@ -9,7 +9,7 @@ _LAZY = {
     "AutoModel": "mf_models.auto",
     "PreTrainedModel": "mf_models.modeling",
     "CausalLM": "mf_models.modeling",
-    "ModelError": "mf_models.modeling",
+    "ModelError": "mf_models.config_files",
     "LlamaForCausalLM": "mf_models.llama",
     "MixtralForCausalLM": "mf_models.llama",
     "GPT2LMHeadModel": "mf_models.gpt2",

@@ -20,16 +20,12 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
 
-from mf_config.errors import MFError
 from mf_config.pretrained import CONFIG_NAME
+from mf_models.config_files import ModelError
 from mf_models.layers import CrossEntropyLoss, int_tensor
 
 WEIGHTS_NAME = "model.safetensors"
 CKPT_NAME = "model.ckpt"
-
-
-class ModelError(MFError):
-    """A model file, config or input is not what the model expects."""
 
 
 class PreTrainedModel(nn.Cell):

@@ -53,3 +53,63 @@ def llama(hf_folders):
 
     model, _ = load_pretrained(hf_folders["llama"][0])
     return model
+
+
+SENTENCES = [
+    "The quick brown fox jumps over the lazy dog near the river bank.",
+    "MindSpore runs the same network on Ascend devices and on the CPU.",
+    "A tiny model can learn a few short sentences by heart.",
+    "Generation with a key value cache reads each token only once.",
+]
+
+
+def train_tiny_llama(folder, text_file, steps=300):
+    """A SentencePiece tokenizer and a tiny Llama trained with a plain MindSpore loop until it has learned
+    SENTENCES by heart; both saved in ``folder`` (config.json, model.safetensors, tokenizer files)."""
+    import mindspore as ms
+    import numpy as np
+    import sentencepiece as spm
+    from mindspore import nn
+
+    from mf_config import LlamaConfig
+    from mf_models import LlamaForCausalLM
+    from mf_tokenizers import LlamaTokenizer
+
+    corpus = folder / "corpus.txt"
+    lines = text_file.read_text(encoding="utf-8").splitlines()[:3000]
+    corpus.write_text("\n".join(SENTENCES * 20 + lines), encoding="utf-8")
+    spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(folder / "sp"), vocab_size=400,
+                                   model_type="bpe", byte_fallback=True, unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+                                   minloglevel=2)
+    corpus.unlink()
+    tokenizer = LlamaTokenizer(vocab_file=str(folder / "sp.model"))
+    ids = [tokenizer.encode(s) + [tokenizer.eos_token_id] for s in SENTENCES]
+    width = max(map(len, ids)) + 1
+    batch = np.zeros((len(ids), width), np.int32)
+    for i, row in enumerate(ids):
+        batch[i, :len(row)] = row
+    config = LlamaConfig(num_layers=2, hidden_size=64, num_heads=4, n_kv_heads=2, intermediate_size=128,
+                         vocab_size=tokenizer.vocab_size, seq_length=64, compute_dtype="float32",
+                         param_init_type="float32", bos_token_id=1, eos_token_id=2, pad_token_id=0,
+                         do_sample=False, max_decode_length=64)
+    ms.set_seed(0)
+    model = LlamaForCausalLM(config)
+    model.set_train(True)
+    step = nn.TrainOneStepCell(model, nn.AdamWeightDecay(model.trainable_params(), learning_rate=3e-3))
+    data = ms.Tensor(batch)
+    for _ in range(steps):
+        loss = step(data)
+    model.set_train(False)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    (folder / "sp.model").unlink()
+    (folder / "sp.vocab").unlink()
+    return float(loss.asnumpy())
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, mf_assets):
+    """(folder of a tiny Llama that has memorised SENTENCES, with its tokenizer; final training loss)."""
+    folder = tmp_path_factory.mktemp("memorised")
+    loss = train_tiny_llama(folder, mf_assets / "text" / "wiki.train.tokens")
+    return folder, loss

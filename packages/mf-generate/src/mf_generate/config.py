@@ -58,13 +58,13 @@ class GenerationConfig:
     @classmethod
     def from_model_config(cls, model_config, **overrides):
         """Defaults from a model config (``max_decode_length``, ``top_k``, ``top_p``, ``do_sample``,
-        ``repetition_penalty``, ``use_past``, special ids), then ``overrides``."""
+        ``repetition_penalty``, ``use_past``, special ids), then ``overrides`` (``None`` values ignored)."""
         values = {"max_length": getattr(model_config, "max_decode_length", DEFAULTS["max_length"])}
         for key in FROM_MODEL_CONFIG:
             value = getattr(model_config, key, None)
             if value is not None:
                 values[key] = value
-        return cls(**{**values, **overrides})
+        return cls(**{**values, **{k: v for k, v in overrides.items() if v is not None}})
 
     def update(self, **kwargs):
         """A copy with ``kwargs`` replacing settings (``None`` values are ignored, as click passes unset flags)."""

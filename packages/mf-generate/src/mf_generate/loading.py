@@ -1,5 +1,5 @@
 """The model and tokenizer a user names: our model folder, a Hugging Face folder (converted on the fly with
-mf-ckpt), or a MindFormers YAML (``model.model_config``, ``model.arch``, ``processor.tokenizer``) plus a
+mf-ckpt), or a MindFormers task YAML (``model.model_config``, ``model.arch``, ``processor.tokenizer``) plus a
 checkpoint (our folder, a ``.safetensors``/``.ckpt`` file, or a Hugging Face folder)."""
 
 import json
@@ -9,9 +9,6 @@ from pathlib import Path
 from mf_config.pretrained import CONFIG_NAME
 from mf_generate.errors import GenerationError
 
-# The network of each config class when no ``model.arch.type`` names it (MindFormers' default archs).
-ARCH_OF_CONFIG = {"LlamaConfig": "LlamaForCausalLM", "MixtralConfig": "LlamaForCausalLM",
-                  "GPT2Config": "GPT2LMHeadModel", "BloomConfig": "BloomLMHeadModel"}
 TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json", "tokenizer.model", "vocab.json")
 
 
@@ -28,36 +25,40 @@ def is_hf_folder(path):
 
 
 def has_tokenizer(path):
+    """Whether the folder ``path`` holds tokenizer files."""
     path = Path(path)
     return path.is_dir() and any((path / name).is_file() for name in TOKENIZER_FILES)
 
 
-def folder_config(path):
-    """Our model config of a model folder (ours or Hugging Face's)."""
-    from mf_ckpt.convert import load_model_config
+def import_register_path(register_path):
+    """Import the user package ``register_path`` (a folder with ``__init__.py``), as MindFormers'
+    ``--register_path``: the classes it registers (``@register("model")``) become ``type:`` names."""
+    from mf_config.registry import import_user_module
 
-    path = Path(path)
-    if not (path / CONFIG_NAME).is_file():
-        raise GenerationError(f"no {CONFIG_NAME}: expected a model folder (config.json + weights)", file=path)
-    return load_model_config(path)
-
-
-def with_overrides(config, **overrides):
-    """A copy of a model config with some fields replaced (``None`` values are left alone)."""
-    data = config.to_dict()
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    return type(config).from_dict(data)
+    folder = Path(register_path).resolve()
+    if not (folder / "__init__.py").is_file():
+        raise GenerationError("expected a folder with __init__.py (a package that registers classes)",
+                              file=folder, key="register_path")
+    import_user_module(folder.name, folder.parent)
 
 
-def build_model(config, arch=None, register_path=None):
-    """The network ``arch`` (a registered model name or a ``model.arch`` section; default: the config's family)."""
-    from mf_config.registry import build
+def load_model(source, checkpoint=None, overrides=()):
+    """(model, config): the network that ``source`` describes (a task YAML or a model folder, ours or Hugging
+    Face's, with dotted ``overrides``), with the weights of ``checkpoint`` (default: the folder itself)."""
+    from mf_config.registry import get
+    from mf_models.auto import config_from_file
 
-    section = dict(arch) if isinstance(arch, dict) else {"type": arch or ARCH_OF_CONFIG.get(type(config).__name__)}
-    if not section.get("type"):
-        raise GenerationError(f"no network known for {type(config).__name__}; name one in model.arch.type",
-                              key="model.arch.type")
-    return build(section, "model", register_path=register_path, config=config)
+    source = Path(source)
+    if not source.exists():
+        raise GenerationError("no such file or folder", file=source)
+    config, arch = config_from_file(source, overrides)
+    model = get("model", arch)(config)
+    weights = checkpoint if checkpoint is not None else (source if source.is_dir() else None)
+    if weights is None:
+        raise GenerationError("no weights: pass --load_checkpoint or set load_checkpoint in the YAML",
+                              file=source, key="load_checkpoint")
+    load_weights(model, weights)
+    return model, config
 
 
 def load_weights(model, path):
@@ -76,7 +77,6 @@ def load_weights(model, path):
     return model
 
 
-def load_pretrained(path, **config_overrides):
-    """(model, config) of a model folder, ours or Hugging Face's, with ``config_overrides`` applied."""
-    config = with_overrides(folder_config(path), **config_overrides)
-    return load_weights(build_model(config), path), config
+def load_pretrained(path, overrides=()):
+    """(model, config) of a model folder, ours or Hugging Face's."""
+    return load_model(path, None, overrides)

@@ -1,0 +1,68 @@
+"""``TextGenerationPipeline`` and ``pipeline("text_generation", ...)``, as MindFormers' (text in, text out).
+
+    pipe = pipeline("text_generation", model="out/llama_tiny", max_new_tokens=32, do_sample=False)
+    pipe("I love Beijing, because")
+    # [{'text_generation_text': ['I love Beijing, because ...']}]
+"""
+
+from pathlib import Path
+
+from mf_config.registry import register
+from mf_generate.config import GenerationConfig
+from mf_generate.errors import GenerationError
+from mf_generate.generate import generate
+
+TASKS = ("text_generation", "text-generation")
+
+
+@register("pipeline")
+class TextGenerationPipeline:
+    """Text in, text out: tokenise, ``generate`` in batches of ``batch_size`` prompts (default: the model
+    config's ``batch_size``), decode prompt plus completion without special tokens.
+
+    ``gen_kwargs`` (``max_new_tokens``, ``do_sample``, ``top_k``, ``seed``, ``use_past`` ...) are the defaults of
+    every call; a call's own kwargs win. Unknown generation options raise before any compute.
+    """
+
+    def __init__(self, model, tokenizer, batch_size=None, **gen_kwargs):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size or getattr(model.config, "batch_size", 1) or 1
+        self.generation_config = GenerationConfig.from_model_config(model.config, **gen_kwargs)
+
+    def __call__(self, inputs, streamer=None, **gen_kwargs):
+        """``inputs``: a string or a list of strings. Returns one ``{'text_generation_text': [text]}`` per input."""
+        texts = [inputs] if isinstance(inputs, str) else list(inputs)
+        if not texts or not all(isinstance(t, str) for t in texts):
+            raise GenerationError("expected a string or a list of strings", key="inputs")
+        config = self.generation_config.update(**gen_kwargs)
+        ids = [self.tokenizer.encode(t) for t in texts]
+        outputs = []
+        step = 1 if streamer is not None else self.batch_size
+        for start in range(0, len(ids), step):
+            outputs += generate(self.model, ids[start:start + step], config, streamer=streamer,
+                                tokenizer=self.tokenizer)
+        return [{"text_generation_text": [self.tokenizer.decode(out, skip_special_tokens=True)]}
+                for out in outputs]
+
+
+def pipeline(task="text_generation", model=None, tokenizer=None, **kwargs):
+    """MindFormers' ``pipeline``: ``model`` a loaded network or a model folder (ours or Hugging Face's, with its
+    tokenizer files), ``tokenizer`` a tokenizer or a path (default: the model folder's); ``kwargs`` are
+    ``batch_size`` and generation options."""
+    if task not in TASKS:
+        raise GenerationError(f"unknown task '{task}'; this package serves {', '.join(TASKS)}", key="task")
+    if model is None:
+        raise GenerationError("pipeline needs model= (a network or a model folder)", key="model")
+    if isinstance(model, (str, Path)):
+        from mf_generate.loading import load_pretrained
+
+        tokenizer = model if tokenizer is None else tokenizer
+        model, _ = load_pretrained(model)
+    if tokenizer is None:
+        raise GenerationError("pipeline needs tokenizer= when model is a network", key="tokenizer")
+    if isinstance(tokenizer, (str, Path)):
+        from mf_tokenizers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer)
+    return TextGenerationPipeline(model, tokenizer, **kwargs)

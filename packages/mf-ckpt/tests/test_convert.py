@@ -147,3 +147,16 @@ def test_folder_without_config(hf, tmp_path, cli):
     result = cli("convert", "--input_path", tmp_path / "w", "--output_path", tmp_path / "o", "--config",
                  hf["gpt2"][0] / "config.json")
     assert result.exit_code == 0, result.output
+
+
+def test_bf16_through_mindspore_ckpt(tmp_path, cli):
+    model = make_model("mixtral").to(torch.bfloat16)
+    model.save_pretrained(tmp_path / "hf")
+    result = cli("convert", "--input_path", tmp_path / "hf", "--output_path", tmp_path / "ours", "--format", "ckpt")
+    assert result.exit_code == 0, result.output
+    assert json.loads(cli("info", tmp_path / "ours", "--json").output)["dtypes"] == {"BF16": 23}
+    assert cli("convert", "--reversed", "--input_path", tmp_path / "ours", "--output_path",
+               tmp_path / "back").exit_code == 0
+    a = safetensors.torch.load_file(tmp_path / "hf/model.safetensors")
+    b = safetensors.torch.load_file(tmp_path / "back/model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[n].view(torch.int16), b[n].view(torch.int16)) for n in a)

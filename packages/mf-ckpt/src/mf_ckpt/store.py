@@ -121,34 +121,33 @@ def _indexed(index_path):
     return ckpt
 
 
-def _safetensors(path, files):
-    ckpt = Checkpoint(path, "safetensors")
-    for file in files:
-        reader = SafetensorsFile(file)
-        for name, info in reader.tensors.items():
-            ckpt.add(name, info, reader)
+def _open_files(path, kind, reader, files):
+    ckpt = Checkpoint(path, kind)
+    try:
+        for file in files:
+            opened = reader(file)
+            for name, info in opened.tensors.items():
+                ckpt.add(name, info, opened)
+    except BaseException:
+        ckpt.close()
+        raise
     return ckpt
+
+
+def _safetensors(path, files):
+    return _open_files(path, "safetensors", SafetensorsFile, files)
 
 
 def _torch(path, files):
     from mf_ckpt.torch_io import TorchFile
 
-    ckpt = Checkpoint(path, "torch")
-    for file in files:
-        reader = TorchFile(file)
-        for name, info in reader.tensors.items():
-            ckpt.add(name, info, reader)
-    return ckpt
+    return _open_files(path, "torch", TorchFile, files)
 
 
 def _mindspore(path, file):
     from mf_ckpt.mindspore_io import MindSporeFile
 
-    ckpt = Checkpoint(path, "mindspore")
-    reader = MindSporeFile(file)
-    for name, info in reader.tensors.items():
-        ckpt.add(name, info, reader)
-    return ckpt
+    return _open_files(path, "mindspore", MindSporeFile, [file])
 
 
 __all__ = ["Checkpoint", "TensorInfo", "open_checkpoint", "shard_names"]

@@ -83,8 +83,13 @@ class Encoder:
 _WORKER = {}
 
 
-def init_worker(encoder):
-    """Pool initializer: keep the encoder (and its tokenizer) for every task of this process."""
+def init_worker(encoder, single_thread=False):
+    """Pool initializer: keep the encoder (and its tokenizer) for every task of this process.
+
+    ``single_thread``: one of several worker processes, so its tokenizer uses one thread.
+    """
+    if single_thread and hasattr(encoder.tokenizer, "num_threads"):
+        encoder.tokenizer.num_threads = 1
     _WORKER["encoder"] = encoder
 
 

@@ -4,9 +4,12 @@ Input is read and cut into chunks in the main process; workers tokenize chunks (
 order), the main process packs (wiki) and writes, so the output does not depend on the worker count.
 """
 
+import contextlib
 import dataclasses
 import glob
 import multiprocessing
+import queue
+import threading
 import time
 from pathlib import Path
 
@@ -71,13 +74,19 @@ def _items(dataset_type, files, counter):
                 counter.bad(e.message, path)
 
 
-def _chunks(items, size):
-    chunk = []
+def _size(item):
+    return len(item) if isinstance(item, str) else sum(len(p) + len(a) for p, a in item)
+
+
+def _chunks(items, size, max_chars=1 << 17):
+    """Lists of up to ``size`` items and about ``max_chars`` characters (so long articles spread over workers)."""
+    chunk, chars = [], 0
     for item in items:
         chunk.append(item)
-        if len(chunk) == size:
+        chars += _size(item)
+        if len(chunk) == size or chars >= max_chars:
             yield chunk
-            chunk = []
+            chunk, chars = [], 0
     if chunk:
         yield chunk
 
@@ -160,22 +169,52 @@ def _load_tokenizer(tokenizer):
 
 
 class _results:
-    """Encoded chunks in input order: in this process for one worker, else from a process pool."""
+    """Encoded chunks in input order: from a thread of this process for one worker (so that writing
+    overlaps tokenizing), else from a pool of worker processes."""
 
     def __init__(self, encoder, tasks, workers):
         self.encoder, self.tasks, self.workers = encoder, tasks, workers
-        self.pool = None
+        self.pool = self.thread = None
+        self.stop = threading.Event()
 
     def __enter__(self):
-        if self.workers == 1:
-            init_worker(self.encoder)
-            return map(run_chunk, self.tasks)
-        ctx = multiprocessing.get_context("spawn")
-        self.pool = ctx.Pool(self.workers, initializer=init_worker, initargs=(self.encoder,))
-        return self.pool.imap(run_chunk, self.tasks, chunksize=1)
+        if self.workers > 1:
+            ctx = multiprocessing.get_context("forkserver")  # workers fork from a clean server, not from us
+            ctx.set_forkserver_preload(["mf_data.encode"])
+            self.pool = ctx.Pool(self.workers, initializer=init_worker, initargs=(self.encoder, True))
+            return self.pool.imap(run_chunk, self.tasks, chunksize=1)
+        init_worker(self.encoder)
+        self.queue = queue.Queue(maxsize=4)
+        self.thread = threading.Thread(target=self._produce, daemon=True)
+        self.thread.start()
+        return iter(self._consume, _DONE)
+
+    def _produce(self):
+        try:
+            for task in self.tasks:
+                if self.stop.is_set():
+                    return
+                self.queue.put((True, run_chunk(task)))
+            self.queue.put((True, _DONE))
+        except BaseException as e:  # handed to the consumer, raised there
+            self.queue.put((False, e))
+
+    def _consume(self):
+        ok, value = self.queue.get()
+        if not ok:
+            raise value
+        return value
 
     def __exit__(self, *exc):
         if self.pool is not None:
             self.pool.terminate() if exc[0] is not None else self.pool.close()
             self.pool.join()
+        if self.thread is not None:
+            self.stop.set()
+            while self.thread.is_alive():
+                with contextlib.suppress(queue.Empty):
+                    self.queue.get(timeout=0.1)
         return False
+
+
+_DONE = object()

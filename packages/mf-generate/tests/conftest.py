@@ -113,3 +113,13 @@ def trained(tmp_path_factory, mf_assets):
     folder = tmp_path_factory.mktemp("memorised")
     loss = train_tiny_llama(folder, mf_assets / "text" / "wiki.train.tokens")
     return folder, loss
+
+
+@pytest.fixture(scope="session")
+def memorised(trained):
+    """(network, tokenizer) of the trained tiny Llama, loaded once."""
+    from mf_generate.loading import load_pretrained
+    from mf_tokenizers import AutoTokenizer
+
+    folder, _ = trained
+    return load_pretrained(folder)[0], AutoTokenizer.from_pretrained(folder)

@@ -14,7 +14,8 @@ from mf_generate.logits import Sampler
 from mf_generate.prompts import as_prompts, check_prompts
 from mf_generate.stopping import Row, StopChecker
 
-CACHE_BUCKET = 64  # the cache length is rounded up to this, so nearby lengths share compiled graphs
+CACHE_BUCKET = 64   # the cache length is rounded up to this, so nearby lengths share compiled graphs
+PROMPT_BUCKET = 16  # and the prefill width to this
 
 
 def resolve_config(model, generation_config=None, **kwargs):
@@ -104,8 +105,8 @@ class Generation:
 
     def _cached_steps(self):
         lengths = np.array([r.prompt_length for r in self.rows], np.int32)
-        logits = self.model.prefill(self._padded(int(lengths.max())), valid_length=lengths,
-                                    max_length=self.length)
+        width = min(self.length, -(-int(lengths.max()) // PROMPT_BUCKET) * PROMPT_BUCKET)
+        logits = self.model.prefill(self._padded(width), valid_length=lengths, max_length=self.length)
         yield self._last_positions(logits, lengths - 1)
         while True:
             ids = np.array([[self.pad if r.done else r.tokens[-1]] for r in self.rows], np.int32)

@@ -79,3 +79,15 @@ def test_reads_pytorch_bin(tmp_path, state):
     assert ckpt.kind == "torch"
     for name, tensor in state.items():
         assert torch.equal(as_torch(ckpt.get(name)), tensor), name
+
+
+def test_reads_sharded_pytorch_bin_with_index(tmp_path, state):
+    names = sorted(state)
+    halves = {"pytorch_model-00001-of-00002.bin": names[:5], "pytorch_model-00002-of-00002.bin": names[5:]}
+    for file, part in halves.items():
+        torch.save({n: state[n] for n in part}, tmp_path / file)
+    weight_map = {n: file for file, part in halves.items() for n in part}
+    (tmp_path / "pytorch_model.bin.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    ckpt = open_checkpoint(tmp_path)
+    assert ckpt.kind == "torch" and set(ckpt.infos) == set(state)
+    assert all(torch.equal(as_torch(ckpt.get(n)), state[n]) for n in state)

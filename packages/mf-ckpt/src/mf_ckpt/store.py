@@ -32,10 +32,6 @@ class Checkpoint:
         self.infos[name] = info
         self._owner[name] = owner
 
-    @property
-    def files(self):
-        return sorted({info.file for info in self.infos.values()})
-
     def get(self, name):
         try:
             owner = self._owner[name]

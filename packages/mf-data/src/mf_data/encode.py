@@ -6,6 +6,8 @@ end to end (int32) and, for conversations, a uint8 mask of learned positions (1:
 
 import numpy as np
 
+from mf_data.wiki import article_text
+
 
 def needs_space(tokenizer):
     """True when segments must keep their leading space to tokenize as in context (byte-level BPE).
@@ -27,9 +29,11 @@ class Encoder:
         self.length = length
         self.space = needs_space(tokenizer)
 
-    def wiki(self, texts):
-        """Articles as documents: the tokenizer's default special tokens (bos) plus EOS."""
-        docs = self.tokenizer(list(texts), split_special_tokens=True)["input_ids"]
+    def wiki(self, raw):
+        """Raw articles (see :func:`mf_data.wiki.raw_articles`) cleaned and tokenized as documents: the
+        tokenizer's default special tokens (bos) plus EOS."""
+        texts = [article_text(sections) for sections in raw]
+        docs = self.tokenizer(texts, split_special_tokens=True)["input_ids"]
         lengths = np.fromiter((len(d) + 1 for d in docs), dtype=np.int64, count=len(docs))
         tokens = np.empty(int(lengths.sum()), dtype=np.int32)
         ends = np.cumsum(lengths)

@@ -24,7 +24,7 @@ from mf_data.errors import DataError
 from mf_data.indexed import IndexedWriter
 from mf_data.mindrecord import MindRecordWriter
 from mf_data.textio import BadCounter, read_json_records, read_lines
-from mf_data.wiki import articles
+from mf_data.wiki import raw_articles
 
 DATASET_TYPES = ("wiki", "qa", "alpaca")
 FORMATS = ("mindrecord", "indexed")
@@ -61,10 +61,10 @@ def input_files(pattern):
 
 
 def _items(dataset_type, files, counter):
-    """Wiki article texts, or conversations as lists of ``(prompt, answer)`` rounds."""
+    """Raw wiki articles, or conversations as lists of ``(prompt, answer)`` rounds."""
     for path in files:
         if dataset_type == "wiki":
-            yield from articles(read_lines(path, counter))
+            yield from raw_articles(read_lines(path, counter))  # cleaned by the workers
             continue
         keys = ALPACA_KEYS if dataset_type == "alpaca" else ("conversations",)
         for number, record in enumerate(read_json_records(path, keys, counter), 1):
@@ -75,7 +75,9 @@ def _items(dataset_type, files, counter):
 
 
 def _size(item):
-    return len(item) if isinstance(item, str) else sum(len(p) + len(a) for p, a in item)
+    """Characters of a conversation (rounds of two strings) or a raw wiki article (sections of lines)."""
+    return sum(len(a) + len(b) for a, b in item) if isinstance(item[0], tuple) else \
+        sum(len(line) for passage in item for line in passage)
 
 
 def _chunks(items, size, max_chars=1 << 17):

@@ -57,8 +57,8 @@ def _heading_level(line):
     return 0 if m is None else len(m.group(1)) // 2
 
 
-def articles(lines):
-    """Clean article texts from ``(line_number, text)`` pairs of a WikiText file."""
+def raw_articles(lines):
+    """Articles of a WikiText file as lists of sections, each a list of stripped text lines (not yet cleaned)."""
     sections, passage = [], []
     for _, raw in lines:
         line = raw.strip()
@@ -67,14 +67,24 @@ def articles(lines):
         level = _heading_level(line)
         if level:
             if passage:
-                sections.append(" ".join(passage))
+                sections.append(passage)
                 passage = []
             if level == 1 and sections:
-                yield "\n".join(sections)
+                yield sections
                 sections = []
             continue
-        passage.append(wikitext_clean(line))
+        passage.append(line)
     if passage:
-        sections.append(" ".join(passage))
+        sections.append(passage)
     if sections:
-        yield "\n".join(sections)
+        yield sections
+
+
+def article_text(sections):
+    """The clean text of a raw article: lines cleaned and joined by spaces, sections by newlines."""
+    return "\n".join(" ".join(wikitext_clean(line) for line in passage) for passage in sections)
+
+
+def articles(lines):
+    """Clean article texts from ``(line_number, text)`` pairs of a WikiText file."""
+    return map(article_text, raw_articles(lines))

@@ -9,7 +9,7 @@ CASES = {
         num_key_value_heads=2, rope_theta=500000.0, max_position_embeddings=64, rms_norm_eps=1e-5)),
     "llama_mha": ("LlamaForCausalLM", transformers.LlamaConfig, dict(
         vocab_size=96, hidden_size=48, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=4, max_position_embeddings=64)),
+        num_key_value_heads=4, max_position_embeddings=64, tie_word_embeddings=True)),
     "mistral": ("MistralForCausalLM", transformers.MistralConfig, dict(
         vocab_size=96, hidden_size=64, intermediate_size=80, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, max_position_embeddings=64, sliding_window=None)),

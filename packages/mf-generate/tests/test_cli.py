@@ -1,16 +1,113 @@
+"""`mf-generate run` and `chat` as users call them: a model folder, a real MindFormers predict YAML with a
+checkpoint, a Hugging Face folder converted on the fly; streaming; one-line errors with exit code 2."""
+
+import json
+import shutil
+
+import pytest
 from click.testing import CliRunner
+from conftest import SENTENCES
 
 from mf_generate import __version__
 from mf_generate.cli import main
 
-
-def test_version():
-    result = CliRunner().invoke(main, ["--version"])
-    assert result.exit_code == 0
-    assert result.output.strip() == "mf-generate, version " + __version__
+SHRINK = {"num_layers": 2, "hidden_size": 64, "num_heads": 4, "n_kv_heads": 2, "intermediate_size": 128,
+          "vocab_size": 400, "seq_length": 64, "compute_dtype": "float32", "param_init_type": "float32",
+          "rotary_dtype": "float32"}
 
 
-def test_help():
-    result = CliRunner().invoke(main, ["--help"])
-    assert result.exit_code == 0
-    assert "Usage: mf-generate" in result.output
+def invoke(*args, input=None):
+    return CliRunner().invoke(main, [str(a) for a in args], input=input)
+
+
+def test_version_and_help():
+    assert invoke("--version").output.strip() == "mf-generate, version " + __version__
+    assert "--predict_data" in invoke("run", "--help").output
+
+
+def test_run_mindformers_predict_yaml_with_checkpoint(trained, mf_assets):
+    folder, _ = trained
+    sets = ["--set", "context.device_target=CPU"]
+    for key, value in SHRINK.items():
+        sets += ["--set", f"model.model_config.{key}={value}"]
+    r = invoke("run", "--config", mf_assets / "mindformers-yaml" / "predict_llama2_7b.yaml", "--load_checkpoint",
+               folder / "model.safetensors", "--vocab_file", folder / "tokenizer.model", *sets,
+               "--predict_data", "The quick", "A tiny", "--max_new_tokens", "50")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines() == [SENTENCES[0], SENTENCES[2]]
+    assert "2 prompt(s)" in r.stderr
+
+
+def test_run_hugging_face_folder_converted_on_the_fly(trained, tmp_path):
+    from mf_ckpt.convert import convert
+
+    folder, _ = trained
+    hf = tmp_path / "hf"
+    convert(folder, hf, reversed=True)
+    for name in ("tokenizer.model", "tokenizer_config.json"):
+        shutil.copy(folder / name, hf / name)
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("Generation with\n\nMindSpore runs\n", encoding="utf-8")
+    r = invoke("run", "--load_checkpoint", hf, "--predict_file", prompts, "--max_new_tokens", "50",
+               "--do_sample", "false", "--predict_batch_size", "2")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines() == [SENTENCES[3], SENTENCES[1]]
+
+
+def test_run_stream_prints_as_it_goes(trained):
+    r = invoke("run", "--model", trained[0], "--predict_data", "A tiny", "--max_new_tokens", "50", "--stream")
+    assert r.exit_code == 0, r.output
+    assert r.stdout == SENTENCES[2] + "\n"
+
+
+TEMPLATE = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+            "{% if add_generation_prompt %}assistant:{% endif %}")
+
+
+def test_chat_keeps_history_within_seq_length(trained, tmp_path, monkeypatch):
+    from mf_generate.chat import Chat
+
+    folder = tmp_path / "model"
+    shutil.copytree(trained[0], folder)
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**config, "chat_template": TEMPLATE}))
+    prompts = []
+    original = Chat.reply
+
+    def spy(self, text, streamer=None):
+        answer = original(self, text, streamer)
+        prompts.append([dict(m) for m in self.messages])
+        return answer
+
+    monkeypatch.setattr(Chat, "reply", spy)
+    middle, long = SENTENCES[2], "long " * 80
+    r = invoke("chat", "--model", folder, "--max_new_tokens", "4", "--do_sample", "false",
+               input=f"Hi\nAnd then?\n/clear\nAgain\n{middle}\n{long}\n/exit\n")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.count("assistant> ") == 5
+    assert [len(p) for p in prompts] == [2, 4, 2, 2]
+    assert prompts[1][:2] == prompts[0] and prompts[1][2] == {"role": "user", "content": "And then?"}
+    assert prompts[2][0]["content"] == "Again"
+    assert prompts[3][0]["content"] == middle  # the oldest exchange made room for it
+    assert "seq_length" in r.stderr  # the message too long for the model alone
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "name a model"),
+    (["--model", "MISSING"], "MISSING"),
+    (["--model", "{folder}", "--top_p", "1.5"], "top_p: must be in (0, 1]"),
+    (["--model", "{folder}", "--max_new_tokens", "-1"], "max_new_tokens: must be >= 0"),
+    (["--model", "{folder}", "--predict_data", ""], "predict_data: prompt 0 is empty"),
+    (["--model", "{folder}", "--predict_data", "x" * 400], "more than the model's seq_length 64"),
+    (["--config", "{yaml}", "--load_checkpoint", "{folder}"], "context.device_target"),
+    (["--config", "{yaml}", "--use_parallel", "true"], "use_parallel"),
+])
+def test_errors_are_one_line_exit_2(trained, mf_assets, args, message):
+    folder, _ = trained
+    yaml = mf_assets / "mindformers-yaml" / "predict_llama2_7b.yaml"
+    args = [a.format(folder=folder, yaml=yaml) for a in args]
+    if "--predict_data" not in args:
+        args += ["--predict_data", "hello"]
+    r = invoke("run", *args)
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -1,6 +1,7 @@
 """``Chat``: a conversation with history, formatted by a chat template, answered with streaming."""
 
 from mf_generate.config import GenerationConfig
+from mf_generate.errors import GenerationError
 from mf_generate.generate import generate
 from mf_generate.streamers import TextStreamer
 
@@ -8,7 +9,11 @@ END_OF_TURN = ("<|eot_id|>", "<|im_end|>")  # chat formats' end-of-turn tokens, 
 
 
 class Chat:
-    """Keeps the messages; ``reply(text)`` adds a user turn, generates (streamed to stdout) and returns the answer."""
+    """Keeps the messages; ``reply(text)`` adds a user turn, generates (streamed to stdout) and returns the answer.
+
+    When the conversation and ``max_new_tokens`` no longer fit the model's ``seq_length``, the oldest exchanges
+    are dropped (the system message stays); a turn too long on its own raises GenerationError and is forgotten.
+    """
 
     def __init__(self, model, tokenizer, template=None, system=None, **gen_kwargs):
         self.model, self.tokenizer, self.template, self.system = model, tokenizer, template, system
@@ -20,12 +25,26 @@ class Chat:
         self.clear()
 
     def clear(self):
-        self.messages = [{"role": "system", "content": self.system}] if self.system else []
+        """Forget the conversation (the system message stays)."""
+        self.messages = []
+
+    def _prompt(self):
+        system = [{"role": "system", "content": self.system}] if self.system else []
+        limit = self.model.config.seq_length - max(self.config.max_new_tokens or 1, 1)
+        while True:
+            ids = self.tokenizer.apply_chat_template(system + self.messages, chat_template=self.template,
+                                                     add_generation_prompt=True)
+            if len(ids) <= limit:
+                return ids
+            if len(self.messages) <= 1:
+                self.messages = []
+                raise GenerationError(f"the message is {len(ids)} tokens with the chat format; the model takes "
+                                      f"{limit} (seq_length less max_new_tokens)", key="seq_length")
+            self.messages = self.messages[2:]
 
     def reply(self, text, streamer=None):
         self.messages.append({"role": "user", "content": text})
-        ids = self.tokenizer.apply_chat_template(self.messages, chat_template=self.template,
-                                                 add_generation_prompt=True)
+        ids = self._prompt()
         streamer = streamer or TextStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         out = generate(self.model, [ids], self.config, streamer=streamer, tokenizer=self.tokenizer)[0]
         answer = self.tokenizer.decode(out[len(ids):], skip_special_tokens=True).strip()

@@ -1,12 +1,12 @@
 """The `mf-generate` command: ``run`` (``run_mindformer.py --run_mode predict``) and ``chat``."""
 
 import functools
-import sys
 import time
 
 import click
 
 from mf_config.cli_support import group
+from mf_config.errors import MFError
 from mf_generate import __version__
 
 TEMPLATES = ("alpaca", "llama3", "tokenizer")
@@ -93,7 +93,9 @@ def run(predict_data, predict_file, predict_batch_size, stream, texts, **kwargs)
               help="Prompt format: alpaca, llama3, or the tokenizer's own template (default).")
 @click.option("--system", help="A system message that opens the conversation.")
 def chat(chat_template, system, **kwargs):
-    """Talk to a model: each line you type is a user turn; /clear forgets the history, /exit (or EOF) quits."""
+    """Talk to a model: each line you type is a user turn; /clear forgets the history, /exit (or EOF) quits.
+
+    The oldest exchanges are dropped when the conversation outgrows the model's seq_length."""
     from mf_generate.chat import Chat
 
     model, tokenizer, gen = _setup(kwargs)
@@ -110,5 +112,7 @@ def chat(chat_template, system, **kwargs):
             continue
         if line.strip():
             click.echo("assistant> ", nl=False)
-            session.reply(line)
-            sys.stdout.flush()
+            try:
+                session.reply(line)
+            except MFError as e:
+                click.echo(f"Error: {e}", err=True)

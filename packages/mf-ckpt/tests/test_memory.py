@@ -21,13 +21,15 @@ def peak_rss(*args):
 
 @pytest.mark.slow
 def test_peak_memory_is_one_tensor_not_the_model(tmp_path):
-    tensors = 10
-    shape = (1024, 4096)  # 16 MB of float32 each, 160 MB in all
+    tensors = 6
+    shape = (2048, 4096)  # 32 MB of float32 each, 192 MB in all
     save_file(tmp_path / "big.safetensors",
               [Spec(f"w{i}", "F32", shape, lambda i=i: [np.full(shape, i + 0.5, np.float32)]) for i in range(tensors)],
               lambda n: None)
     base = peak_rss("--version")
-    for args in (("cast", tmp_path / "big.safetensors", tmp_path / "bf16", "--dtype", "bf16"),
-                 ("strip-optimizer", tmp_path / "big.safetensors", tmp_path / "same.safetensors")):
-        extra = peak_rss(*args) - base
-        assert extra < 3 * 16 * MB, (args[0], extra / MB)  # one source tensor, its cast, their bytes in flight
+    # a cast holds one source tensor and its cast at a time
+    extra = peak_rss("cast", tmp_path / "big.safetensors", tmp_path / "bf16", "--dtype", "bf16") - base
+    assert extra < 32 * MB + 16 * MB + 16 * MB, extra / MB
+    # tensors kept as they are are copied by the kernel and hashed through a 16 MB buffer: less than one tensor
+    extra = peak_rss("strip-optimizer", tmp_path / "big.safetensors", tmp_path / "same.safetensors") - base
+    assert extra < 24 * MB, extra / MB

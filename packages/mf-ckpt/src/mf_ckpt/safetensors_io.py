@@ -22,6 +22,7 @@ from mf_ckpt.errors import CheckpointError
 
 MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
 _PARALLEL_HASH = 1 << 20  # buffers from this size on are hashed in a second thread while they are written
+_CHUNK = 16 << 20  # read size when hashing ranges of a source file
 _PAGE = mmap.PAGESIZE
 
 
@@ -181,12 +182,25 @@ class SafetensorsWriter:
                 self._put(flat)
         self._next += 1
 
+    def _hash_ranges(self, ranges):
+        """Hash the byte ranges read through one small buffer (the source pages never enter this process)."""
+        view = memoryview(bytearray(_CHUNK))
+        for file, begin, end in ranges:
+            with open(file, "rb", buffering=0) as src:
+                src.seek(begin)
+                while begin < end:
+                    n = src.readinto(view[:min(_CHUNK, end - begin)])
+                    if not n:
+                        raise CheckpointError(f"truncated: ends before byte {end}", file=file)
+                    self._hash.update(view[:n])
+                    begin += n
+
     def _copy(self, flats, ranges):
-        """copy_file_range the byte ranges into the output while the pool hashes ``flats`` (the same bytes,
-        mapped); where the kernel cannot copy between these files, write ``flats`` instead."""
+        """copy_file_range the byte ranges into the output while the pool hashes them; where the kernel cannot
+        copy between these files, write ``flats`` (the same bytes, mapped) instead."""
         self._f.flush()
         start = pos = self._f.tell()
-        hashed = self._pool.submit(lambda: [self._hash.update(f) for f in flats])
+        hashed = self._pool.submit(self._hash_ranges, ranges)
         try:
             for file, begin, end in ranges:
                 with open(file, "rb") as src:

@@ -17,6 +17,8 @@ def hf_model(family, config):
                   rope_theta=c.theta, max_position_embeddings=c.seq_length, tie_word_embeddings=False, **common)
         if c.extend_method == "PI":
             kw["rope_scaling"] = {"rope_type": "linear", "factor": c.scaling_factor}
+        if c.extend_method == "NTK":  # MindFormers' NTK is a change of base
+            kw["rope_theta"] = c.theta * c.scaling_factor ** (c.head_dim / (c.head_dim - 2))
         if family == "mixtral":
             cfg = transformers.MixtralConfig(num_local_experts=c.moe_config.expert_num,
                                              num_experts_per_tok=c.moe_config.num_experts_chosen, **kw)

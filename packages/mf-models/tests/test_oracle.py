@@ -36,3 +36,11 @@ def test_logits_match_transformers(family):
 
 def test_llama_pi_scaling_matches_transformers_linear_rope():
     compare("llama", CONFIGS["llama"](extend_method="PI", scaling_factor=2.0, theta=500000.0))
+
+
+def test_llama_ntk_scaling_is_a_change_of_base():
+    compare("llama", CONFIGS["llama"](extend_method="NTK", scaling_factor=4.0))
+
+
+def test_bloom_alibi_with_a_head_count_that_is_not_a_power_of_two():
+    compare("bloom", CONFIGS["bloom"](num_heads=6, hidden_size=48))

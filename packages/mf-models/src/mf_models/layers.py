@@ -130,7 +130,8 @@ class LayerNorm(nn.Cell):
 
 
 def rope_tables(head_dim, max_positions, theta=10000.0, extend_method="None", scaling_factor=1.0):
-    """cos and sin tables (max_positions, head_dim) in the rotate-half layout of HF and MindFormers.
+    """cos and signed sin tables (max_positions, head_dim) in the rotate-half layout of HF and MindFormers; the
+    sin table's first half is negated so that ``apply_rope`` needs no negation.
 
     ``extend_method`` as MindFormers' FreqsMgr: ``PI`` divides positions by ``scaling_factor``;
     ``NTK`` scales the base to ``theta * scaling_factor ** (d / (d - 2))``.
@@ -142,15 +143,16 @@ def rope_tables(head_dim, max_positions, theta=10000.0, extend_method="None", sc
     if extend_method == "PI":
         t = t / scaling_factor
     freqs = np.outer(t, inv_freq)
-    emb = np.concatenate([freqs, freqs], axis=-1)
-    return np.cos(emb).astype(np.float32), np.sin(emb).astype(np.float32)
+    cos = np.cos(np.concatenate([freqs, freqs], axis=-1))
+    sin = np.sin(np.concatenate([-freqs, freqs], axis=-1))
+    return cos.astype(np.float32), sin.astype(np.float32)
 
 
 def apply_rope(x, cos, sin):
-    """x (b, s, h, d) rotated by cos/sin (b, s, 1, d): ``x*cos + rotate_half(x)*sin``."""
+    """x (b, s, h, d) rotated by cos and signed sin (b, s, 1, d) of ``rope_tables``:
+    ``x*cos + rotate_half(x)*sin`` with ``rotate_half(x) = (-x2, x1)``."""
     half = x.shape[-1] // 2
-    rotated = ops.cat((-x[..., half:], x[..., :half]), -1)
-    return x * cos + rotated * sin
+    return x * cos + ops.cat((x[..., half:], x[..., :half]), -1) * sin
 
 
 def alibi_slopes(num_heads):

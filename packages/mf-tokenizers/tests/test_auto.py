@@ -51,3 +51,38 @@ def test_unknown_type_and_missing_path(tmp_path):
         AutoTokenizer.from_pretrained(tmp_path / "nothing")
     with pytest.raises(TokenizerError, match="no tokenizer files found"):
         AutoTokenizer.from_pretrained(tmp_path)
+
+
+def test_registry_finds_every_class():
+    import mf_tokenizers
+    from mf_config.registry import get
+
+    for name in ("LlamaTokenizer", "LlamaTokenizerFast", "Llama3Tokenizer", "GPT2Tokenizer", "GPT2TokenizerFast",
+                 "BloomTokenizerFast", "PreTrainedTokenizerFast"):
+        assert get("tokenizer", name) is getattr(mf_tokenizers, name)
+    assert get("tokenizer", "BloomTokenizer") is mf_tokenizers.BloomTokenizerFast
+
+
+def test_bloom_yaml(mf_assets, gpt2_fast, tmp_path):
+    from mf_tokenizers import BloomTokenizerFast
+
+    yaml = mf_assets / "mindformers-yaml" / "run_bloom_560m.yaml"
+    with pytest.raises(TokenizerError) as e:
+        AutoTokenizer.from_pretrained(yaml)
+    assert e.value.key == "processor.tokenizer.tokenizer_file" and "needs tokenizer_file" in str(e.value)
+    gpt2_fast.save_pretrained(tmp_path)
+    tok = AutoTokenizer.from_pretrained(yaml, vocab_file=str(tmp_path / "tokenizer.json"))
+    assert type(tok) is BloomTokenizerFast and tok.encode("hello world") == gpt2_fast.encode("hello world")
+
+
+def test_folder_detection(tokenizers_dir, gpt2_fast, llama3, tmp_path):
+    from mf_tokenizers import GPT2TokenizerFast, Llama3Tokenizer, PreTrainedTokenizerFast
+
+    shutil.copy(tokenizers_dir / "cl100k_base.tiktoken", tmp_path / "tokenizer.model")
+    assert type(AutoTokenizer.from_pretrained(tmp_path)) is Llama3Tokenizer
+    gpt2_fast.save_pretrained(tmp_path / "g")
+    (tmp_path / "g" / "tokenizer_config.json").unlink()
+    assert type(AutoTokenizer.from_pretrained(tmp_path / "g")) is PreTrainedTokenizerFast
+    assert type(AutoTokenizer.from_pretrained(tmp_path / "g" / "tokenizer.json")) is PreTrainedTokenizerFast
+    assert type(AutoTokenizer.from_pretrained(tokenizers_dir / "gpt2.tiktoken")) is GPT2TokenizerFast
+    assert llama3.encode("x") == AutoTokenizer.from_pretrained(tmp_path).encode("x")

@@ -74,3 +74,15 @@ def test_any_tokenizer_json_with_added_tokens(templated_json):
     assert tok.add_special_tokens({"additional_special_tokens": ["<|im_end|>"]}) == 1
     assert tok.decode(tok.encode("hi<|im_end|>"), skip_special_tokens=True) == "hi"
     assert {k: v for k, v in tok.get_added_vocab().items() if v >= n} == {"<tool>": n, "<|im_end|>": n + 1}
+
+
+def test_truncated_or_wrong_tokenizer_json(templated_json, sp_model, tmp_path):
+    from mf_tokenizers import TokenizerError
+
+    bad = tmp_path / "tokenizer.json"
+    bad.write_text(templated_json.read_text(encoding="utf-8")[:5000], encoding="utf-8")
+    with pytest.raises(TokenizerError, match="not a Hugging Face tokenizer.json: wrong format or truncated") as e:
+        BloomTokenizerFast(tokenizer_file=bad)
+    assert str(bad) in str(e.value)
+    with pytest.raises(TokenizerError, match="not a Hugging Face tokenizer.json"):
+        PreTrainedTokenizerFast(tokenizer_file=sp_model)

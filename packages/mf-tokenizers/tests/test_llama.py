@@ -108,3 +108,10 @@ def test_bad_vocabulary_files(tmp_path, sp_model, tokenizers_dir):
         LlamaTokenizer(tokenizers_dir / "gpt2.tiktoken")
     with pytest.raises(TokenizerError, match="does not take option.*colour"):
         LlamaTokenizer(sp_model, colour="red")
+
+
+@pytest.mark.parametrize("fixture", ["llama", "llama_fast", "llama3", "gpt2_slow"])
+def test_non_string_input_is_a_clear_error(fixture, request):
+    tok = request.getfixturevalue(fixture)
+    with pytest.raises(TokenizerError, match="text must be a string or a list of strings"):
+        tok(["fine", 3])

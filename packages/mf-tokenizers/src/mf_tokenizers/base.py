@@ -255,10 +255,15 @@ class PreTrainedTokenizerBase:
         """Ids of a piece of text between special tokens (``at_start``: it begins the text)."""
         return self._encode_ordinary([text])[0]
 
-    def build_inputs_with_special_tokens(self, token_ids_0, token_ids_1=None):
-        """``[bos] a [eos]`` (and ``[bos] b [eos]`` for a pair) as add_bos_token/add_eos_token say."""
+    def _bos_eos(self):
+        """(``[bos]`` or ``[]``, ``[eos]`` or ``[]``) as add_bos_token/add_eos_token say."""
         bos = [self.bos_token_id] if self.add_bos_token and self.bos_token_id is not None else []
         eos = [self.eos_token_id] if self.add_eos_token and self.eos_token_id is not None else []
+        return bos, eos
+
+    def build_inputs_with_special_tokens(self, token_ids_0, token_ids_1=None):
+        """``[bos] a [eos]`` (and ``[bos] b [eos]`` for a pair) as add_bos_token/add_eos_token say."""
+        bos, eos = self._bos_eos()
         out = bos + list(token_ids_0) + eos
         if token_ids_1 is not None:
             out += bos + list(token_ids_1) + eos
@@ -268,9 +273,10 @@ class PreTrainedTokenizerBase:
         return len(self.build_inputs_with_special_tokens([], [] if pair else None))
 
     def _encode_with_special_tokens(self, texts, split_special_tokens=None):
-        """Ids of each text with the special tokens added (the hot path of ``tok(texts)``)."""
-        build = self.build_inputs_with_special_tokens
-        return [build(ids) for ids in self._encode_plain(texts, split_special_tokens)]
+        """Ids of each text with bos/eos added (the hot path of ``tok(texts)``)."""
+        ids = self._encode_plain(texts, split_special_tokens)
+        bos, eos = self._bos_eos()
+        return [bos + x + eos for x in ids] if bos or eos else ids
 
     def __call__(self, text, text_pair=None, add_special_tokens=True, padding=False, truncation=None,
                  max_length=None, return_attention_mask=None, return_tensors=None, pad_to_multiple_of=None,
@@ -278,7 +284,7 @@ class PreTrainedTokenizerBase:
         """Encode a text or a list of texts (and ``text_pair``); returns a :class:`BatchEncoding`."""
         single = isinstance(text, str)
         texts = [text] if single else list(text)
-        if not all(isinstance(t, str) for t in texts):
+        if texts and not isinstance(texts[0], str):
             raise TokenizerError("text must be a string or a list of strings", key="text")
         pairs = None
         if text_pair is not None:
@@ -288,16 +294,21 @@ class PreTrainedTokenizerBase:
         strategy = truncation_strategy(truncation, max_length)
         if strategy is not None and max_length is None:
             max_length = self._max_length_or_fail()
-        if pairs is None and strategy is None:
-            if add_special_tokens:
-                ids = self._encode_with_special_tokens(texts, split_special_tokens)
+        try:
+            if pairs is None and strategy is None:
+                if add_special_tokens:
+                    ids = self._encode_with_special_tokens(texts, split_special_tokens)
+                else:
+                    ids = self._encode_plain(texts, split_special_tokens)
             else:
-                ids = self._encode_plain(texts, split_special_tokens)
-        else:
-            first = self._encode_plain(texts, split_special_tokens)
-            second = self._encode_plain(pairs, split_special_tokens) if pairs is not None else [None] * len(first)
-            ids = [self._finish(a, b, add_special_tokens, strategy, max_length, truncate_direction)
-                   for a, b in zip(first, second)]
+                first = self._encode_plain(texts, split_special_tokens)
+                second = self._encode_plain(pairs, split_special_tokens) if pairs is not None else [None] * len(first)
+                ids = [self._finish(a, b, add_special_tokens, strategy, max_length, truncate_direction)
+                       for a, b in zip(first, second)]
+        except TypeError:
+            if all(isinstance(t, str) for t in texts + (pairs or [])):
+                raise
+            raise TokenizerError("text must be a string or a list of strings", key="text") from None
         return self._pack(ids, single, padding, max_length, return_attention_mask, return_tensors,
                           pad_to_multiple_of)
 

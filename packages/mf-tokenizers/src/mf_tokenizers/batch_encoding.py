@@ -81,7 +81,7 @@ def truncate_pair(ids, pair_ids, limit, strategy, where):
 
 def pad(sequences, padding, max_length, pad_id, where, multiple_of=None, with_mask=True):
     """Pad lists of ids to a common length; returns (ids, attention_mask or None)."""
-    masks = [[1] * len(s) for s in sequences] if with_mask else None
+    masks = list(map([1].__mul__, map(len, sequences))) if with_mask else None
     if padding in (False, None, "do_not_pad"):
         return sequences, masks
     if padding is True or padding == "longest":

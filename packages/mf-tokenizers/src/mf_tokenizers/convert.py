@@ -92,7 +92,7 @@ def sentencepiece_to_tokenizer(path, legacy=True):
 
     ``legacy``: text after a special token gets its own dummy-prefix space (as in LlamaTokenizer).
     """
-    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers
+    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
     proto = _sentencepiece_proto(path)
     spec, norm = proto.trainer_spec, proto.normalizer_spec
@@ -125,6 +125,10 @@ def sentencepiece_to_tokenizer(path, legacy=True):
     user = [p.piece for p in proto.pieces if p.type == 4]  # USER_DEFINED
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in control])
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in user])
+    bos = proto.trainer_spec.bos_piece
+    if tok.token_to_id(bos) is not None:  # Hugging Face's default for Llama: bos before each sequence
+        tok.post_processor = processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A {bos} $B",
+                                                           special_tokens=[(bos, tok.token_to_id(bos))])
     return tok
 
 

@@ -91,8 +91,9 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
     def _encode_batch(self, texts, add_special_tokens, split_special_tokens):
         tok = self.backend_tokenizer
         split = self.split_special_tokens if split_special_tokens is None else bool(split_special_tokens)
-        if split != tok.encode_special_tokens:
-            tok.encode_special_tokens = split
+        if split == self.split_special_tokens:
+            return [e.ids for e in tok.encode_batch_fast(texts, add_special_tokens=add_special_tokens)]
+        tok.encode_special_tokens = split
         try:
             return [e.ids for e in tok.encode_batch_fast(texts, add_special_tokens=add_special_tokens)]
         finally:
@@ -102,14 +103,9 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
         return self._encode_batch(texts, False, split_special_tokens)
 
     def _encode_with_special_tokens(self, texts, split_special_tokens=None):
-        if not self._flags:
+        if not self._flags or self._post_processor_adds_flags():
             return self._encode_batch(texts, True, split_special_tokens)
-        ids = self._encode_batch(texts, False, split_special_tokens)
-        bos = [self.bos_token_id] if self.add_bos_token and self.bos_token_id is not None else []
-        eos = [self.eos_token_id] if self.add_eos_token and self.eos_token_id is not None else []
-        if not (bos or eos):
-            return ids
-        return [bos + x + eos for x in ids]
+        return super()._encode_with_special_tokens(texts, split_special_tokens)
 
     def _special_template(self):
         """(prefix, suffix, pair prefix, pair middle, pair suffix) that the post-processor adds,
@@ -125,6 +121,10 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
             self._template = (single[:i], single[i + len(a.ids):], pair[:j], pair[j + len(a.ids):k],
                               pair[k + len(b.ids):])
         return self._template
+
+    def _post_processor_adds_flags(self):
+        """True when the file's post-processor adds exactly the bos/eos that the flags ask for."""
+        return self._special_template()[:2] == self._bos_eos()
 
     def build_inputs_with_special_tokens(self, token_ids_0, token_ids_1=None):
         if self._flags:

@@ -45,12 +45,19 @@ class LlamaTokenizer(PreTrainedTokenizerBase):
         return self.sp_model.encode(unk + text)[len(self.sp_model.encode(unk)):]
 
     def _encode_with_special_tokens(self, texts, split_special_tokens=None):
-        ids = self._encode_plain(texts, split_special_tokens)
-        bos = [self.bos_token_id] if self.add_bos_token and self.bos_token_id is not None else []
-        eos = [self.eos_token_id] if self.add_eos_token and self.eos_token_id is not None else []
-        if not (bos or eos):
-            return ids
-        return [bos + x + eos for x in ids]
+        bos, eos = self._bos_eos()
+        sp = self.sp_model
+        if bos not in ([], [sp.bos_id()]) or eos not in ([], [sp.eos_id()]):
+            return super()._encode_with_special_tokens(texts, split_special_tokens)
+        # SentencePiece adds its own bos/eos in C++; texts holding special tokens are redone
+        out = sp.encode(texts, add_bos=bool(bos), add_eos=bool(eos), num_threads=self.num_threads)
+        split = self.split_special_tokens if split_special_tokens is None else split_special_tokens
+        rx = self._split_regex(split)
+        if rx is not None:
+            for i, text in enumerate(texts):
+                if rx.search(text):
+                    out[i] = bos + self._encode_split(text, rx) + eos
+        return out
 
     def _decode_run(self, ids, first):
         text = self.sp_model.decode(ids)

@@ -86,14 +86,6 @@ class Llama3Tokenizer(PreTrainedTokenizerBase):
         return self.tiktoken.encode_batch(texts, num_threads=self.num_threads, allowed_special=allowed,
                                           disallowed_special=())
 
-    def _encode_with_special_tokens(self, texts, split_special_tokens=None):
-        ids = self._encode_plain(texts, split_special_tokens)
-        bos = [self.bos_token_id] if self.add_bos_token and self.bos_token_id is not None else []
-        eos = [self.eos_token_id] if self.add_eos_token and self.eos_token_id is not None else []
-        if not (bos or eos):
-            return ids
-        return [bos + x + eos for x in ids]
-
     def decode(self, token_ids, skip_special_tokens=False):
         ids = [int(i) for i in (token_ids.tolist() if hasattr(token_ids, "tolist") else token_ids)]
         self._check_ids(ids)

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import safetensors.torch
 import torch
 
@@ -101,3 +102,20 @@ def test_verify_catches_a_missing_file(tmp_path, cli, state):
     result = cli("verify", tmp_path / "out")
     assert result.exit_code == 2 and "model-00002-of-00004.safetensors: listed in the manifest but missing" in \
         result.output
+
+
+def test_strip_optimizer_of_a_mindspore_training_checkpoint(tmp_path, cli):
+    import mindspore as ms
+
+    rng = np.random.default_rng(0)
+    weights = {"model.norm_out.weight": rng.standard_normal(8).astype(np.float32),
+               "model.layers.0.attention.wq.weight": rng.standard_normal((8, 8)).astype(np.float32)}
+    state = {**weights, **{f"adam_{m}.{n}": np.zeros_like(a) for n, a in weights.items() for m in "mv"},
+             "global_step": np.array([10], np.int32), "scale_sense": np.array(1024.0, np.float32)}
+    ms.save_checkpoint([{"name": n, "data": ms.Tensor(a)} for n, a in state.items()], str(tmp_path / "train.ckpt"))
+    result = cli("strip-optimizer", tmp_path / "train.ckpt", tmp_path / "out/weights.ckpt")
+    assert result.exit_code == 0 and "dropped 6 optimizer tensors" in result.output, result.output
+    back = {n: p.asnumpy() for n, p in ms.load_checkpoint(str(tmp_path / "out/weights.ckpt")).items()}
+    assert back.keys() == weights.keys() and all(np.array_equal(back[n], weights[n]) for n in weights)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["weights.ckpt", "weights.ckpt.sha256"]
+    assert cli("verify", tmp_path / "out/weights.ckpt").exit_code == 0

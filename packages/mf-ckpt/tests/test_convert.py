@@ -160,3 +160,4 @@ def test_bf16_through_mindspore_ckpt(tmp_path, cli):
     a = safetensors.torch.load_file(tmp_path / "hf/model.safetensors")
     b = safetensors.torch.load_file(tmp_path / "back/model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[n].view(torch.int16), b[n].view(torch.int16)) for n in a)
+

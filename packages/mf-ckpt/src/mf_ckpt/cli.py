@@ -69,7 +69,7 @@ def diff(ctx, a, b, as_json):
 def strip_optimizer(src, out, max_shard_size):
     """Drop optimizer moments, accumulators and step counters (adam_m, adam_v, accu_grads, global_step, ...).
 
-    OUT ending in .safetensors is one file; otherwise a folder (shards, index, SHA256SUMS)."""
+    OUT ending in .safetensors (or .ckpt) is one file; otherwise a folder (shards, index, SHA256SUMS)."""
     from mf_ckpt.surgery import is_optimizer_state, rewrite
 
     stats, dropped = rewrite(src, out, lambda n: not is_optimizer_state(n), max_shard_bytes=parse_size(max_shard_size))

@@ -8,6 +8,7 @@ Every output lands under its final name only when complete, with its SHA-256 man
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mf_ckpt.dtypes import cast, numpy_dtype
-from mf_ckpt.manifest import write_file_manifest, write_folder_manifest
+from mf_ckpt.manifest import file_sha256, write_file_manifest, write_folder_manifest
 from mf_ckpt.safetensors_io import SafetensorsWriter
 from mf_config.fileio import atomic_dir, atomic_write
 
@@ -161,9 +162,25 @@ def save_folder(out, specs, release, *, extra=None, **kwargs):
 
 
 def save_file(path, specs, release, metadata=None):
-    """Write one safetensors file atomically, with ``PATH.sha256`` beside it. Returns Stats."""
+    """Write one safetensors file (or a MindSpore ``.ckpt`` when ``path`` ends so) atomically, with
+    ``PATH.sha256`` beside it. Returns Stats."""
+    path = Path(path)
     stats = Stats()
     bar = tqdm(total=sum(s.nbytes for s in specs), unit="B", unit_scale=True, disable=None, leave=False)
+    if path.suffix == ".ckpt":
+        from mf_ckpt.mindspore_io import save_ckpt
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.ckpt")  # mindspore wants the .ckpt suffix
+        try:
+            with bar:
+                save_ckpt(tmp, _arrays(specs, release, stats, bar))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        stats.files += 1
+        write_file_manifest(path, file_sha256(path))
+        return stats
     with bar, atomic_write(path, "wb") as f:
         digest = write_specs(f, specs, release, stats, bar, metadata)
     write_file_manifest(path, digest)

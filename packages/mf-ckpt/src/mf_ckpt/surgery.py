@@ -23,15 +23,15 @@ def is_optimizer_state(name):
 
 
 def rewrite(src, out, select=lambda name: True, dtype=None, max_shard_bytes=DEFAULT_SHARD_BYTES):
-    """Copy the tensors of ``src`` that ``select`` keeps into ``out`` (a ``.safetensors`` file, or a folder
-    that also gets the source folder's other files), cast to ``dtype``; returns (Stats, dropped names)."""
+    """Copy the tensors of ``src`` that ``select`` keeps into ``out`` (a ``.safetensors`` or ``.ckpt`` file, or
+    a folder that also gets the source folder's other files), cast to ``dtype``; returns (Stats, dropped names)."""
     ckpt = open_checkpoint(src)
     try:
         keep = [n for n in ckpt.infos if select(n)]
         dropped = [n for n in ckpt.infos if not select(n)]
         specs = [copy_spec(ckpt, n, dtype=cast_name(ckpt.infos[n].dtype, dtype)) for n in keep]
         out = Path(out)
-        if out.suffix == ".safetensors":
+        if out.suffix in (".safetensors", ".ckpt"):
             return save_file(out, specs, ckpt.release), dropped
 
         def extra(tmp):

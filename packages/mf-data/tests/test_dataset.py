@@ -155,3 +155,19 @@ def test_unknown_key_is_reported(data, section):
         CausalLanguageModelDataset(dict(config(section, data / "wiki"), sharding=True))
     with pytest.raises(DataError, match="rank_id 2 is not in 0..1"):
         list(numpy_batches(config(section, data / "wiki"), rank_id=2, device_num=2))
+
+
+def test_batches_never_span_epochs(data, section):
+    store = IndexedDataset(data / "wiki")
+    n = len(store)
+    got = list(numpy_batches(config(section, data / "wiki"), batch_size=5, drop_remainder=False, repeat=2))
+    per_epoch = -(-n // 5)
+    assert len(got) == 2 * per_epoch and len(got[per_epoch - 1]["input_ids"]) == n - 5 * (per_epoch - 1)
+    ms = batches(CausalLanguageModelDataset(config(section, data / "mr"), batch_size=5, drop_remainder=False,
+                                            repeat=2))
+    assert [len(b["input_ids"]) for b in ms] == [len(b["input_ids"]) for b in got]
+    resumed = list(numpy_batches(config(section, data / "wiki"), batch_size=5, drop_remainder=False, repeat=2,
+                                 skip_steps=per_epoch - 1))
+    assert len(resumed) == per_epoch + 1
+    for x, y in zip(got[per_epoch - 1:], resumed):
+        assert np.array_equal(x["input_ids"], y["input_ids"])

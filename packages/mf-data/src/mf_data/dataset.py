@@ -53,9 +53,13 @@ def numpy_batches(dataset_config=None, *, skip_steps=0, **kwargs):
     if data is None:
         raise DataError("numpy_batches reads the indexed format; MindRecord needs CausalLanguageModelDataset",
                         file=str(cfg.path))
-    plan = np.concatenate(_plan(cfg, len(data), skip_steps))
-    for start in range(0, len(plan), cfg.batch_size):
-        rows = [data[int(i)] for i in plan[start:start + cfg.batch_size]]
+    for part in _plan(cfg, len(data), skip_steps):
+        yield from _epoch_batches(data, part, cfg)
+
+
+def _epoch_batches(data, part, cfg):
+    for start in range(0, len(part), cfg.batch_size):
+        rows = [data[int(i)] for i in part[start:start + cfg.batch_size]]
         batch = {c: np.stack([r[c] for r in rows]) for c in cfg.input_columns}
         if cfg.eos_reset:
             values = eos_reset_batch(batch["input_ids"], cfg.eos_token_id)
@@ -117,10 +121,11 @@ class CausalLanguageModelDataset:
             plan = _plan(cfg, count, skip_steps)
             epochs = [ds.MindDataset(files, columns_list=cfg.input_columns, sampler=ds.SubsetSampler(part.tolist()),
                                      num_parallel_workers=workers) for part in plan if len(part)]
+        # one dataset per epoch (each epoch its own order), batched apart so that no batch spans two epochs
+        epochs = [e.batch(cfg.batch_size, drop_remainder=cfg.drop_remainder) for e in epochs]
         dataset = epochs[0]
         for more in epochs[1:]:
-            dataset = dataset + more  # one dataset per epoch: each epoch its own order
-        dataset = dataset.batch(cfg.batch_size, drop_remainder=cfg.drop_remainder)
+            dataset = dataset + more
         if cfg.eos_reset:
             dataset = dataset.map(operations=functools.partial(_eos_reset_map, eos_token_id=cfg.eos_token_id),
                                   input_columns=["input_ids"],

@@ -32,8 +32,8 @@ def sample_plan(num_records, *, batch_size, drop_remainder=True, shuffle=True, s
                 device_num=1, skip_steps=0):
     """Record indices this rank reads, one array per epoch, for ``epochs`` epochs, from step ``skip_steps``.
 
-    With ``drop_remainder`` each epoch ends at a whole batch, as MindSpore's ``batch`` then ``repeat`` do.
-    Epochs wholly skipped are left out.
+    Epochs are batched apart (without ``drop_remainder`` an epoch's last batch may be short), so a step is
+    a batch of one epoch. Epochs wholly skipped are left out.
     """
     if batch_size < 1 or epochs < 1 or device_num < 1 or skip_steps < 0:
         raise DataError("batch_size, repeat and device_num must be positive and the step to skip to not negative")
@@ -43,16 +43,14 @@ def sample_plan(num_records, *, batch_size, drop_remainder=True, shuffle=True, s
         if drop_remainder:
             share = share[:len(share) // batch_size * batch_size]
         parts.append(share)
-    skip = skip_steps * batch_size
-    total = sum(len(p) for p in parts)
-    if skip > total:
-        raise DataError(f"cannot skip to step {skip_steps}: this rank has {-(-total // batch_size)} steps "
-                        f"in {epochs} epoch(s)")
+    steps = [-(-len(part) // batch_size) for part in parts]  # each epoch's batches (a last one may be short)
+    if skip_steps > sum(steps):
+        raise DataError(f"cannot skip to step {skip_steps}: this rank has {sum(steps)} steps in {epochs} epoch(s)")
     out = []
-    for part in parts:
-        if skip >= len(part):
-            skip -= len(part)
+    for part, n in zip(parts, steps):
+        if skip_steps >= n:
+            skip_steps -= n
             continue
-        out.append(part[skip:])
-        skip = 0
+        out.append(part[skip_steps * batch_size:])
+        skip_steps = 0
     return out

@@ -18,7 +18,7 @@ PARAMS = {  # name -> (shape, split_dim, pipeline stage)
 }
 # name -> (dev_matrix, stages, optimizer shard (step, size) of split parameters)
 LAYOUTS = {"mp2": ([1, 2], 1, (0, 0)), "mp4": ([1, 4], 1, (0, 0)), "dp2_mp2": ([2, 2], 1, (0, 0)),
-           "opt_dp2_mp2": ([2, 2], 1, (2, 2)), "pp2_mp2": ([1, 2], 2, (0, 0))}
+           "opt_dp2_mp2": ([2, 2], 1, (2, 2)), "opt_all_dp4_mp2": ([4, 2], 1, (2, -1)), "pp2_mp2": ([1, 2], 2, (0, 0))}
 
 
 def strategy_map(dev_matrix, opt, stage=None):

@@ -52,10 +52,12 @@ class ParamLayout:
         return tuple(math.prod(self.dev_matrix[d] for d in self._dims(e)) for e in self.tensor_map_for(ndim, name))
 
     def opt_size(self, ndim, name=None):
-        """The optimizer-shard size (``-1`` means every replica of the slice)."""
+        """The optimizer-shard size (``-1`` means every replica of the slice; step or size 0: none, as MindSpore)."""
+        if not self.opt_shard_step or not self.opt_shard_size:
+            return 1
         if self.opt_shard_size == -1:
             return self.device_num // math.prod(self.strategy(ndim, name))
-        return max(self.opt_shard_size, 1) if self.opt_shard_step else 1
+        return self.opt_shard_size
 
     def full_shape(self, slice_shape, name=None):
         """The whole tensor's shape from one rank's slice shape."""

@@ -132,3 +132,41 @@ def test_mindspore_json_strategy(setup, tmp_path, cli):
         a = ckpt_arrays(tmp_path / f"ours/rank_{rank}/checkpoint_{rank}.ckpt")
         b = ckpt_arrays(tmp_path / f"ms/rank_{rank}/checkpoint_{rank}.ckpt")
         assert a.keys() == b.keys() and all(np.array_equal(a[n], b[n]) for n in a), rank
+
+
+def test_nested_tensor_maps(setup, tmp_path, cli):
+    """A tensor dimension split over two device dimensions (MindSpore's ``Layout`` with tuple maps), in both orders."""
+    base, _, arrays = setup
+    m = node_strategy_pb2.ParallelStrategyMap()
+    m.current_stage = 0
+    item = m.parallel_strategy_item.add()
+    item.node_name = "Default/MatMul-op0"
+    item.parallel_strategys.stage = 0
+    nested = {"model.layers.0.attention.wq.weight": [[1, 0], [-1]],
+              "model.layers.1.feed_forward.w2.weight": [[-1], [0, 1]]}
+    for name, maps in nested.items():
+        layout = m.parallel_layout_item.add()
+        layout.param_name = name
+        p = layout.parallel_layouts
+        p.dev_matrix.add().dim.extend([2, 2])
+        for dims in maps:
+            p.tensor_map.add().dim.extend(dims)
+        p.param_split_shape.add()
+        p.indices_offset.add()
+        p.field = p.opt_weight_shard_step = p.opt_weight_shard_size = 0
+    strategy = tmp_path / "nested.ckpt"
+    strategy.write_bytes(m.SerializeToString())
+    assert cli("split", "--dst_strategy", strategy, "--src_ckpt", base / "full/rank_0/full.ckpt", "--dst_ckpt_dir",
+               tmp_path / "ours", "--format", "ckpt").exit_code == 0
+    ms.transform_checkpoints(str(base / "full"), str(tmp_path / "ms"), "checkpoint_", None, str(strategy))
+    for rank in range(4):
+        a = ckpt_arrays(tmp_path / f"ours/rank_{rank}/checkpoint_{rank}.ckpt")
+        b = ckpt_arrays(tmp_path / f"ms/rank_{rank}/checkpoint_{rank}.ckpt")
+        assert a.keys() == b.keys() and all(np.array_equal(a[n], b[n]) for n in a), rank
+        assert a["model.layers.0.attention.wq.weight"].shape == (H // 4, H)
+    assert cli("merge", "--src_strategy", strategy, "--src_ckpt_dir", tmp_path / "ms", "--dst_ckpt_dir",
+               tmp_path / "merged").exit_code == 0
+    from mf_ckpt.store import open_checkpoint
+
+    merged = open_checkpoint(tmp_path / "merged/rank_0/checkpoint_0.safetensors")
+    assert all(np.array_equal(merged.get(n), a) for n, a in arrays.items())

@@ -4,12 +4,9 @@ Input is read and cut into chunks in the main process; workers tokenize chunks (
 order), the main process packs (wiki) and writes, so the output does not depend on the worker count.
 """
 
-import contextlib
 import dataclasses
 import glob
 import multiprocessing
-import queue
-import threading
 import time
 from pathlib import Path
 
@@ -171,52 +168,23 @@ def _load_tokenizer(tokenizer):
 
 
 class _results:
-    """Encoded chunks in input order: from a thread of this process for one worker (so that writing
-    overlaps tokenizing), else from a pool of worker processes."""
+    """Encoded chunks in input order: in this process for one worker, else from a pool of worker processes."""
 
     def __init__(self, encoder, tasks, workers):
         self.encoder, self.tasks, self.workers = encoder, tasks, workers
-        self.pool = self.thread = None
-        self.stop = threading.Event()
+        self.pool = None
 
     def __enter__(self):
-        if self.workers > 1:
-            ctx = multiprocessing.get_context("forkserver")  # workers fork from a clean server, not from us
-            ctx.set_forkserver_preload(["mf_data.encode"])
-            self.pool = ctx.Pool(self.workers, initializer=init_worker, initargs=(self.encoder, True))
-            return self.pool.imap(run_chunk, self.tasks, chunksize=1)
-        init_worker(self.encoder)
-        self.queue = queue.Queue(maxsize=4)
-        self.thread = threading.Thread(target=self._produce, daemon=True)
-        self.thread.start()
-        return iter(self._consume, _DONE)
-
-    def _produce(self):
-        try:
-            for task in self.tasks:
-                if self.stop.is_set():
-                    return
-                self.queue.put((True, run_chunk(task)))
-            self.queue.put((True, _DONE))
-        except BaseException as e:  # handed to the consumer, raised there
-            self.queue.put((False, e))
-
-    def _consume(self):
-        ok, value = self.queue.get()
-        if not ok:
-            raise value
-        return value
+        if self.workers == 1:
+            init_worker(self.encoder)
+            return map(run_chunk, self.tasks)
+        ctx = multiprocessing.get_context("forkserver")  # workers fork from a clean server, not from us
+        ctx.set_forkserver_preload(["mf_data.encode"])
+        self.pool = ctx.Pool(self.workers, initializer=init_worker, initargs=(self.encoder, True))
+        return self.pool.imap(run_chunk, self.tasks, chunksize=1)
 
     def __exit__(self, *exc):
         if self.pool is not None:
             self.pool.terminate() if exc[0] is not None else self.pool.close()
             self.pool.join()
-        if self.thread is not None:
-            self.stop.set()
-            while self.thread.is_alive():
-                with contextlib.suppress(queue.Empty):
-                    self.queue.get(timeout=0.1)
         return False
-
-
-_DONE = object()

@@ -2,6 +2,7 @@
 replicas, pipeline stages, optimizer sharding; split then merge is the identity."""
 
 import json
+import shutil
 
 import ml_dtypes
 import numpy as np
@@ -131,8 +132,6 @@ def test_transform_between_layouts(full, strategies, tmp_path, cli):
 
 
 def test_missing_rank_and_wrong_shapes(full, strategies, tmp_path, cli):
-    import shutil
-
     assert cli("split", "--dst_strategy", strategies / "mp4.json", "--src_ckpt", full[0], "--dst_ckpt_dir",
                tmp_path / "s").exit_code == 0
     shutil.rmtree(tmp_path / "s/rank_2")

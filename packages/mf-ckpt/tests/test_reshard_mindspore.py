@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from mindspore.train import node_strategy_pb2
 
+from mf_ckpt.store import open_checkpoint
+
 H, F, V = 16, 32, 24
 PARAMS = {  # name -> (shape, split_dim, pipeline stage)
     "model.tok_embeddings.embedding_weight": ((V, H), 0, 0),
@@ -94,8 +96,6 @@ def test_split_and_merge_equal_mindspore(layout, setup, tmp_path, cli):
     ms.transform_checkpoints(str(ours), str(tmp_path / "ms_merged"), "checkpoint_", str(strategy), None)
     theirs_merged = ckpt_arrays(tmp_path / "ms_merged/rank_0/checkpoint_0.ckpt")
     ours_merged = tmp_path / "merged/rank_0/checkpoint_0.safetensors"
-    from mf_ckpt.store import open_checkpoint
-
     merged = open_checkpoint(ours_merged)
     assert set(merged.infos) == set(arrays) == set(theirs_merged)
     for name, a in arrays.items():
@@ -166,7 +166,5 @@ def test_nested_tensor_maps(setup, tmp_path, cli):
         assert a["model.layers.0.attention.wq.weight"].shape == (H // 4, H)
     assert cli("merge", "--src_strategy", strategy, "--src_ckpt_dir", tmp_path / "ms", "--dst_ckpt_dir",
                tmp_path / "merged").exit_code == 0
-    from mf_ckpt.store import open_checkpoint
-
     merged = open_checkpoint(tmp_path / "merged/rank_0/checkpoint_0.safetensors")
     assert all(np.array_equal(merged.get(n), a) for n, a in arrays.items())

@@ -86,3 +86,25 @@ def test_folder_detection(tokenizers_dir, gpt2_fast, llama3, tmp_path):
     assert type(AutoTokenizer.from_pretrained(tmp_path / "g" / "tokenizer.json")) is PreTrainedTokenizerFast
     assert type(AutoTokenizer.from_pretrained(tokenizers_dir / "gpt2.tiktoken")) is GPT2TokenizerFast
     assert llama3.encode("x") == AutoTokenizer.from_pretrained(tmp_path).encode("x")
+
+
+def test_tokenizer_config_keys(sp_model, tmp_path):
+    import json
+
+    shutil.copy(sp_model, tmp_path / "tokenizer.model")
+    config = {"tokenizer_class": "LlamaTokenizer", "add_eos_token": True, "legacy": True, "padding_side": "left",
+              "clean_up_tokenization_spaces": False, "sp_model_kwargs": {}, "name_or_path": "x"}
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(config))
+    tok = AutoTokenizer.from_pretrained(tmp_path)
+    assert tok.add_eos_token and tok.padding_side == "left"
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({**config, "do_magic": 1}))
+    with pytest.raises(TokenizerError, match="does not take option.*do_magic") as e:
+        AutoTokenizer.from_pretrained(tmp_path)
+    assert e.value.file.endswith("tokenizer_config.json") and e.value.key == "do_magic"
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({**config, "add_prefix_space": True}))
+    with pytest.raises(TokenizerError, match="add_prefix_space=true is not supported"):
+        AutoTokenizer.from_pretrained(tmp_path)
+    (tmp_path / "tokenizer_config.json").write_text("{broken")
+    with pytest.raises(TokenizerError, match="invalid JSON") as e:
+        AutoTokenizer.from_pretrained(tmp_path)
+    assert e.value.line == 1

@@ -110,3 +110,15 @@ def test_convert_tiktoken(runner, tokenizers_dir, llama3, gpt2_tiktoken, pydocs_
     result = runner.invoke(main, ["convert", "--tokenizer", str(tokenizers_dir / "cl100k_base.tiktoken"), "--to",
                                   "vocab-merges", "--output", str(tmp_path / "x")])
     assert result.exit_code == 2 and "GPT-2 tokenizers only" in result.stderr
+
+
+def test_yaml_with_set(runner, mf_assets, sp_model, sp_reference):
+    yaml = mf_assets / "mindformers-yaml" / "predict_mixtral-8x7b.yaml"
+    args = ["encode", "--tokenizer", str(yaml), "--set", f"processor.tokenizer.vocab_file={sp_model}"]
+    result = runner.invoke(main, args, input="Hello\n")
+    assert result.exit_code == 0 and result.stdout == " ".join(map(str, [1, *sp_reference.encode("Hello")])) + "\n"
+    result = runner.invoke(main, ["info", str(yaml)])
+    assert result.exit_code == 2 and "processor.tokenizer.vocab_file: no such file: /.../tokenizer.model" in \
+        result.stderr and f"{yaml}:193" in result.stderr
+    result = runner.invoke(main, ["info", str(sp_model), "--set", "a=1"])
+    assert result.exit_code == 2 and "overrides apply to a MindFormers YAML only" in result.stderr

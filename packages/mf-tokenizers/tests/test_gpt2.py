@@ -15,6 +15,7 @@ def reference(gpt2_tiktoken, all_texts):
 @pytest.mark.slow
 def test_slow_equals_tiktoken_on_every_line(gpt2_slow, reference, all_texts):
     assert gpt2_slow(all_texts)["input_ids"] == reference
+    assert gpt2_slow.batch_decode(reference) == all_texts
 
 
 def test_fast_equals_tiktoken_on_every_line(gpt2_fast, reference, all_texts):

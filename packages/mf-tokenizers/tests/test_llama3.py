@@ -27,6 +27,9 @@ def test_special_tokens(llama3, llama3_tiktoken):
         llama3_tiktoken.encode_ordinary(text)
     assert llama3.decode(llama3.encode(text), skip_special_tokens=True) == "hithere"
     assert llama3.tokenize("Hello world") == ["Hello", "Ġworld"]
+    vocab = llama3.get_vocab()
+    assert len(vocab) == 100512 and vocab["<|eot_id|>"] == 100265
+    assert vocab["Ġworld"] == llama3_tiktoken.encode_single_token(b" world")
     assert llama3.convert_tokens_to_ids(["Hello", "Ġworld"]) == llama3_tiktoken.encode("Hello world")
 
 

@@ -82,6 +82,9 @@ class AutoTokenizer:
         path = Path(path)
         if path.suffix in (".yaml", ".yml"):
             return from_yaml(path, overrides, **kwargs)
+        if overrides:
+            raise TokenizerError("overrides apply to a MindFormers YAML only; pass options as keyword arguments",
+                                 file=path)
         if path.is_dir():
             config = read_tokenizer_config(path)
             name = config.get("tokenizer_class") or _class_of_folder(path, use_fast)

@@ -22,10 +22,17 @@ _UNSET = object()
 HF_BOOKKEEPING_KEYS = frozenset({
     "name_or_path", "tokenizer_file", "auto_map", "processor_class", "special_tokens_map_file",
     "model_input_names", "use_fast", "clean_up_tokenization_spaces", "spaces_between_special_tokens",
-    "use_default_system_prompt", "sp_model_kwargs", "errors", "extra_special_tokens", "add_prefix_space",
+    "use_default_system_prompt", "sp_model_kwargs", "errors", "extra_special_tokens",
     "do_lower_case", "mask_token", "sep_token", "cls_token", "added_tokens", "tokenizer_type", "backend",
     "is_local", "local_files_only",
 })
+
+
+def _usable_cores():
+    """Cores this process may run on (its CPU affinity where the platform tells)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def _content(token):
@@ -58,7 +65,7 @@ class PreTrainedTokenizerBase:
         self.truncation_side = side(truncation_side, "truncation_side")
         self.split_special_tokens = bool(split_special_tokens)
         self.chat_template = chat_template
-        self.num_threads = num_threads or os.cpu_count() or 1
+        self.num_threads = num_threads or _usable_cores()
         self.name_or_path = name_or_path
         self._added = {}          # content -> id, tokens beyond the base vocabulary
         self._added_ids = {}      # id -> content
@@ -467,7 +474,12 @@ class PreTrainedTokenizerBase:
             if (path / name).is_file() and key not in kwargs:
                 config[key] = str(path / name)
         config.setdefault("name_or_path", str(path))
-        return cls(**{**config, **kwargs})
+        try:
+            return cls(**{**config, **kwargs})
+        except TokenizerError as e:
+            if e.file or e.key not in config:
+                raise
+            raise TokenizerError(e.message, file=path / CONFIG_FILE, key=e.key) from None
 
     def __repr__(self):
         return (f"{type(self).__name__}(name_or_path={self.name_or_path!r}, vocab_size={self.vocab_size}, "
@@ -487,4 +499,7 @@ def read_tokenizer_config(folder):
         raise TokenizerError("not UTF-8 text; expected a JSON object", file=path) from None
     if not isinstance(data, dict):
         raise TokenizerError("expected a JSON object", file=path)
-    return {k: v for k, v in data.items() if k not in HF_BOOKKEEPING_KEYS}
+    if data.get("add_prefix_space"):
+        raise TokenizerError("add_prefix_space=true is not supported; expected false or no key", file=path,
+                             key="add_prefix_space")
+    return {k: v for k, v in data.items() if k not in HF_BOOKKEEPING_KEYS and k != "add_prefix_space"}

@@ -20,10 +20,10 @@ def main():
     """Tokenizers of the four model families (SentencePiece, tiktoken, HF tokenizers); no mindspore or torch."""
 
 
-def _load(path):
+def _load(path, overrides=()):
     from mf_tokenizers.auto import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(path)
+    return AutoTokenizer.from_pretrained(path, overrides=overrides)
 
 
 @contextlib.contextmanager
@@ -80,12 +80,15 @@ output_option = click.option("--output", "output_path", type=click.Path(dir_okay
                              help="Output file, written atomically (default: stdout).")
 tokenizer_option = click.option("--tokenizer", "tokenizer_path", required=True,
                                 help="Tokenizer folder, vocabulary file or MindFormers YAML.")
+set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                          help="Override a key of the YAML, e.g. processor.tokenizer.vocab_file=PATH (repeatable).")
 format_option = click.option("--format", "fmt", type=click.Choice(["ids", "jsonl"]), default="ids",
                              show_default=True, help="ids: space-separated ids a line; jsonl: {\"input_ids\": [...]}.")
 
 
 @main.command()
 @tokenizer_option
+@set_option
 @input_option
 @output_option
 @format_option
@@ -93,9 +96,9 @@ format_option = click.option("--format", "fmt", type=click.Choice(["ids", "jsonl
               help="Add the tokenizer's special tokens (bos/eos) to each line.")
 @click.option("--errors", type=click.Choice(["strict", "replace"]), default="strict", show_default=True,
               help="Invalid UTF-8 input: stop with the line number, or replace it with U+FFFD.")
-def encode(tokenizer_path, input_path, output_path, fmt, add_special_tokens, errors):
+def encode(tokenizer_path, overrides, input_path, output_path, fmt, add_special_tokens, errors):
     """Encode each input line to one output line of token ids; a summary goes to stderr."""
-    tok = _load(tokenizer_path)
+    tok = _load(tokenizer_path, overrides)
     lines = tokens = 0
     start = time.perf_counter()
     with _output(output_path) as out, _progress() as bar:
@@ -125,14 +128,15 @@ def _parse_ids(text, fmt, name, lineno):
 
 @main.command()
 @tokenizer_option
+@set_option
 @input_option
 @output_option
 @format_option
 @click.option("--skip-special-tokens/--keep-special-tokens", default=False, show_default=True,
               help="Drop special tokens (bos/eos/pad) from the text.")
-def decode(tokenizer_path, input_path, output_path, fmt, skip_special_tokens):
+def decode(tokenizer_path, overrides, input_path, output_path, fmt, skip_special_tokens):
     """Decode each input line of token ids to one line of text; a summary goes to stderr."""
-    tok = _load(tokenizer_path)
+    tok = _load(tokenizer_path, overrides)
     name = input_path or "<stdin>"
     lines = tokens = 0
     start = time.perf_counter()
@@ -153,10 +157,11 @@ def decode(tokenizer_path, input_path, output_path, fmt, skip_special_tokens):
 
 @main.command()
 @click.argument("path")
+@set_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
-def info(path, as_json):
+def info(path, overrides, as_json):
     """Show a tokenizer's class, vocabulary size and special tokens."""
-    tok = _load(path)
+    tok = _load(path, overrides)
     data = {"class": type(tok).__name__, "vocab_size": tok.vocab_size, "len": len(tok),
             "special_tokens": {k: [v, tok.convert_tokens_to_ids(v)] for k, v in tok.special_tokens_map.items()
                                if k != "additional_special_tokens"},
@@ -177,17 +182,18 @@ def info(path, as_json):
 
 @main.command()
 @tokenizer_option
+@set_option
 @click.option("--output", "output_dir", required=True, type=click.Path(file_okay=False),
               help="Folder to write (tokenizer_config.json plus the vocabulary files).")
 @click.option("--to", "target", type=click.Choice(["tokenizer.json", "vocab-merges"]), default="tokenizer.json",
               show_default=True, help="tokenizer.json (Hugging Face tokenizers) or vocab.json + merges.txt (GPT-2).")
-def convert(tokenizer_path, output_dir, target):
+def convert(tokenizer_path, overrides, output_dir, target):
     """Convert a tokenizer (SentencePiece, tiktoken ranks, vocab.json + merges.txt) to another format."""
     from mf_config.fileio import atomic_dir
     from mf_tokenizers.convert import to_fast, to_vocab_merges
 
     start = time.perf_counter()
-    tok = _load(tokenizer_path)
+    tok = _load(tokenizer_path, overrides)
     out = to_fast(tok) if target == "tokenizer.json" else to_vocab_merges(tok)
     with atomic_dir(output_dir) as tmp:
         paths = out.save_pretrained(tmp)

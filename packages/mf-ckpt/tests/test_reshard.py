@@ -83,6 +83,7 @@ def test_split_then_merge_is_identity(layout, full, strategies, tmp_path, cli):
     assert r.exit_code == 0, r.output
     ranks = sorted(p.name for p in (tmp_path / "shards").iterdir())
     assert ranks == sorted(f"rank_{i}" for i in range(WORLD[layout]))
+    assert "mf-ckpt merge" in cli("info", tmp_path / "shards").output
     assert all(cli("verify", tmp_path / "shards" / rank).exit_code == 0 for rank in ranks)
     r = cli("merge", "--src_strategy", strategy, "--src_ckpt_dir", tmp_path / "shards", "--dst_ckpt_dir",
             tmp_path / "merged")

@@ -80,6 +80,9 @@ def _open_folder(folder):
     ckpts = sorted(folder.glob("*.ckpt"))
     if len(ckpts) == 1:
         return _mindspore(folder, ckpts[0])
+    if any(p.is_dir() and p.name.startswith("rank_") for p in folder.iterdir()):
+        raise CheckpointError("holds rank_N/ shards of a distributed checkpoint: pass one rank folder, or merge "
+                              "them first (mf-ckpt merge)", file=folder)
     raise CheckpointError("no weights found: expected *.safetensors (with an index when sharded), "
                           "pytorch_model*.bin or one *.ckpt", file=folder)
 

@@ -123,3 +123,15 @@ def test_yaml_tokenizer_and_ids(tmp_path, mf_assets, alpaca_small, sp_model):
                  "--seq_length", 256, "--format", "indexed", "--output_file", tmp_path / "o2")
     assert result.exit_code == 2
     assert "model.model_config.eos_token_id: is 3 but the tokenizer's eos_token has id 2" in result.output
+
+
+def test_no_record_is_an_error(tmp_path, sp_model, wiki_small):
+    src = tmp_path / "empty.json"
+    src.write_text("[]\n")
+    result = run("--dataset_type", "alpaca", "--input_glob", src, "--tokenizer", sp_model, "--seq_length", 64,
+                 "--format", "indexed", "--output_file", tmp_path / "o")
+    assert result.exit_code == 2 and "no record came out" in result.output
+    result = run("--dataset_type", "wiki", "--input_glob", wiki_small, "--tokenizer", sp_model, "--seq_length",
+                 10 ** 7, "--format", "mindrecord", "--output_file", tmp_path / "w.mindrecord")
+    assert result.exit_code == 2 and "tokens short of one block of 10000001" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.json"]

@@ -154,6 +154,9 @@ def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, *, 
             bar.update(len(lengths))
         if packer is not None:
             summary.leftover_tokens = len(packer.rest)
+        if not summary.records:  # raised inside the writer's block: nothing is written
+            raise DataError(f"no record came out ({counter.count} bad skipped, {summary.dropped} dropped, "
+                            f"{summary.leftover_tokens} tokens short of one block of {length})", file=input_glob)
     summary.bad = counter.count
     summary.seconds = time.perf_counter() - start
     return summary

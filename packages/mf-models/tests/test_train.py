@@ -54,3 +54,18 @@ def test_call_contract_and_masked_loss(family_models):
     loss = model(ms.Tensor(ids), ms.Tensor(labels)).asnumpy()
     model.set_train(False)
     assert loss.shape == () and abs(float(loss) - expected) < 1e-5
+
+
+@pytest.mark.parametrize("family", ["gpt2", "mixtral"])
+def test_graph_mode_forward_equals_pynative(family_models, family):
+    model = family_models[family]
+    model.set_train(False)
+    ids = ms.Tensor(BATCH)
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    eager = model(ids).asnumpy()
+    ms.set_context(mode=ms.GRAPH_MODE)
+    try:
+        graph = model(ids).asnumpy()
+    finally:
+        ms.set_context(mode=ms.PYNATIVE_MODE)
+    np.testing.assert_allclose(graph, eager, rtol=1e-5, atol=1e-5)

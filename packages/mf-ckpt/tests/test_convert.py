@@ -161,3 +161,16 @@ def test_bf16_through_mindspore_ckpt(tmp_path, cli):
     b = safetensors.torch.load_file(tmp_path / "back/model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[n].view(torch.int16), b[n].view(torch.int16)) for n in a)
 
+
+
+@pytest.mark.parametrize("case", ["gpt2", "bloom"])
+def test_base_model_files_without_the_transformer_prefix(case, hf, converted, tmp_path, cli):
+    """openai-community/gpt2 and bigscience/bloom-560m ship the base model's names (``h.0.``, ``wte.weight``)."""
+    folder, model = hf[case]
+    model.transformer.save_pretrained(tmp_path / "base")
+    shutil.copyfile(folder / "config.json", tmp_path / "base/config.json")
+    names = safetensors.torch.load_file(tmp_path / "base/model.safetensors")
+    assert not any(n.startswith("transformer.") for n in names)
+    result = cli("convert", "--input_path", tmp_path / "base", "--output_path", tmp_path / "ours")
+    assert result.exit_code == 0, result.output
+    assert cli("diff", tmp_path / "ours", converted[case][0]).exit_code == 0

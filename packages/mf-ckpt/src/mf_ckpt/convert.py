@@ -104,6 +104,9 @@ def convert(input_path, output_path, model=None, reversed=False, dtype=None, fmt
             limit = max_shard_bytes or DEFAULT_SHARD_BYTES
         else:
             expected = {k: v for r in rules for k, v in r.hf_shapes().items()}
+            prefix = getattr(family, "BASE_PREFIX", None)
+            if prefix and not any(n.startswith(prefix) for n in ckpt.infos):
+                ckpt.add_prefix(prefix)  # saved from the base model (GPT2Model, BloomModel): no "transformer."
             check_source(ckpt, expected, lambda n: family.ignorable(n, cfg), name, config_file)
             specs = specs_to_ours(rules, ckpt, dtype)
             if dtype:

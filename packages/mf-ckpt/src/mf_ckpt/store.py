@@ -23,27 +23,35 @@ class Checkpoint:
         self.path = Path(path)
         self.kind = kind
         self.infos = {}
-        self._owner = {}
+        self._owner = {}  # name -> (reader, the name in the reader's file)
 
-    def add(self, name, info, owner):
+    def add(self, name, info, owner, stored_name=None):
         if name in self.infos:
             raise CheckpointError(f"tensor appears twice ({self.infos[name].file.name} and {info.file.name})",
                                   file=self.path, key=name)
         self.infos[name] = info
-        self._owner[name] = owner
+        self._owner[name] = owner, stored_name or name
 
     def get(self, name):
         try:
-            owner = self._owner[name]
+            owner, stored = self._owner[name]
         except KeyError:
             raise CheckpointError("no such tensor in the checkpoint", file=self.path, key=name) from None
-        return owner.get(name)
+        return owner.get(stored)
 
     def release(self, name):
-        self._owner[name].release(name)
+        owner, stored = self._owner[name]
+        owner.release(stored)
+
+    def add_prefix(self, prefix):
+        """Name every tensor ``prefix + name`` (a base model's file read as the full model's)."""
+        infos, owners = self.infos, self._owner
+        self.infos, self._owner = {}, {}
+        for name, info in infos.items():
+            self.add(prefix + name, info, *owners[name])
 
     def close(self):
-        for owner in set(self._owner.values()):
+        for owner in {owner for owner, _ in self._owner.values()}:
             owner.close()
 
 

@@ -6,6 +6,8 @@ import numpy as np
 
 from mf_ckpt.rules import Fused, Rename
 
+BASE_PREFIX = "transformer."  # what files saved from the base model (no LM head) leave out
+
 
 def _qkv(ours, hf, n, d, h, kind):
     if kind == "weight":

@@ -8,6 +8,8 @@ import numpy as np
 
 from mf_ckpt.rules import Fused, Rename
 
+BASE_PREFIX = "transformer."  # what files saved from the base model (no LM head) leave out
+
 _BUFFERS = re.compile(r".*\.attn\.(bias|masked_bias)$")
 
 

@@ -3,10 +3,7 @@
 import json
 
 import pytest
-import yaml
 from helpers import cli, preprocess, read_indexed
-
-from mf_config import load_config
 
 
 def run(*args):
@@ -104,25 +101,18 @@ def test_special_ids_checked_before_work(tmp_path, alpaca_small, sp_model, optio
     assert list(tmp_path.iterdir()) == []
 
 
-def _yaml(mf_assets, tmp_path, sp_model, **model_config):
-    cfg = load_config(mf_assets / "mindformers-yaml" / "finetune_llama2_7b.yaml").to_dict()
-    cfg["processor"]["tokenizer"]["vocab_file"] = str(sp_model)
-    cfg["model"]["model_config"].update(model_config)
-    path = tmp_path / "task.yaml"
-    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    return path
-
-
 def test_yaml_tokenizer_and_ids(tmp_path, mf_assets, alpaca_small, sp_model):
-    path = _yaml(mf_assets, tmp_path, sp_model)
-    out = preprocess("--dataset_type", "alpaca", "--input_glob", alpaca_small, "--tokenizer", path,
-                     "--seq_length", 256, "--format", "indexed", "--output_file", tmp_path / "o")
-    assert out.startswith("399 records,")
-    bad = _yaml(mf_assets, tmp_path, sp_model, eos_token_id=3)
-    result = run("--dataset_type", "alpaca", "--input_glob", alpaca_small, "--tokenizer", bad,
-                 "--seq_length", 256, "--format", "indexed", "--output_file", tmp_path / "o2")
+    """A real MindFormers YAML, unchanged, with its vocab_file set from the command line."""
+    yaml_file = mf_assets / "mindformers-yaml" / "finetune_llama2_7b.yaml"
+    common = ["--dataset_type", "alpaca", "--input_glob", alpaca_small, "--tokenizer", yaml_file, "--seq_length", 256,
+              "--format", "indexed", "--set", f"processor.tokenizer.vocab_file={sp_model}"]
+    assert preprocess(*common, "--output_file", tmp_path / "o").startswith("399 records,")
+    inspected = cli("inspect", tmp_path / "o", "--show", 1)  # the dataset remembers the YAML and its overrides
+    assert inspected.exit_code == 0 and "learned" in inspected.output
+    result = run(*common, "--output_file", tmp_path / "o2", "--set", "model.model_config.eos_token_id=3")
     assert result.exit_code == 2
     assert "model.model_config.eos_token_id: is 3 but the tokenizer's eos_token has id 2" in result.output
+    assert not (tmp_path / "o2").exists()
 
 
 def test_no_record_is_an_error(tmp_path, sp_model, wiki_small):

@@ -38,11 +38,14 @@ def alpaca_to_conversation(data_path, output_path, skip_bad):
 @click.option("--eos_token_id", type=int, default=None, help="Override the tokenizer's/YAML's eos id.")
 @click.option("--pad_token_id", type=int, default=None, help="Override the tokenizer's/YAML's pad id.")
 @click.option("--ignore_token_id", type=int, default=None, help="Label of masked positions (default -100).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a key of a YAML --tokenizer, e.g. processor.tokenizer.vocab_file=tokenizer.model.")
 @click.option("--exact_length", is_flag=True, help="Records of seq_length tokens (GPT-2 script) instead of +1.")
 @click.option("--skip_bad", is_flag=True, help="Count and skip malformed records or lines instead of stopping.")
 @click.option("--no_progress", is_flag=True, help="No progress bar.")
 def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, fmt, workers, num_splits, data_columns,
-               bos_token_id, eos_token_id, pad_token_id, ignore_token_id, exact_length, skip_bad, no_progress):
+               bos_token_id, eos_token_id, pad_token_id, ignore_token_id, overrides, exact_length, skip_bad,
+               no_progress):
     """Tokenize wiki/qa/alpaca text into MindRecord or the indexed format; prints a summary line."""
     from mf_data.preprocess import preprocess as run
 
@@ -51,7 +54,7 @@ def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, fmt
            "ignore_token_id": ignore_token_id}
     summary = run(dataset_type, input_glob, tokenizer, seq_length, output_file, fmt=fmt, workers=workers,
                   num_splits=num_splits, columns=columns, special_ids=ids, skip_bad=skip_bad,
-                  exact_length=exact_length, progress=not no_progress)
+                  exact_length=exact_length, progress=not no_progress, overrides=overrides)
     click.echo(summary.line())
 
 

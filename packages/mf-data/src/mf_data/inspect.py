@@ -63,7 +63,7 @@ def inspect_lines(path, tokenizer=None, show=2):
         lines.append(f"tokens before padding: min {int(lengths.min())}, mean {float(lengths.mean()):.1f}, "
                      f"max {int(lengths.max())}, total {int(lengths.sum())}; full-length records "
                      f"{int((lengths >= width).sum())}")
-    tok = _tokenizer(tokenizer or named)
+    tok = _tokenizer(tokenizer, ()) if tokenizer else _tokenizer(named, header.get("tokenizer_overrides", ()))
     for i, (ids, mask) in enumerate(records):
         learned = "" if mask is None else f", {int(mask.sum())} learned"
         lines.append(f"record {i}: {len(ids)} tokens{learned}")
@@ -71,12 +71,13 @@ def inspect_lines(path, tokenizer=None, show=2):
     return lines
 
 
-def _tokenizer(source):
+def _tokenizer(source, overrides):
     if source is None:
         return None
     from mf_tokenizers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(source))
+    kwargs = {"overrides": list(overrides)} if overrides else {}
+    return AutoTokenizer.from_pretrained(str(source), **kwargs)
 
 
 def _spans(ids, mask, tok, header):

@@ -106,11 +106,12 @@ class _Packer:
 
 def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, *, fmt="mindrecord", workers=1,
                num_splits=1, columns=None, special_ids=None, skip_bad=False, exact_length=False, chunk_size=256,
-               progress=True):
+               progress=True, overrides=()):
     """Preprocess text into a dataset; returns a :class:`Summary`.
 
-    ``tokenizer`` is a path or YAML for ``mf_tokenizers.AutoTokenizer`` or a tokenizer object. Records hold
-    ``seq_length + 1`` tokens (the trainer shifts), or ``seq_length`` with ``exact_length``.
+    ``tokenizer`` is a path or YAML for ``mf_tokenizers.AutoTokenizer`` or a tokenizer object; ``overrides``
+    (``"key=value"``) apply to a YAML. Records hold ``seq_length + 1`` tokens (the trainer shifts), or
+    ``seq_length`` with ``exact_length``.
     """
     if dataset_type not in DATASET_TYPES:
         raise DataError(f"dataset_type {dataset_type!r}; expected one of {', '.join(DATASET_TYPES)}")
@@ -125,12 +126,13 @@ def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, *, 
     if fmt == "indexed" and num_splits != 1:
         raise DataError("--num_splits applies to MindRecord; the indexed format is one token file")
     files = input_files(input_glob)
-    tok, source = _load_tokenizer(tokenizer)
-    ids = special.resolve(tok, source, special_ids or {}, need_pad=dataset_type != "wiki")
+    tok, source = _load_tokenizer(tokenizer, tuple(overrides))
+    ids = special.resolve(tok, source, special_ids or {}, need_pad=dataset_type != "wiki", overrides=overrides)
     length = seq_length if exact_length else seq_length + 1
     header = {"format": "mf-data indexed", "dataset_type": dataset_type, "seq_length": length,
               "columns": list(columns), "pad_token_id": ids.pad, "bos_token_id": ids.bos, "eos_token_id": ids.eos,
               "ignore_token_id": ids.ignore, "vocab_size": ids.vocab_size, "tokenizer": source,
+              "tokenizer_overrides": list(overrides),
               "loss_mask": dataset_type != "wiki" and "labels" in columns}
     encoder = Encoder(tok, ids, length)
     kind = "wiki" if dataset_type == "wiki" else "conversations"
@@ -162,12 +164,17 @@ def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, *, 
     return summary
 
 
-def _load_tokenizer(tokenizer):
+def _load_tokenizer(tokenizer, overrides):
     if not isinstance(tokenizer, (str, Path)):
+        if overrides:
+            raise DataError("overrides apply to a YAML tokenizer, not to a tokenizer object")
         return tokenizer, str(getattr(tokenizer, "name_or_path", type(tokenizer).__name__))
     from mf_tokenizers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(tokenizer)), str(tokenizer)
+    if overrides and not special.is_yaml(tokenizer):
+        raise DataError("--set applies to a MindFormers YAML given as --tokenizer", file=tokenizer)
+    kwargs = {"overrides": overrides} if overrides else {}
+    return AutoTokenizer.from_pretrained(str(tokenizer), **kwargs), str(tokenizer)
 
 
 class _results:

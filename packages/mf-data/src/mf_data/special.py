@@ -36,11 +36,16 @@ def vocab_size(tokenizer):
     return int(size)
 
 
-def _yaml_ids(path):
+def is_yaml(path):
+    """True for a ``.yaml``/``.yml`` path."""
+    return Path(str(path)).suffix in (".yaml", ".yml")
+
+
+def _yaml_ids(path, overrides):
     """``{name: (value, dotted key)}`` of the special ids in a YAML's ``model.model_config``."""
     from mf_config import load_config
 
-    cfg = load_config(path)
+    cfg = load_config(path, overrides)
     model_config = (cfg.get("model") or {}).get("model_config") or {}
     out = {}
     for name in (*_NAMES, "ignore_token_id"):
@@ -49,23 +54,24 @@ def _yaml_ids(path):
     return out
 
 
-def resolve(tokenizer, tokenizer_source, overrides, need_pad):
+def resolve(tokenizer, tokenizer_source, ids_given, need_pad, overrides=()):
     """Special ids for a run, checked against each other and the vocabulary.
 
-    ``overrides`` maps ``bos_token_id``/``eos_token_id``/``pad_token_id``/``ignore_token_id`` to values
-    given on the command line (None: not given). ``need_pad``: the run pads (qa/alpaca).
+    ``ids_given`` maps ``bos_token_id``/``eos_token_id``/``pad_token_id``/``ignore_token_id`` to values
+    given on the command line (None: not given). ``need_pad``: the run pads (qa/alpaca). ``overrides``
+    (``"key=value"``) apply to a YAML source.
     """
     ids = {name: getattr(tokenizer, name, None) for name in _NAMES}
     ids["ignore_token_id"] = IGNORE_TOKEN_ID
     source = str(tokenizer_source)
-    if Path(source).suffix in (".yaml", ".yml"):
-        for name, (value, key) in _yaml_ids(source).items():
+    if is_yaml(source):
+        for name, (value, key) in _yaml_ids(source, overrides).items():
             mine = ids.get(name) if name != "ignore_token_id" else None
             if mine is not None and int(mine) != int(value):
                 raise DataError(f"is {value} but the tokenizer's {name[:-3]} has id {mine}; make them agree",
                                 file=source, key=key)
             ids[name] = value
-    for name, value in overrides.items():
+    for name, value in ids_given.items():
         if value is not None:
             ids[name] = value
     size = vocab_size(tokenizer)

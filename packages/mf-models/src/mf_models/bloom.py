@@ -19,10 +19,9 @@ from mf_models.layers import (
     dtypes,
     positions_and_bias,
     run_blocks,
-    start_offset,
     write_mask,
 )
-from mf_models.modeling import CausalLM
+from mf_models.modeling import TiedEmbeddingLM
 
 
 class BloomEmbedding(nn.Cell):
@@ -61,23 +60,14 @@ class BloomModel(nn.Cell):
 
 
 @register("model")
-class BloomLMHeadModel(CausalLM):
+class BloomLMHeadModel(TiedEmbeddingLM):
     """Bloom with its head tied to ``transformer.embedding.word_embedding``."""
 
     config_class = BloomConfig
 
     def __init__(self, config=None):
-        super().__init__(config)
-        config = self.config
-        self.transformer = BloomModel(config)
-        self.num_layers = config.num_layers
-        self.cache_heads, self.cache_dim = config.num_heads, config.head_dim
-        self.max_positions = config.seq_length
-        self.compute_dtype = dtypes(config)[1]
+        super().__init__(config, "transformer", BloomModel)
 
     def forward(self, input_ids, start=None, offset=None, caches=None):
         """Logits (b, s, V) float32, per-layer keys/values and a zero aux loss; see ``CausalLM``."""
-        start, offset = start_offset(input_ids.shape[0], start, offset)
-        h, kv = self.transformer(input_ids, start, offset, caches)
-        logits = self.tied_logits(h, self.transformer.embedding.word_embedding.embedding_table)
-        return logits, kv, ops.zeros((), ms.float32)
+        return self.tied_forward(self.transformer, input_ids, start, offset, caches)

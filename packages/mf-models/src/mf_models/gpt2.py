@@ -5,8 +5,7 @@ Parameter names are MindFormers' (``backbone.embedding.word_embedding.embedding_
 ``backbone.blocks.N.output.mapping.weight``, ``backbone.layernorm.gamma``); see ``mf_models.specs``.
 """
 
-import mindspore as ms
-from mindspore import nn, ops
+from mindspore import nn
 
 from mf_config import GPT2Config
 from mf_config.registry import register
@@ -17,10 +16,9 @@ from mf_models.layers import (
     dtypes,
     positions_and_bias,
     run_blocks,
-    start_offset,
     write_mask,
 )
-from mf_models.modeling import CausalLM
+from mf_models.modeling import TiedEmbeddingLM
 
 
 class GPT2Embedding(nn.Cell):
@@ -59,23 +57,14 @@ class GPT2Model(nn.Cell):
 
 
 @register("model")
-class GPT2LMHeadModel(CausalLM):
+class GPT2LMHeadModel(TiedEmbeddingLM):
     """GPT-2 with its head tied to ``backbone.embedding.word_embedding``."""
 
     config_class = GPT2Config
 
     def __init__(self, config=None):
-        super().__init__(config)
-        config = self.config
-        self.backbone = GPT2Model(config)
-        self.num_layers = config.num_layers
-        self.cache_heads, self.cache_dim = config.num_heads, config.head_dim
-        self.max_positions = config.seq_length
-        self.compute_dtype = dtypes(config)[1]
+        super().__init__(config, "backbone", GPT2Model)
 
     def forward(self, input_ids, start=None, offset=None, caches=None):
         """Logits (b, s, V) float32, per-layer keys/values and a zero aux loss; see ``CausalLM``."""
-        start, offset = start_offset(input_ids.shape[0], start, offset)
-        h, kv = self.backbone(input_ids, start, offset, caches)
-        logits = self.tied_logits(h, self.backbone.embedding.word_embedding.embedding_table)
-        return logits, kv, ops.zeros((), ms.float32)
+        return self.tied_forward(self.backbone, input_ids, start, offset, caches)

@@ -22,7 +22,7 @@ from mindspore import Tensor, nn, ops
 
 from mf_config.pretrained import CONFIG_NAME
 from mf_models.config_files import ModelError
-from mf_models.layers import CrossEntropyLoss, int_tensor
+from mf_models.layers import CrossEntropyLoss, dtypes, int_tensor, start_offset
 
 WEIGHTS_NAME = "model.safetensors"
 CKPT_NAME = "model.ckpt"
@@ -252,3 +252,23 @@ class CausalLM(PreTrainedModel):
         b, s, h = hidden.shape
         logits = ops.MatMul(transpose_b=True)(hidden.reshape(-1, h), ops.cast(table, hidden.dtype))
         return ops.cast(logits, ms.float32).reshape(b, s, -1)
+
+
+class TiedEmbeddingLM(CausalLM):
+    """GPT-2/Bloom: a backbone (registered under MindFormers' attribute ``name``) whose
+    ``embedding.word_embedding`` table is also the output head."""
+
+    def __init__(self, config, name, backbone_cls):
+        super().__init__(config)
+        config = self.config
+        setattr(self, name, backbone_cls(config))
+        self.num_layers = config.num_layers
+        self.cache_heads, self.cache_dim = config.num_heads, config.head_dim
+        self.max_positions = config.seq_length
+        self.compute_dtype = dtypes(config)[1]
+
+    def tied_forward(self, body, input_ids, start, offset, caches):
+        """Logits (b, s, V) float32, per-layer keys/values and a zero aux loss; see ``CausalLM``."""
+        start, offset = start_offset(input_ids.shape[0], start, offset)
+        h, kv = body(input_ids, start, offset, caches)
+        return self.tied_logits(h, body.embedding.word_embedding.embedding_table), kv, ops.zeros((), ms.float32)

@@ -125,6 +125,7 @@ def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, *, 
         raise DataError("seq_length, workers and num_splits must be positive")
     if fmt == "indexed" and num_splits != 1:
         raise DataError("--num_splits applies to MindRecord; the indexed format is one token file")
+    start = time.perf_counter()
     files = input_files(input_glob)
     tok, source = _load_tokenizer(tokenizer, tuple(overrides))
     ids = special.resolve(tok, source, special_ids or {}, need_pad=dataset_type != "wiki", overrides=overrides)
@@ -144,7 +145,6 @@ def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, *, 
             MindRecordWriter(output_file, header, num_splits) as writer, \
             _results(encoder, tasks, workers) as results, \
             tqdm(desc="preprocess", unit=" records", disable=not progress) as bar:
-        start = time.perf_counter()
         for lengths, tokens, mask, stats in results:
             if packer is not None:
                 lengths, tokens = packer.blocks(tokens)

@@ -86,3 +86,39 @@ def test_truncated_or_wrong_tokenizer_json(templated_json, sp_model, tmp_path):
     assert str(bad) in str(e.value)
     with pytest.raises(TokenizerError, match="not a Hugging Face tokenizer.json"):
         PreTrainedTokenizerFast(tokenizer_file=sp_model)
+
+
+@pytest.fixture(scope="module")
+def trained_models(tmp_path_factory, pydocs_lines):
+    """Small SentencePiece models trained on pydocs: a BPE one with a user-defined piece, a unigram one."""
+    import sentencepiece
+
+    folder = tmp_path_factory.mktemp("spm")
+    common = dict(sentence_iterator=iter(pydocs_lines[:3000]), vocab_size=600, normalization_rule_name="identity",
+                  remove_extra_whitespaces=False, byte_fallback=True, minloglevel=2, num_threads=1)
+    with open(folder / "bpe.model", "wb") as f:
+        sentencepiece.SentencePieceTrainer.train(model_writer=f, model_type="bpe", user_defined_symbols=["<tool>"],
+                                                 split_digits=True, allow_whitespace_only_pieces=True, **common)
+    common["sentence_iterator"] = iter(pydocs_lines[:3000])
+    with open(folder / "unigram.model", "wb") as f:
+        sentencepiece.SentencePieceTrainer.train(model_writer=f, model_type="unigram", **common)
+    return folder
+
+
+def test_trained_sentencepiece_models(trained_models, pydocs_lines):
+    import sentencepiece
+
+    from mf_tokenizers import TokenizerError
+
+    texts = pydocs_lines[3000:8000] + HARD_STRINGS + ["a<tool>b"]
+    for name in ("bpe.model", "unigram.model"):
+        sp = sentencepiece.SentencePieceProcessor(model_file=str(trained_models / name))
+        tok = LlamaTokenizer(trained_models / name)
+        assert tok(texts, add_special_tokens=False, split_special_tokens=True)["input_ids"] == sp.encode(texts)
+    fast = LlamaTokenizerFast(trained_models / "bpe.model")
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(trained_models / "bpe.model"))
+    plain = [t for t in texts if "<tool>" not in t]
+    assert fast(plain, add_special_tokens=False, split_special_tokens=True)["input_ids"] == sp.encode(plain)
+    assert fast.tokenize("a<tool>b") == ["▁a", "<tool>", "▁b"]  # Hugging Face's rule after an added token
+    with pytest.raises(TokenizerError, match="only SentencePiece BPE models convert"):
+        LlamaTokenizerFast(trained_models / "unigram.model")

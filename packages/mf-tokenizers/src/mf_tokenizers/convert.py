@@ -75,32 +75,35 @@ def tiktoken_to_tokenizer(ranks, pattern, special_tokens=None):
     return byte_level_bpe(vocab, merges, pattern, special_tokens, ignore_merges=True)
 
 
-def _sentencepiece_proto(path):
+def _sentencepiece_proto(model):
+    """The ModelProto of a SentencePiece model file, or of its serialized bytes."""
     from sentencepiece import sentencepiece_model_pb2
 
     from mf_tokenizers.vocab_files import load_sentencepiece
 
-    load_sentencepiece(path)  # a clear error for a missing or bad file
+    if not isinstance(model, bytes):
+        model = load_sentencepiece(model).serialized_model_proto()  # a clear error for a missing or bad file
     proto = sentencepiece_model_pb2.ModelProto()
-    with open(path, "rb") as f:
-        proto.ParseFromString(f.read())
+    proto.ParseFromString(model)
     return proto
 
 
-def sentencepiece_to_tokenizer(path, legacy=True):
-    """A ``tokenizers.Tokenizer`` equal to a SentencePiece BPE model (Llama 2 / Mistral layout).
+def sentencepiece_to_tokenizer(model, legacy=True):
+    """A ``tokenizers.Tokenizer`` equal to a SentencePiece BPE model (a file, or its serialized bytes;
+    Llama 2 / Mistral layout).
 
     ``legacy``: text after a special token gets its own dummy-prefix space (as in LlamaTokenizer).
     """
     from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-    proto = _sentencepiece_proto(path)
+    proto = _sentencepiece_proto(model)
+    where = None if isinstance(model, bytes) else model
     spec, norm = proto.trainer_spec, proto.normalizer_spec
     if spec.model_type != 2:  # BPE
-        raise TokenizerError("only SentencePiece BPE models convert to tokenizer.json", file=path)
+        raise TokenizerError("only SentencePiece BPE models convert to tokenizer.json", file=where)
     if norm.remove_extra_whitespaces or norm.precompiled_charsmap or spec.treat_whitespace_as_suffix:
         raise TokenizerError("SentencePiece normalization (remove_extra_whitespaces, a charsmap or whitespace as "
-                             "suffix) is not converted; expected the Llama 2 / Mistral layout", file=path)
+                             "suffix) is not converted; expected the Llama 2 / Mistral layout", file=where)
     pieces = [(p.piece, p.score) for p in proto.pieces]
     vocab = {piece: i for i, (piece, _) in enumerate(pieces)}
     merges = []
@@ -124,6 +127,8 @@ def sentencepiece_to_tokenizer(path, legacy=True):
     control = [p.piece for p in proto.pieces if p.type in (2, 3)]  # UNKNOWN, CONTROL
     user = [p.piece for p in proto.pieces if p.type == 4]  # USER_DEFINED
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in control])
+    # as Hugging Face converts them: the text after a user-defined piece gets its own dummy prefix in
+    # legacy mode, where SentencePiece gives it none
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in user])
     bos = proto.trainer_spec.bos_piece
     if tok.token_to_id(bos) is not None:  # Hugging Face's default for Llama: bos before each sequence
@@ -147,7 +152,7 @@ def to_fast(tok):
     if isinstance(tok, PreTrainedTokenizerFast):
         return tok
     if isinstance(tok, LlamaTokenizer):
-        backend = sentencepiece_to_tokenizer(tok.vocab_file, legacy=tok.legacy)
+        backend = sentencepiece_to_tokenizer(tok.sp_model.serialized_model_proto(), legacy=tok.legacy)
         out = LlamaTokenizerFast(tokenizer_object=backend, add_bos_token=tok.add_bos_token,
                                  add_eos_token=tok.add_eos_token, legacy=tok.legacy, **common)
     elif isinstance(tok, Llama3Tokenizer):

@@ -80,7 +80,7 @@ def write_specs(f, specs, release, stats, bar, metadata=None):
     with ThreadPoolExecutor(1) as pool:
         writer = SafetensorsWriter(f, [(s.name, s.dtype, s.shape) for s in specs], metadata, pool)
         for spec in specs:
-            writer.write(spec.name, [cast(part, spec.dtype) for part in spec.parts()], spec.ranges)
+            writer.write(spec.name, lambda spec=spec: [cast(part, spec.dtype) for part in spec.parts()], spec.ranges)
             for source in spec.sources:
                 release(source)
             stats.tensors += 1

@@ -2,7 +2,9 @@
 
 Sources are ``DIR/rank_N/<checkpoint>`` folders (the last checkpoint of each folder in name order, as
 MindSpore picks) or one whole checkpoint. Each destination block is assembled from the source blocks
-that overlap it (one replica of each), so memory holds one destination block and the mapped sources.
+that overlap it (one replica of each), so memory holds one destination block and the mapped sources;
+where those pieces are whole rows of safetensors files (splits along the first dimension, replicated
+tensors) the kernel copies the byte ranges and nothing is assembled.
 Outputs are ``DST/rank_N/{prefix}N.safetensors`` (or ``.ckpt``), as ``mindspore.transform_checkpoints``
 names them, each rank folder with its SHA256SUMS.
 """
@@ -109,6 +111,34 @@ def read_block(sources, layout, name, full, box, dtype):
     return out
 
 
+def block_ranges(sources, layout, name, full, box):
+    """The source byte ranges that, one after the other, are block ``box`` of ``name``: where each source piece
+    is whole rows (every dimension but the first complete) of a safetensors file; () otherwise."""
+    pieces, seen = [], set()
+    for rank in layout.ranks_of(name):
+        ckpt = sources.ckpts.get(rank)
+        if ckpt is None or name not in ckpt.infos:
+            continue
+        src = layout.box(name, full, rank)
+        if src in seen:
+            continue
+        seen.add(src)
+        info = ckpt.infos[name]
+        if ckpt.kind != "safetensors":
+            return ()
+        if not box:
+            return ((info.file, info.start, info.end),)
+        first = (max(box[0][0], src[0][0]), min(box[0][1], src[0][1]))
+        if first[0] >= first[1]:
+            continue
+        if any(box[d] != src[d] for d in range(1, len(box))):
+            return ()
+        row = info.nbytes // (src[0][1] - src[0][0])
+        pieces.append((first[0], (info.file, info.start + (first[0] - src[0][0]) * row,
+                                  info.start + (first[1] - src[0][0]) * row)))
+    return tuple(piece for _, piece in sorted(pieces))
+
+
 def reshard(src, dst_dir, src_layout=None, dst_layout=None, prefix="checkpoint_", fmt="safetensors"):
     """Rewrite the shards under ``src`` (laid out by ``src_layout``; None: one whole checkpoint) into
     ``dst_dir/rank_N`` laid out by ``dst_layout`` (None: one whole checkpoint, i.e. merge). Returns Stats."""
@@ -131,7 +161,8 @@ def reshard(src, dst_dir, src_layout=None, dst_layout=None, prefix="checkpoint_"
                         continue
                     specs.append(Spec(name, dtype, tuple(b - a for a, b in box),
                                       lambda n=name, f=full, b=box, d=dtype: [read_block(sources, src_layout, n, f,
-                                                                                         b, d)], (name,)))
+                                                                                         b, d)], (name,),
+                                      block_ranges(sources, src_layout, name, full, box)))
                 folder = tmp / f"rank_{rank}"
                 folder.mkdir()
                 digests = write_weights(folder, specs, sources.release, stats, prefix=f"{prefix}{rank}",

@@ -163,22 +163,29 @@ class SafetensorsWriter:
 
     def write(self, name, parts, ranges=()):
         """Write tensor ``name`` (the next one declared) from ``parts``: arrays whose C-order bytes,
-        one after the other, are the tensor (one array, or the slices of a stacked tensor). ``ranges``
-        ((file, start, end) holding exactly those bytes) lets the kernel copy them instead."""
+        one after the other, are the tensor (one array, or the slices of a stacked tensor), or a callable
+        that returns them. ``ranges`` ((file, start, end) holding exactly those bytes, in the declared
+        dtype) lets the kernel copy them instead, and ``parts`` is then only called if it cannot."""
         expected_name, dtype, shape = self._entries[self._next]
         if name != expected_name:
             raise ValueError(f"tensors out of order: got {name}, expected {expected_name}")
-        flats = []
-        for part in parts:
-            if st_dtype(part.dtype, key=name) != dtype:
-                raise CheckpointError(f"dtype {st_dtype(part.dtype)} disagrees with the declared {dtype}", key=name)
-            flats.append(memoryview(np.ascontiguousarray(part).reshape(-1).view(np.uint8)))
-        if sum(len(f) for f in flats) != math.prod(shape) * numpy_dtype(dtype).itemsize:
-            raise CheckpointError(f"data size disagrees with the declared shape {list(shape)}", key=name)
-        if ranges and self._pool is not None and sum(e - s for _, s, e in ranges) == sum(len(f) for f in flats):
+        nbytes = math.prod(shape) * numpy_dtype(dtype).itemsize
+
+        def flats():
+            out = []
+            for part in parts() if callable(parts) else parts:
+                if st_dtype(part.dtype, key=name) != dtype:
+                    raise CheckpointError(f"dtype {st_dtype(part.dtype)} disagrees with the declared {dtype}",
+                                          key=name)
+                out.append(memoryview(np.ascontiguousarray(part).reshape(-1).view(np.uint8)))
+            if sum(len(f) for f in out) != nbytes:
+                raise CheckpointError(f"data size disagrees with the declared shape {list(shape)}", key=name)
+            return out
+
+        if ranges and self._pool is not None and sum(e - s for _, s, e in ranges) == nbytes:
             self._copy(flats, ranges)
         else:
-            for flat in flats:
+            for flat in flats():
                 self._put(flat)
         self._next += 1
 
@@ -197,7 +204,7 @@ class SafetensorsWriter:
 
     def _copy(self, flats, ranges):
         """copy_file_range the byte ranges into the output while the pool hashes them; where the kernel cannot
-        copy between these files, write ``flats`` (the same bytes, mapped) instead."""
+        copy between these files, write ``flats()`` (the same bytes) instead."""
         self._f.flush()
         start = pos = self._f.tell()
         hashed = self._pool.submit(self._hash_ranges, ranges)
@@ -215,7 +222,7 @@ class SafetensorsWriter:
             self._f.seek(pos)
         except OSError:
             self._f.seek(start)
-            for flat in flats:
+            for flat in flats():
                 self._f.write(flat)
         finally:
             hashed.result()

@@ -74,3 +74,25 @@ def test_gpt2_yaml_and_tiktoken_detection(mf_assets, tokenizers_dir, tmp_path):
     tok = AutoTokenizer.from_pretrained(mf_assets / "mindformers-yaml" / "run_gpt2.yaml",
                                         vocab_file=str(tokenizers_dir / "gpt2.tiktoken"))
     assert type(tok) is GPT2Tokenizer and tok.pad_token_id == 50256
+
+
+def test_prepare_for_model_as_mindformers_wikitext_script(mf_assets, gpt2_tiktoken, tokenizers_dir):
+    """MindFormers' GPT-2 wikitext preprocessing: encode a passage, then prepare_for_model with
+    padding to max_length and truncation from the left."""
+    tok = AutoTokenizer.from_pretrained(mf_assets / "mindformers-yaml" / "run_gpt2.yaml",
+                                        vocab_file=str(tokenizers_dir / "gpt2.tiktoken"))
+    lines = [x.strip() for x in (mf_assets / "text" / "wiki.valid.tokens").read_text(encoding="utf-8").splitlines()]
+    passages = [x for x in lines if x and not x.startswith("=")][:50]
+    max_length = 64
+    seen = set()
+    for text in passages:
+        ids = tok.encode(text)
+        out = tok.prepare_for_model(ids=ids, pair_ids=None, add_special_tokens=False, max_length=max_length,
+                                    padding="max_length", truncate_direction="LEFT", return_overflowing_tokens=False,
+                                    return_attention_mask=True)
+        ref = gpt2_tiktoken.encode(text)[-max_length:]
+        pad = max_length - len(ref)
+        assert out["input_ids"] == ref + [50256] * pad
+        assert out["attention_mask"] == [1] * len(ref) + [0] * pad
+        seen.add("padded" if pad else "truncated" if len(ids) > max_length else "exact")
+    assert {"padded", "truncated"} <= seen

@@ -369,9 +369,11 @@ class PreTrainedTokenizerBase:
 
     def prepare_for_model(self, ids, pair_ids=None, add_special_tokens=True, padding=False, truncation=None,
                           max_length=None, return_attention_mask=None, return_tensors=None,
-                          pad_to_multiple_of=None, truncate_direction=None):
+                          pad_to_multiple_of=None, truncate_direction=None, return_overflowing_tokens=False):
         """Special tokens, truncation (``truncate_direction`` 'LEFT'/'RIGHT' or the tokenizer's
         ``truncation_side``) and padding for ids that are already encoded."""
+        if return_overflowing_tokens:
+            raise TokenizerError("return_overflowing_tokens=True is not supported", key="return_overflowing_tokens")
         strategy = truncation_strategy(truncation, max_length)
         if strategy is not None and max_length is None:
             max_length = self._max_length_or_fail()

@@ -142,3 +142,14 @@ def test_missing_rank_and_wrong_shapes(full, strategies, tmp_path, cli):
     r = cli("merge", "--src_strategy", strategies / "mp2.json", "--src_ckpt_dir", tmp_path / "s", "--dst_ckpt_dir",
             tmp_path / "m")
     assert r.exit_code == 2 and "rank folders [3] beyond the layout's 2 ranks" in r.output
+
+
+def test_layout_that_does_not_divide_a_tensor(full, tmp_path, cli):
+    strategy = tmp_path / "mp5.json"
+    strategy.write_text(json.dumps(our_layout(5)))
+    r = cli("split", "--dst_strategy", strategy, "--src_ckpt", full[0], "--dst_ckpt_dir", tmp_path / "s")
+    assert r.exit_code == 2 and "model.tok_embeddings.embedding_weight: dimension 0 (24) does not split into 5" in \
+        r.output and not (tmp_path / "s").exists()
+    strategy.write_text(json.dumps({"model_parallel": 2, "params": {"lm_head.weight": {"split_dim": 2}}}))
+    r = cli("split", "--dst_strategy", strategy, "--src_ckpt", full[0], "--dst_ckpt_dir", tmp_path / "s")
+    assert r.exit_code == 2 and "lm_head.weight: split_dim 2 is outside a 2-D tensor" in r.output

@@ -64,3 +64,20 @@ def test_truncated_or_wrong_ranks_file(tokenizers_dir, sp_model, tmp_path):
     assert e.value.line is not None and "truncated" in str(e.value)
     with pytest.raises(TokenizerError, match="tiktoken ranks file"):
         Llama3Tokenizer(sp_model)
+
+
+def test_decode_errors_modes(tokenizers_dir, llama3, gpt2_slow, sp_model):
+    from mf_tokenizers import GPT2Tokenizer, LlamaTokenizer
+
+    half = llama3.tiktoken.encode_single_token(b"\xe6")  # a lone UTF-8 lead byte
+    assert llama3.decode([half]) == "\ufffd"
+    strict = Llama3Tokenizer(tokenizers_dir / "cl100k_base.tiktoken", errors="strict")
+    with pytest.raises(TokenizerError, match="do not decode to UTF-8"):
+        strict.decode([half])
+    gpt2_strict = GPT2Tokenizer(tokenizers_dir / "gpt2.tiktoken", errors="strict")
+    lead = gpt2_slow.convert_tokens_to_ids("æ")  # byte 0xe6 in the byte-level alphabet
+    assert gpt2_slow.decode([lead]) == "\ufffd"
+    with pytest.raises(TokenizerError, match="do not decode to UTF-8"):
+        gpt2_strict.decode([lead])
+    with pytest.raises(TokenizerError, match="errors in replace, not 'strict'"):
+        LlamaTokenizer(sp_model, errors="strict")

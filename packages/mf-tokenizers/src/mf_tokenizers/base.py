@@ -22,7 +22,7 @@ _UNSET = object()
 HF_BOOKKEEPING_KEYS = frozenset({
     "name_or_path", "tokenizer_file", "auto_map", "processor_class", "special_tokens_map_file",
     "model_input_names", "use_fast", "clean_up_tokenization_spaces", "spaces_between_special_tokens",
-    "use_default_system_prompt", "sp_model_kwargs", "errors", "extra_special_tokens",
+    "use_default_system_prompt", "sp_model_kwargs", "extra_special_tokens",
     "do_lower_case", "mask_token", "sep_token", "cls_token", "added_tokens", "tokenizer_type", "backend",
     "is_local", "local_files_only",
 })
@@ -47,6 +47,7 @@ class PreTrainedTokenizerBase:
 
     vocab_files_names: dict = {}
     special_defaults: dict = {}
+    decode_errors = ("replace",)  # the ``errors`` modes decoding invalid UTF-8 supports
     default_chat_template = None
     model_input_names = ("input_ids", "attention_mask")
 
@@ -54,10 +55,14 @@ class PreTrainedTokenizerBase:
                  additional_special_tokens=None, model_max_length=None, padding_side="right",
                  truncation_side="right", split_special_tokens=False, chat_template=None,
                  added_tokens_decoder=None, add_bos_token=False, add_eos_token=False, num_threads=None,
-                 name_or_path=None, **unknown):
+                 name_or_path=None, errors="replace", **unknown):
         if unknown:
             raise TokenizerError(f"{type(self).__name__} does not take option(s) {', '.join(sorted(unknown))}",
                                  key=sorted(unknown)[0])
+        if errors not in self.decode_errors:
+            raise TokenizerError(f"{type(self).__name__} decodes invalid UTF-8 with errors in "
+                                 f"{', '.join(self.decode_errors)}, not '{errors}'", key="errors")
+        self.errors = errors
         self.add_bos_token = bool(add_bos_token)
         self.add_eos_token = bool(add_eos_token)
         self.model_max_length = None if model_max_length is None else int(model_max_length)
@@ -440,7 +445,10 @@ class PreTrainedTokenizerBase:
     # ----- save and load --------------------------------------------------------------------------
     def _init_config(self):
         """The init options that ``tokenizer_config.json`` keeps (besides files and special tokens)."""
-        return {"add_bos_token": self.add_bos_token, "add_eos_token": self.add_eos_token}
+        out = {"add_bos_token": self.add_bos_token, "add_eos_token": self.add_eos_token}
+        if self.errors != "replace":
+            out["errors"] = self.errors
+        return out
 
     def save_pretrained(self, save_directory):
         """Write ``tokenizer_config.json`` and the vocabulary files into a folder; returns their paths."""

@@ -6,6 +6,7 @@ import json
 from mf_config.fileio import atomic_write
 from mf_tokenizers.base import PreTrainedTokenizerBase
 from mf_tokenizers.byte_level import GPT2_PATTERN, bytes_to_unicode, unicode_to_bytes
+from mf_tokenizers.errors import TokenizerError
 from mf_tokenizers.vocab_files import is_tiktoken_file, read_merges, read_tiktoken_ranks, read_vocab_json
 
 CACHE_LIMIT = 100_000
@@ -29,6 +30,7 @@ class GPT2Tokenizer(PreTrainedTokenizerBase):
     vocab_files_names = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
     special_defaults = {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>",
                         "pad_token": None}
+    decode_errors = ("replace", "strict", "ignore")
 
     def __init__(self, vocab_file=None, merges_file=None, ignore_merges=None, **kwargs):
         import regex
@@ -86,7 +88,10 @@ class GPT2Tokenizer(PreTrainedTokenizerBase):
     def _decode_run(self, ids, first):
         table = unicode_to_bytes()
         data = bytes(table[c] for i in ids for c in self.decoder[i])
-        return data.decode("utf-8", errors="replace")
+        try:
+            return data.decode("utf-8", errors=self.errors)
+        except UnicodeDecodeError as e:
+            raise TokenizerError(f"the ids do not decode to UTF-8 ({e.reason}); use errors='replace'") from None
 
     def _init_config(self):
         return {**super()._init_config(), "ignore_merges": self.ignore_merges}

@@ -19,13 +19,16 @@ def llama3_special_tokens(count=NUM_RESERVED_SPECIAL_TOKENS):
 
 
 class Llama3Tokenizer(PreTrainedTokenizerBase):
-    """Llama 3's tokenizer on tiktoken. Batches are encoded by tiktoken's threads (``num_threads``).
-    ``vocab_size`` counts the ranks and the special tokens (128256 for Llama 3), as the model's does."""
+    """Llama 3's tokenizer on tiktoken, with MindFormers' defaults (bos added, pad
+    ``<|reserved_special_token_0|>``, ``errors="replace"`` when decoding). Batches are encoded by
+    tiktoken's threads (``num_threads``). ``vocab_size`` counts the ranks and the special tokens
+    (128256 for Llama 3), as the model's does."""
 
     vocab_files_names = {"vocab_file": "tokenizer.model"}
     special_defaults = {"bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>", "unk_token": None,
-                        "pad_token": None}
+                        "pad_token": "<|reserved_special_token_0|>"}
     default_chat_template = "llama3"
+    decode_errors = ("replace", "strict", "ignore")
 
     def __init__(self, vocab_file=None, add_bos_token=True, add_eos_token=False, pat_str=LLAMA3_PATTERN,
                  num_reserved_special_tokens=NUM_RESERVED_SPECIAL_TOKENS, **kwargs):
@@ -92,7 +95,10 @@ class Llama3Tokenizer(PreTrainedTokenizerBase):
         if skip_special_tokens:
             special = {self._token_id(t) for t in self._special}
             ids = [i for i in ids if i not in special]
-        return self.tiktoken.decode(ids, errors="replace")
+        try:
+            return self.tiktoken.decode(ids, errors=self.errors)
+        except UnicodeDecodeError as e:
+            raise TokenizerError(f"the ids do not decode to UTF-8 ({e.reason}); use errors='replace'") from None
 
     def _init_config(self):
         out = super()._init_config()

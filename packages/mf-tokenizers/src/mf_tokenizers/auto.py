@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from mf_config.errors import ConfigError
-from mf_tokenizers.base import CONFIG_FILE, read_tokenizer_config
 from mf_tokenizers.errors import TokenizerError
+from mf_tokenizers.tokenizer_config import CONFIG_FILE, read_tokenizer_config
 from mf_tokenizers.vocab_files import is_tiktoken_file
 
 GPT2_RANKS = 50256  # a tiktoken file with exactly GPT-2's number of ranks is read as GPT-2's

@@ -31,8 +31,3 @@ def token_to_str(token):
     table = bytes_to_unicode()
     return "".join(table[b] for b in token)
 
-
-def str_to_token(text):
-    """Inverse of :func:`token_to_str`."""
-    table = unicode_to_bytes()
-    return bytes(table[c] for c in text)

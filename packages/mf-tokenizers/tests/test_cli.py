@@ -122,3 +122,18 @@ def test_yaml_with_set(runner, mf_assets, sp_model, sp_reference):
         result.stderr and f"{yaml}:193" in result.stderr
     result = runner.invoke(main, ["info", str(sp_model), "--set", "a=1"])
     assert result.exit_code == 2 and "overrides apply to a MindFormers YAML only" in result.stderr
+
+
+def test_reader_that_stops_early(sp_model, mf_assets):
+    import subprocess
+    import sys
+
+    code = "from mf_tokenizers.cli import main; main()"
+    with open(mf_assets / "text" / "pydocs.txt", "rb") as src:
+        proc = subprocess.Popen([sys.executable, "-c", code, "encode", "--tokenizer", str(sp_model)], stdin=src,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        proc.wait(timeout=60)
+    assert first.split()[0] == b"1" and proc.returncode == 1 and "Traceback" not in err and "Error" not in err

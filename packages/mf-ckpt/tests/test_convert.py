@@ -174,3 +174,19 @@ def test_base_model_files_without_the_transformer_prefix(case, hf, converted, tm
     result = cli("convert", "--input_path", tmp_path / "base", "--output_path", tmp_path / "ours")
     assert result.exit_code == 0, result.output
     assert cli("diff", tmp_path / "ours", converted[case][0]).exit_code == 0
+
+
+def test_reversed_with_a_mindformers_yaml(hf, converted, tmp_path, cli):
+    """A MindFormers user's weights plus task YAML (no HF config anywhere) become a folder transformers loads."""
+    (tmp_path / "weights").mkdir()
+    shutil.copyfile(converted["llama_gqa"][0] / "model.safetensors", tmp_path / "weights/llama.safetensors")
+    yaml = tmp_path / "predict_llama3.yaml"
+    yaml.write_text("model:\n  arch:\n    type: LlamaForCausalLM\n  model_config:\n    type: LlamaConfig\n"
+                    "    hidden_size: 64\n    num_layers: 2\n    num_heads: 4\n    n_kv_heads: 2\n    vocab_size: 96\n"
+                    "    intermediate_size: 80\n    theta: 500000.0\n    rms_norm_eps: 1.0e-5\n    seq_length: 64\n"
+                    "    compute_dtype: float32\n    param_init_type: float32\n")
+    result = cli("convert", "--reversed", "--input_path", tmp_path / "weights/llama.safetensors", "--config", yaml,
+                 "--output_path", tmp_path / "hf")
+    assert result.exit_code == 0, result.output
+    model = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "hf").eval()
+    np.testing.assert_allclose(logits(model, IDS), logits(hf["llama_gqa"][1], IDS), atol=1e-5)

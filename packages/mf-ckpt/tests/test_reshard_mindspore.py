@@ -76,6 +76,14 @@ def ckpt_arrays(path):
     return {n: p.asnumpy() for n, p in ms.load_checkpoint(str(path)).items()}
 
 
+def assert_same_shards(a, b, world):
+    """rank_N/checkpoint_N.ckpt under ``a`` and ``b`` hold the same tensors, for every rank."""
+    for rank in range(world):
+        x = ckpt_arrays(a / f"rank_{rank}/checkpoint_{rank}.ckpt")
+        y = ckpt_arrays(b / f"rank_{rank}/checkpoint_{rank}.ckpt")
+        assert x.keys() == y.keys() and all(np.array_equal(x[n], y[n]) for n in x), rank
+
+
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 def test_split_and_merge_equal_mindspore(layout, setup, tmp_path, cli):
     base, strategies, arrays = setup
@@ -86,11 +94,7 @@ def test_split_and_merge_equal_mindspore(layout, setup, tmp_path, cli):
             "--format", "ckpt")
     assert r.exit_code == 0, r.output
     ms.transform_checkpoints(str(base / "full"), str(theirs), "checkpoint_", None, str(strategy))
-    for rank in range(world):
-        a = ckpt_arrays(ours / f"rank_{rank}/checkpoint_{rank}.ckpt")
-        b = ckpt_arrays(theirs / f"rank_{rank}/checkpoint_{rank}.ckpt")
-        assert a.keys() == b.keys(), rank
-        assert all(np.array_equal(a[n], b[n]) for n in a), rank
+    assert_same_shards(ours, theirs, world)
     r = cli("merge", "--src_strategy", strategy, "--src_ckpt_dir", theirs, "--dst_ckpt_dir", tmp_path / "merged")
     assert r.exit_code == 0, r.output
     ms.transform_checkpoints(str(ours), str(tmp_path / "ms_merged"), "checkpoint_", str(strategy), None)
@@ -128,10 +132,7 @@ def test_mindspore_json_strategy(setup, tmp_path, cli):
     assert cli("split", "--dst_strategy", strategy, "--src_ckpt", base / "full/rank_0/full.ckpt", "--dst_ckpt_dir",
                tmp_path / "ours", "--format", "ckpt").exit_code == 0
     ms.transform_checkpoints(str(base / "full"), str(tmp_path / "ms"), "checkpoint_", None, str(strategy))
-    for rank in range(4):
-        a = ckpt_arrays(tmp_path / f"ours/rank_{rank}/checkpoint_{rank}.ckpt")
-        b = ckpt_arrays(tmp_path / f"ms/rank_{rank}/checkpoint_{rank}.ckpt")
-        assert a.keys() == b.keys() and all(np.array_equal(a[n], b[n]) for n in a), rank
+    assert_same_shards(tmp_path / "ours", tmp_path / "ms", 4)
 
 
 def test_nested_tensor_maps(setup, tmp_path, cli):
@@ -159,11 +160,9 @@ def test_nested_tensor_maps(setup, tmp_path, cli):
     assert cli("split", "--dst_strategy", strategy, "--src_ckpt", base / "full/rank_0/full.ckpt", "--dst_ckpt_dir",
                tmp_path / "ours", "--format", "ckpt").exit_code == 0
     ms.transform_checkpoints(str(base / "full"), str(tmp_path / "ms"), "checkpoint_", None, str(strategy))
-    for rank in range(4):
-        a = ckpt_arrays(tmp_path / f"ours/rank_{rank}/checkpoint_{rank}.ckpt")
-        b = ckpt_arrays(tmp_path / f"ms/rank_{rank}/checkpoint_{rank}.ckpt")
-        assert a.keys() == b.keys() and all(np.array_equal(a[n], b[n]) for n in a), rank
-        assert a["model.layers.0.attention.wq.weight"].shape == (H // 4, H)
+    assert_same_shards(tmp_path / "ours", tmp_path / "ms", 4)
+    assert ckpt_arrays(tmp_path / "ours/rank_3/checkpoint_3.ckpt")["model.layers.0.attention.wq.weight"].shape == (
+        H // 4, H)
     assert cli("merge", "--src_strategy", strategy, "--src_ckpt_dir", tmp_path / "ms", "--dst_ckpt_dir",
                tmp_path / "merged").exit_code == 0
     merged = open_checkpoint(tmp_path / "merged/rank_0/checkpoint_0.safetensors")

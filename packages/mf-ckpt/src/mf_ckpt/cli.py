@@ -122,10 +122,13 @@ def convert(input_path, output_path, model, reverse, dtype, fmt, config, max_sha
     click.echo(f"{name}: {stats.summary('converted')} -> {output_path}")
 
 
-def _layout(path):
+def _reshard(src, dst, src_strategy, dst_strategy, prefix, fmt, verb):
+    from mf_ckpt.reshard import reshard
     from mf_ckpt.strategy import load_layout
 
-    return load_layout(path) if path else None
+    stats = reshard(src, dst, src_layout=load_layout(src_strategy) if src_strategy else None,
+                    dst_layout=load_layout(dst_strategy) if dst_strategy else None, prefix=prefix, fmt=fmt)
+    click.echo(stats.summary(verb))
 
 
 def _reshard_options(f):
@@ -143,10 +146,7 @@ def _reshard_options(f):
 @_reshard_options
 def merge(src_strategy, src, dst, prefix, fmt):
     """Merge rank shards into one full checkpoint: DST/rank_0/{prefix}0.safetensors."""
-    from mf_ckpt.reshard import reshard
-
-    stats = reshard(src, dst, src_layout=_layout(src_strategy), prefix=prefix, fmt=fmt)
-    click.echo(stats.summary("merged into"))
+    _reshard(src, dst, src_strategy, None, prefix, fmt, "merged into")
 
 
 @main.command()
@@ -155,10 +155,7 @@ def merge(src_strategy, src, dst, prefix, fmt):
 @_reshard_options
 def split(dst_strategy, src, dst, prefix, fmt):
     """Split a full checkpoint into rank shards for a layout (what auto_trans_ckpt needs)."""
-    from mf_ckpt.reshard import reshard
-
-    stats = reshard(src, dst, dst_layout=_layout(dst_strategy), prefix=prefix, fmt=fmt)
-    click.echo(stats.summary("split into"))
+    _reshard(src, dst, None, dst_strategy, prefix, fmt, "split into")
 
 
 @main.command()
@@ -169,8 +166,4 @@ def split(dst_strategy, src, dst, prefix, fmt):
 @_reshard_options
 def transform(src_strategy, dst_strategy, src, dst, prefix, fmt):
     """Re-shard from one layout to another, parameter by parameter (as MindFormers' transform_ckpt.py)."""
-    from mf_ckpt.reshard import reshard
-
-    stats = reshard(src, dst, src_layout=_layout(src_strategy), dst_layout=_layout(dst_strategy), prefix=prefix,
-                    fmt=fmt)
-    click.echo(stats.summary("transformed into"))
+    _reshard(src, dst, src_strategy, dst_strategy, prefix, fmt, "transformed into")

@@ -84,24 +84,29 @@ def tensor_meta(sources, layout):
     return meta
 
 
-def read_block(sources, layout, name, full, box, dtype):
-    """The block ``box`` of tensor ``name`` assembled from the source ranks that hold it."""
-    out = np.empty(tuple(b - a for a, b in box), dtype=numpy_dtype(dtype))
-    seen, covered = set(), 0
+def _pieces(sources, layout, name, full):
+    """(checkpoint, block) of each distinct source block of ``name`` (one replica of each)."""
+    seen = set()
     for rank in layout.ranks_of(name):
         ckpt = sources.ckpts.get(rank)
         if ckpt is None or name not in ckpt.infos:
             continue
         src = layout.box(name, full, rank)
-        if src in seen:
-            continue
-        seen.add(src)
+        if src not in seen:
+            seen.add(src)
+            yield ckpt, src
+
+
+def read_block(sources, layout, name, full, box, dtype):
+    """The block ``box`` of tensor ``name`` assembled from the source ranks that hold it."""
+    out = np.empty(tuple(b - a for a, b in box), dtype=numpy_dtype(dtype))
+    covered = 0
+    for ckpt, src in _pieces(sources, layout, name, full):
         inter = tuple((max(a, c), min(b, d)) for (a, b), (c, d) in zip(box, src))
         if any(a >= b for a, b in inter) and out.size:
             continue
-        data = ckpt.get(name)
         out[tuple(slice(a - o, b - o) for (a, b), (o, _) in zip(inter, box))] = \
-            data[tuple(slice(a - o, b - o) for (a, b), (o, _) in zip(inter, src))]
+            ckpt.get(name)[tuple(slice(a - o, b - o) for (a, b), (o, _) in zip(inter, src))]
         covered += _volume(inter)
     if covered != _volume(box):
         missing = [r for r in layout.ranks_of(name) if r not in sources.ckpts]
@@ -114,15 +119,8 @@ def read_block(sources, layout, name, full, box, dtype):
 def block_ranges(sources, layout, name, full, box):
     """The source byte ranges that, one after the other, are block ``box`` of ``name``: where each source piece
     is whole rows (every dimension but the first complete) of a safetensors file; () otherwise."""
-    pieces, seen = [], set()
-    for rank in layout.ranks_of(name):
-        ckpt = sources.ckpts.get(rank)
-        if ckpt is None or name not in ckpt.infos:
-            continue
-        src = layout.box(name, full, rank)
-        if src in seen:
-            continue
-        seen.add(src)
+    pieces = []
+    for ckpt, src in _pieces(sources, layout, name, full):
         info = ckpt.infos[name]
         if ckpt.kind != "safetensors":
             return ()

@@ -96,3 +96,10 @@ def test_prepare_for_model_as_mindformers_wikitext_script(mf_assets, gpt2_tiktok
         assert out["attention_mask"] == [1] * len(ref) + [0] * pad
         seen.add("padded" if pad else "truncated" if len(ids) > max_length else "exact")
     assert {"padded", "truncated"} <= seen
+
+
+@pytest.mark.parametrize("text", ["x" * 100_000, "ab" * 30_000, " " * 20_000 + "x", "🤗" * 5_000])
+def test_long_pieces_equal_tiktoken(gpt2_slow, gpt2_fast, gpt2_tiktoken, text):
+    ref = gpt2_tiktoken.encode_ordinary(text)
+    assert gpt2_slow.encode(text) == ref
+    assert gpt2_fast.encode(text) == ref

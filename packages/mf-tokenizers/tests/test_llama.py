@@ -110,8 +110,18 @@ def test_bad_vocabulary_files(tmp_path, sp_model, tokenizers_dir):
         LlamaTokenizer(sp_model, colour="red")
 
 
-@pytest.mark.parametrize("fixture", ["llama", "llama_fast", "llama3", "gpt2_slow"])
+@pytest.mark.parametrize("fixture", ["llama", "llama_fast", "llama3", "gpt2_slow", "gpt2_fast"])
 def test_non_string_input_is_a_clear_error(fixture, request):
     tok = request.getfixturevalue(fixture)
-    with pytest.raises(TokenizerError, match="text must be a string or a list of strings"):
+    with pytest.raises(TokenizerError, match="text must be a string or a list of strings; item 1 is a int"):
         tok(["fine", 3])
+    if fixture != "llama3":  # tiktoken replaces a lone surrogate itself
+        with pytest.raises(TokenizerError, match="text 1 is not valid Unicode: a lone surrogate at character 2"):
+            tok(["fine", "ab\ud800"])
+
+
+@pytest.mark.parametrize("fixture", ["llama", "llama_fast", "llama3", "gpt2_slow", "gpt2_fast"])
+@pytest.mark.parametrize("text", ["x" * 100_000, " " * 20_000 + "x", "nul\x00byte"])
+def test_long_runs_and_control_characters(fixture, text, request):
+    tok = request.getfixturevalue(fixture)
+    assert tok.decode(tok.encode(text), skip_special_tokens=True) == text

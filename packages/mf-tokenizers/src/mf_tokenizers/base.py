@@ -27,6 +27,19 @@ def _usable_cores():
     return os.cpu_count() or 1
 
 
+def _check_texts(texts):
+    """A clear error for what the backends reject with a TypeError or UnicodeEncodeError."""
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TokenizerError(f"text must be a string or a list of strings; item {i} is a {type(text).__name__}",
+                                 key="text")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise TokenizerError(f"text {i} is not valid Unicode: a lone surrogate at character {e.start}",
+                                 key="text") from None
+
+
 def _content(token):
     """A special token given as a string or as Hugging Face's serialised AddedToken dict."""
     if isinstance(token, dict):
@@ -309,10 +322,9 @@ class PreTrainedTokenizerBase:
                 second = self._encode_plain(pairs, split_special_tokens) if pairs is not None else [None] * len(first)
                 ids = [self._finish(a, b, add_special_tokens, strategy, max_length, truncate_direction)
                        for a, b in zip(first, second)]
-        except TypeError:
-            if all(isinstance(t, str) for t in texts + (pairs or [])):
-                raise
-            raise TokenizerError("text must be a string or a list of strings", key="text") from None
+        except (TypeError, UnicodeEncodeError):
+            _check_texts(texts + (pairs or []))
+            raise
         return self._pack(ids, single, padding, max_length, return_attention_mask, return_tensors,
                           pad_to_multiple_of)
 

@@ -1,6 +1,7 @@
 """``GPT2Tokenizer``: byte-level BPE from ``vocab.json`` + ``merges.txt`` in plain Python, the readable
 reference (use GPT2TokenizerFast for speed). It can also be built from a tiktoken ranks file."""
 
+import heapq
 import json
 
 from mf_config.fileio import atomic_write
@@ -56,18 +57,37 @@ class GPT2Tokenizer(PreTrainedTokenizerBase):
         return self.decoder[idx]
 
     def bpe(self, piece):
-        """The tokens of one pre-tokenized piece (in the byte-level alphabet)."""
+        """The tokens of one pre-tokenized piece (in the byte-level alphabet): merge the adjacent pair
+        of lowest merge rank, the leftmost on ties, until no pair has a rank. A heap of candidate pairs
+        and links between neighbours keep this O(n log n) for long pieces."""
         if self.ignore_merges and piece in self.encoder:
             return [piece]
         parts = list(piece)
-        while len(parts) > 1:
-            ranked = [(self.bpe_ranks.get(pair, len(self.bpe_ranks)), i)
-                      for i, pair in enumerate(zip(parts, parts[1:]))]
-            rank, i = min(ranked)
-            if rank == len(self.bpe_ranks):
-                break
-            parts[i:i + 2] = [parts[i] + parts[i + 1]]
-        return parts
+        nxt = list(range(1, len(parts))) + [-1]
+        prev = list(range(-1, len(parts) - 1))
+        heap = []
+
+        def push(i):
+            j = nxt[i]
+            if i >= 0 and j >= 0:
+                rank = self.bpe_ranks.get((parts[i], parts[j]))
+                if rank is not None:
+                    heapq.heappush(heap, (rank, i, parts[i], parts[j]))
+
+        for i in range(len(parts) - 1):
+            push(i)
+        while heap:
+            _, i, left, right = heapq.heappop(heap)
+            j = nxt[i]
+            if parts[i] != left or j < 0 or parts[j] != right:
+                continue  # stale: a neighbour was merged since this pair was pushed
+            parts[i], parts[j] = left + right, None
+            nxt[i] = nxt[j]
+            if nxt[j] >= 0:
+                prev[nxt[j]] = i
+            push(prev[i])
+            push(i)
+        return [p for p in parts if p is not None]
 
     def _encode_one(self, text):
         table, ids = bytes_to_unicode(), []

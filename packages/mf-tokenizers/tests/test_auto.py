@@ -63,6 +63,13 @@ def test_registry_finds_every_class():
     assert get("tokenizer", "BloomTokenizer") is mf_tokenizers.BloomTokenizerFast
 
 
+def test_build_from_a_yaml_section(sp_model, sp_reference):
+    from mf_config import build
+
+    tok = build({"type": "LlamaTokenizer", "vocab_file": str(sp_model), "add_eos_token": True}, "tokenizer")
+    assert type(tok) is LlamaTokenizer and tok.encode("Hi") == [1, *sp_reference.encode("Hi"), 2]
+
+
 def test_bloom_yaml(mf_assets, gpt2_fast, tmp_path):
     from mf_tokenizers import BloomTokenizerFast
 
@@ -75,8 +82,15 @@ def test_bloom_yaml(mf_assets, gpt2_fast, tmp_path):
     assert type(tok) is BloomTokenizerFast and tok.encode("hello world") == gpt2_fast.encode("hello world")
 
 
-def test_folder_detection(tokenizers_dir, gpt2_fast, llama3, tmp_path):
-    from mf_tokenizers import GPT2TokenizerFast, Llama3Tokenizer, PreTrainedTokenizerFast
+def test_folder_detection(tokenizers_dir, gpt2_fast, gpt2_slow, llama3, tmp_path):
+    from mf_tokenizers import GPT2Tokenizer, GPT2TokenizerFast, Llama3Tokenizer, PreTrainedTokenizerFast
+
+    gpt2_slow.save_pretrained(tmp_path / "vm")
+    (tmp_path / "vm" / "tokenizer_config.json").unlink()
+    assert type(AutoTokenizer.from_pretrained(tmp_path / "vm")) is GPT2TokenizerFast
+    assert type(AutoTokenizer.from_pretrained(tmp_path / "vm", use_fast=False)) is GPT2Tokenizer
+    assert type(AutoTokenizer.from_pretrained(tmp_path / "vm" / "vocab.json")) is GPT2TokenizerFast
+    assert AutoTokenizer.from_pretrained(tmp_path / "vm").encode(" x y") == gpt2_slow.encode(" x y")
 
     shutil.copy(tokenizers_dir / "cl100k_base.tiktoken", tmp_path / "tokenizer.model")
     assert type(AutoTokenizer.from_pretrained(tmp_path)) is Llama3Tokenizer

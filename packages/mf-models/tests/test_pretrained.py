@@ -81,3 +81,9 @@ def test_float16_runs_on_cpu():
     logits = model(ms.Tensor(np.array([[3, 4, 5]], np.int32)))
     assert logits.dtype == ms.float32 and logits.shape == (1, 3, 97)
     assert model.model.layers[0].attention.wq.weight.dtype == ms.float16
+
+
+def test_unhonoured_switches_are_named(caplog):
+    with caplog.at_level("WARNING", logger="mf_models"):
+        AutoModel.from_config(CONFIGS["llama"](use_flash_attention=True, use_past=True))
+    assert "use_flash_attention, use_past" in caplog.text

@@ -66,3 +66,18 @@ def test_graph_mode_forward_equals_pynative(family_models, family):
     finally:
         ms.set_context(mode=ms.PYNATIVE_MODE)
     np.testing.assert_allclose(graph, eager, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "bloom", "llama"])
+def test_tied_head_is_the_word_embedding(family):
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    model = CLASSES[family](CONFIGS[family](tie_word_embeddings=True))
+    model.set_train(False)
+    table = {"gpt2": lambda: model.backbone.embedding.word_embedding.embedding_table,
+             "bloom": lambda: model.transformer.embedding.word_embedding.embedding_table,
+             "llama": lambda: model.model.tok_embeddings.embedding_weight}[family]()
+    values = table.asnumpy()
+    values[7] = 0.0
+    table.set_data(ms.Tensor(values))
+    logits = model(ms.Tensor(BATCH[:, :5])).asnumpy()
+    assert (logits[..., 7] == 0).all() and (logits[..., 8] != 0).all()

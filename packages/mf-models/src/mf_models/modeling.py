@@ -13,6 +13,7 @@ Incremental decoding (static shapes, so graph mode compiles one prefill and one 
     model.reset_cache()                  # or init_cache(batch_size, max_length)
 """
 
+import logging
 import os
 from pathlib import Path
 
@@ -24,6 +25,11 @@ from mf_config.pretrained import CONFIG_NAME
 from mf_models.config_files import ModelError
 from mf_models.layers import CrossEntropyLoss, dtypes, int_tensor, start_offset
 
+logger = logging.getLogger("mf_models")
+# MindFormers switches for fused Ascend kernels, dynamic shapes and its own cache; mf-models runs one plain path
+# (the KV cache is the explicit prefill/decode API), so a config that turns them on is told so by key name
+NOT_HONOURED = ("use_flash_attention", "use_prompt_flash_attention", "use_ring_attention", "fused_rms_norm",
+                "qkv_concat", "use_rope_slice", "use_attn_mask_compression", "is_dynamic", "use_past")
 WEIGHTS_NAME = "model.safetensors"
 CKPT_NAME = "model.ckpt"
 
@@ -149,6 +155,10 @@ class CausalLM(PreTrainedModel):
 
     def __init__(self, config=None):
         super().__init__(config)
+        ignored = [k for k in NOT_HONOURED if getattr(self.config, k, False)]
+        if ignored:
+            logger.warning("%s: config keys not honoured (mf-models runs its plain path): %s",
+                           type(self).__name__, ", ".join(ignored))
         self.loss = CrossEntropyLoss()
         self.ignore_token_id = self.config.ignore_token_id
         self.pad_token_id = self.config.pad_token_id

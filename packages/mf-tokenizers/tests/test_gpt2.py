@@ -58,6 +58,9 @@ def test_bad_vocab_and_merges(tmp_path, gpt2_slow):
     with pytest.raises(TokenizerError, match="no such file.*merges"):
         GPT2Tokenizer(tmp_path / "vocab.json", tmp_path / "nothing.txt")
     lines = (tmp_path / "merges.txt").read_text(encoding="utf-8").split("\n")
+    (tmp_path / "merges.txt").write_text("\n".join(lines[:30000]) + "\n", encoding="utf-8")
+    with pytest.raises(TokenizerError, match="29999 merges make none of 20001 .*merges.txt truncated"):
+        GPT2Tokenizer(tmp_path / "vocab.json", tmp_path / "merges.txt")
     (tmp_path / "merges.txt").write_text("\n".join(lines[:100]) + "\nĠt", encoding="utf-8")
     with pytest.raises(TokenizerError) as e:
         GPT2Tokenizer(tmp_path / "vocab.json", tmp_path / "merges.txt")

@@ -104,6 +104,11 @@ def read_merges(path, vocab):
                 raise TokenizerError(f"expected two vocab.json tokens that join to a third, got {line[:60]!r} "
                                      "(wrong format, truncated, or a different vocab.json)", file=path, line=lineno)
             merges.append((parts[0], parts[1]))
+    made = {a + b for a, b in merges}
+    orphans = sum(1 for token in vocab if len(token) > 1 and token not in made)
+    if orphans > 10 + len(vocab) // 100:  # a few added or special tokens are normal
+        raise TokenizerError(f"{len(merges)} merges make none of {orphans} multi-character tokens of vocab.json; "
+                             "expected a merge for each (merges.txt truncated, or from another vocab.json)", file=path)
     return merges
 
 

@@ -52,7 +52,7 @@ def test_decode_state_and_errors(family_models):
     model = family_models["llama"]
     model.set_train(False)
     model.prefill([[5, 6, 7, 0], [5, 6, 0, 0]], [3, 2], max_length=6)
-    assert model.kv_cache.next_slot.tolist() == [3, 2]
+    assert model.kv_cache.next_slot.tolist() == [3, 2] and model.kv_cache.last_index.tolist() == [2, 1]
     model.decode([[8], [8]])
     assert model.kv_cache.next_slot.tolist() == [4, 3]
     model.decode([[9], [9]], slots=[5, 5])

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 import transformers
 from click.testing import CliRunner
@@ -66,3 +69,8 @@ def test_params_reports_a_bad_value_in_one_line(mf_assets):
     assert result.exit_code == 2
     assert "model.model_config.hidden_size" in result.output and "num_heads (7)" in result.output
     assert "Traceback" not in result.output
+
+
+def test_package_and_cli_import_without_mindspore():
+    code = "import sys, mf_models, mf_models.cli, mf_models.specs; assert 'mindspore' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -135,13 +135,15 @@ class _Decode(nn.Cell):
 
 class KVCache:
     """The state of one generation: per-layer key/value tensors (b, kv_heads, max_length, head_dim),
-    ``offset`` (b,) left-padding slots per row and ``next_slot`` (b,) where each row's next token goes."""
+    ``offset`` (b,) left-padding slots per row, ``next_slot`` (b,) where each row's next token goes and
+    ``last_index`` (b,): the column of each row's last prompt token in the prefill logits."""
 
     def __init__(self, tensors, offset, next_slot, max_length):
         self.tensors = tensors
         self.offset = offset
         self.next_slot = next_slot
         self.max_length = max_length
+        self.last_index = next_slot - 1
 
     @property
     def batch_size(self):
@@ -229,6 +231,7 @@ class CausalLM(PreTrainedModel):
         cache.tensors = tensors
         cache.offset = offset.astype(np.int32)
         cache.next_slot = np.full(b, s, np.int32) if left_padding else valid.copy()
+        cache.last_index = cache.next_slot - 1
         return logits
 
     def decode(self, next_ids, slots=None):

@@ -87,3 +87,7 @@ def test_unhonoured_switches_are_named(caplog):
     with caplog.at_level("WARNING", logger="mf_models"):
         AutoModel.from_config(CONFIGS["llama"](use_flash_attention=True, use_past=True))
     assert "use_flash_attention, use_past" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mf_models"):
+        AutoModel.from_config(CONFIGS["llama"](hf_rope_scaling={"rope_type": "llama3", "factor": 8.0}))
+    assert "hf_rope_scaling" in caplog.text

@@ -122,3 +122,14 @@ def test_trained_sentencepiece_models(trained_models, pydocs_lines):
     assert fast.tokenize("a<tool>b") == ["▁a", "<tool>", "▁b"]  # Hugging Face's rule after an added token
     with pytest.raises(TokenizerError, match="only SentencePiece BPE models convert"):
         LlamaTokenizerFast(trained_models / "unigram.model")
+
+
+def test_every_code_point_equals_tiktoken(gpt2_fast, gpt2_tiktoken, llama3):
+    """tokenizers' regex engine (Oniguruma) and tiktoken's must agree on which characters are letters,
+    numbers and spaces: every code point, alone, doubled, next to letters, digits and an apostrophe."""
+    from mf_tokenizers.convert import to_fast
+
+    points = [c for c in range(0x20, 0x323B0) if not 0xD800 <= c < 0xE000]
+    texts = ["".join(f" x{chr(c)}1{chr(c)}{chr(c)}'s " for c in points[i:i + 64]) for i in range(0, len(points), 64)]
+    assert gpt2_fast(texts, split_special_tokens=True)["input_ids"] == gpt2_tiktoken.encode_ordinary_batch(texts)
+    assert to_fast(llama3)(texts)["input_ids"] == llama3(texts)["input_ids"]

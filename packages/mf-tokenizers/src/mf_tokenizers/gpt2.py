@@ -26,7 +26,8 @@ def vocab_and_merges(vocab_file, merges_file):
 class GPT2Tokenizer(PreTrainedTokenizerBase):
     """GPT-2's tokenizer: the text is split by GPT-2's pattern, each piece written in the byte-level
     alphabet and merged pair by pair, lowest merge rank first. Built from a tiktoken file, a piece that is
-    in the vocabulary whole is one token, as tiktoken does (``ignore_merges``)."""
+    in the vocabulary whole is one token, as tiktoken does (``ignore_merges``). The ``regex`` module's
+    Unicode tables are newer than tiktoken's, so a few recently assigned letters split differently."""
 
     vocab_files_names = {"vocab_file": "vocab.json", "merges_file": "merges.txt"}
     special_defaults = {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>",

@@ -124,12 +124,16 @@ def test_trained_sentencepiece_models(trained_models, pydocs_lines):
         LlamaTokenizerFast(trained_models / "unigram.model")
 
 
-def test_every_code_point_equals_tiktoken(gpt2_fast, gpt2_tiktoken, llama3):
+def test_every_code_point_equals_the_references(gpt2_fast, gpt2_tiktoken, llama3, llama_fast, sp_reference):
     """tokenizers' regex engine (Oniguruma) and tiktoken's must agree on which characters are letters,
-    numbers and spaces: every code point, alone, doubled, next to letters, digits and an apostrophe."""
+    numbers and spaces, and the converted SentencePiece model on byte fallback: every code point, alone,
+    doubled, next to letters, digits, an apostrophe and spaces."""
     from mf_tokenizers.convert import to_fast
 
     points = [c for c in range(0x20, 0x323B0) if not 0xD800 <= c < 0xE000]
-    texts = ["".join(f" x{chr(c)}1{chr(c)}{chr(c)}'s " for c in points[i:i + 64]) for i in range(0, len(points), 64)]
+    texts = ["".join(f" x{chr(c)}1{chr(c)}{chr(c)}'s  " for c in points[i:i + 64]) for i in range(0, len(points), 64)]
     assert gpt2_fast(texts, split_special_tokens=True)["input_ids"] == gpt2_tiktoken.encode_ordinary_batch(texts)
     assert to_fast(llama3)(texts)["input_ids"] == llama3(texts)["input_ids"]
+    ids = llama_fast(texts, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+    assert ids == sp_reference.encode(texts)
+    assert llama_fast.batch_decode(ids) == texts

@@ -136,4 +136,4 @@ def test_every_code_point_equals_the_references(gpt2_fast, gpt2_tiktoken, llama3
     assert to_fast(llama3)(texts)["input_ids"] == llama3(texts)["input_ids"]
     ids = llama_fast(texts, add_special_tokens=False, split_special_tokens=True)["input_ids"]
     assert ids == sp_reference.encode(texts)
-    assert llama_fast.batch_decode(ids) == texts
+    assert llama_fast.batch_decode(ids) == sp_reference.decode(ids)  # U+2581 itself decodes to a space

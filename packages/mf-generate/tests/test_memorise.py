@@ -1,6 +1,7 @@
 """End to end: a tiny Llama trained here on a few sentences reproduces one from its first words through
 ``mf-generate run`` (greedy, KV cache), and the pipeline API gives the same text."""
 
+import pytest
 from click.testing import CliRunner
 from conftest import SENTENCES
 
@@ -8,10 +9,12 @@ from mf_generate import pipeline
 from mf_generate.cli import main
 
 
+@pytest.mark.slow
 def test_training_converged(trained):
     assert trained[1] < 0.05
 
 
+@pytest.mark.slow
 def test_run_reproduces_a_memorised_sentence(trained):
     folder, _ = trained
     sentence = SENTENCES[1]
@@ -22,6 +25,7 @@ def test_run_reproduces_a_memorised_sentence(trained):
     assert r.stdout.splitlines()[0] == sentence
 
 
+@pytest.mark.slow
 def test_pipeline_batch_of_prompts(trained):
     folder, _ = trained
     pipe = pipeline("text_generation", model=str(folder), max_new_tokens=40, do_sample=False, batch_size=4)

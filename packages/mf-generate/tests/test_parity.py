@@ -25,6 +25,7 @@ def early_eos(model):
     return next(t for row in rows for t in row if sum(t in r for r in rows) == 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(HF_CASES))
 def test_greedy_equals_transformers(case, hf_folders):
     folder, hf_model = hf_folders[case]

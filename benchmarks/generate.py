@@ -1,0 +1,144 @@
+"""mf-generate vs transformers (torch, CPU): greedy generation tokens/s of a tiny and a small Llama.
+
+The same random weights (a transformers model saved and converted on the fly by mf-ckpt) run in
+``mf_generate.generate`` (MindSpore graph mode, float32) with ``use_past`` on (prefill + one-token decode
+steps on the static KV cache) and off (full recompute of a fixed window each step), and in transformers'
+``generate`` with its cache, in one process. Every row makes exactly the requested number of tokens (no
+eos). Prints tokens/s (new tokens of all rows / wall time, compile excluded by a warm-up call) and the
+ratio ours/transformers (> 1: ours is faster); then the decode time per token at positions 16 and 256 and
+the graphs a generation uses. Usage:
+
+    python benchmarks/generate.py [--sizes tiny small] [--batches 1 8] [--new 64 256] [--off_new 16] [--repeat 2]
+
+``--off_new`` caps the tokens of the (slow, kept-for-checking) use_past=off runs; their cost per step does
+not depend on the step, as the recomputed window has a fixed size.
+"""
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# benchmarks/tokenizers.py would shadow the `tokenizers` package that transformers imports
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import mindspore as ms  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import transformers  # noqa: E402
+
+from mf_generate import generate  # noqa: E402
+from mf_generate.loading import load_pretrained  # noqa: E402
+
+SIZES = {  # name: (layers, hidden, heads, kv heads, intermediate, vocab)
+    "tiny": (2, 256, 4, 2, 704, 1000),
+    "small": (4, 512, 8, 4, 1408, 32000),
+}
+PROMPT = 32
+
+
+def models(size, folder):
+    """(ours, transformers') with the same random weights."""
+    layers, hidden, heads, kv, inter, vocab = SIZES[size]
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=inter,
+                                      num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv,
+                                      max_position_embeddings=512, bos_token_id=1, eos_token_id=2)
+    theirs = transformers.LlamaForCausalLM(config).eval()
+    theirs.save_pretrained(folder)
+    ours, _ = load_pretrained(folder)
+    return ours, theirs
+
+
+def timed(fn, repeat):
+    fn()  # warm-up: compiles our graphs
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def ours_fn(model, prompts, new, use_past):
+    def run():
+        out = generate(model, prompts, max_new_tokens=new, do_sample=False, use_past=use_past, eos_token_id=[])
+        assert all(len(o) == PROMPT + new for o in out)
+    return run
+
+
+def theirs_fn(model, prompts, new):
+    ids = torch.tensor(prompts)
+
+    def run():
+        with torch.no_grad():
+            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new, min_new_tokens=new,
+                                 do_sample=False, use_cache=True, pad_token_id=0)
+        assert out.shape[1] == PROMPT + new
+    return run
+
+
+def decode_times(model, positions=(16, 256), window=4):
+    """Median seconds of one batch-1 decode step at each position (after an 8-token prompt), and the number
+    of graph cells (each compiled once for its shapes) that a generation used."""
+    steps = []
+    decode = model.decode
+
+    def timed_decode(*args, **kwargs):
+        start = time.perf_counter()
+        out = decode(*args, **kwargs)
+        out.asnumpy()
+        steps.append(time.perf_counter() - start)
+        return out
+
+    model.decode = timed_decode
+    graphs = set()
+    try:
+        for _ in range(2):  # the first compiles
+            steps.clear()
+            model._graphs.clear()
+            generate(model, [list(range(3, 11))], max_new_tokens=max(positions) + window, do_sample=False,
+                     use_past=True, eos_token_id=[])
+            graphs |= set(model._graphs)
+    finally:
+        del model.decode
+    # step i feeds the token at position 8 + i
+    return {p: statistics.median(steps[p - 8 - window // 2:p - 8 + window // 2]) for p in positions}, len(graphs)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 8])
+    parser.add_argument("--new", nargs="+", type=int, default=[64, 256])
+    parser.add_argument("--off_new", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    ms.set_context(mode=ms.GRAPH_MODE)
+    print(f"torch threads {torch.get_num_threads()}, prompt {PROMPT} tokens, greedy, float32, median of "
+          f"{args.repeat}")
+    print(f"{'model':6} {'batch':>5} {'new':>4} {'ours cache':>11} {'ours recompute':>15} {'transformers':>13} "
+          f"{'ratio':>6}   (tokens/s; ratio = ours cache / transformers)")
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            ours, theirs = models(size, tmp)
+        vocab = SIZES[size][-1]
+        rng = np.random.default_rng(0)
+        for batch in args.batches:
+            prompts = rng.integers(3, vocab, (batch, PROMPT)).tolist()
+            for new in args.new:
+                cache = batch * new / timed(ours_fn(ours, prompts, new, True), args.repeat)
+                off_new = min(new, args.off_new)
+                off = batch * off_new / timed(ours_fn(ours, prompts, off_new, False), 1)
+                hf = batch * new / timed(theirs_fn(theirs, prompts, new), args.repeat)
+                print(f"{size:6} {batch:5d} {new:4d} {cache:11.1f} {off:15.1f} {hf:13.1f} {cache / hf:6.2f}",
+                      flush=True)
+        times, graphs = decode_times(ours)
+        print(f"{size}: decode step at position 16 {times[16] * 1e3:.2f} ms, at 256 {times[256] * 1e3:.2f} ms "
+              f"(ratio {times[256] / times[16]:.2f}); graphs used per generation: {graphs}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

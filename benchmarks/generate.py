@@ -80,9 +80,10 @@ def theirs_fn(model, prompts, new):
     return run
 
 
-def decode_times(model, positions=(16, 256), window=4):
-    """Median seconds of one batch-1 decode step at each position (after an 8-token prompt), and the number
-    of graph cells (each compiled once for its shapes) that a generation used."""
+def decode_times(model, positions=(16, 256), window=8, runs=3):
+    """Median seconds of one batch-1 decode step at each position (steps within ``window`` of it, over ``runs``
+    generations after an 8-token prompt), and the number of graph cells (each compiled once for its shapes)
+    that a generation used."""
     steps = []
     decode = model.decode
 
@@ -90,22 +91,21 @@ def decode_times(model, positions=(16, 256), window=4):
         start = time.perf_counter()
         out = decode(*args, **kwargs)
         out.asnumpy()
-        steps.append(time.perf_counter() - start)
+        steps[-1].append(time.perf_counter() - start)
         return out
 
     model.decode = timed_decode
-    graphs = set()
+    model._graphs.clear()
     try:
-        for _ in range(2):  # the first compiles
-            steps.clear()
-            model._graphs.clear()
+        for _ in range(runs + 1):  # the first compiles
+            steps.append([])
             generate(model, [list(range(3, 11))], max_new_tokens=max(positions) + window, do_sample=False,
                      use_past=True, eos_token_id=[])
-            graphs |= set(model._graphs)
     finally:
         del model.decode
     # step i feeds the token at position 8 + i
-    return {p: statistics.median(steps[p - 8 - window // 2:p - 8 + window // 2]) for p in positions}, len(graphs)
+    return {p: statistics.median(t for run in steps[1:] for t in run[p - 8 - window // 2:p - 8 + window // 2])
+            for p in positions}, len(model._graphs)
 
 
 def main():

@@ -8,14 +8,15 @@ def test_defaults_as_mindformers():
     c = GenerationConfig()
     assert (c.max_length, c.max_new_tokens, c.do_sample, c.top_k, c.top_p, c.eos_token_id) == (20, None, False, 50,
                                                                                                 1.0, [])
+    assert c.use_past  # every mf-models network has its cache
 
 
 def test_from_model_config_takes_mindformers_keys():
     model = LlamaConfig(max_decode_length=77, top_k=3, top_p=0.8, do_sample=False, repetition_penalty=1.1,
-                        eos_token_id=[2, 7], pad_token_id=0, use_past=True)
+                        eos_token_id=[2, 7], pad_token_id=0, use_past=False)
     c = GenerationConfig.from_model_config(model, top_k=9)
     assert (c.max_length, c.top_k, c.top_p, c.do_sample, c.repetition_penalty) == (77, 9, 0.8, False, 1.1)
-    assert (c.eos_token_id, c.pad_token_id, c.use_past) == ([2, 7], 0, True)
+    assert (c.eos_token_id, c.pad_token_id, c.use_past) == ([2, 7], 0, True)  # the cache stays on
 
 
 def test_max_decode_length_alias_and_update():

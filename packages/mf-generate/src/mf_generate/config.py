@@ -1,8 +1,10 @@
 """``GenerationConfig``: what to generate and how, with MindFormers' defaults and names.
 
 Defaults come from the model config as MindFormers' ``GenerationConfig.from_model_config`` takes them:
-``max_decode_length`` becomes ``max_length``; ``top_k``, ``top_p``, ``do_sample``, ``repetition_penalty``,
-``use_past`` and the special ids are copied.
+``max_decode_length`` becomes ``max_length``; ``top_k``, ``top_p``, ``do_sample``, ``repetition_penalty`` and
+the special ids are copied. ``use_past`` is the exception: every mf-models network has its KV cache, which
+gives the same tokens as recomputing, so it is on unless a call turns it off (MindFormers reads it from the
+model config because its networks are built with or without the cache).
 """
 
 import copy
@@ -16,7 +18,7 @@ DEFAULTS = {
     "min_length": 0,
     "min_new_tokens": None,
     "do_sample": False,
-    "use_past": False,
+    "use_past": True,
     "temperature": 1.0,
     "top_k": 50,
     "top_p": 1.0,
@@ -27,8 +29,8 @@ DEFAULTS = {
     "stop_strings": (),
     "seed": None,
 }
-FROM_MODEL_CONFIG = ("top_k", "top_p", "do_sample", "repetition_penalty", "use_past", "pad_token_id",
-                     "bos_token_id", "eos_token_id")
+FROM_MODEL_CONFIG = ("top_k", "top_p", "do_sample", "repetition_penalty", "pad_token_id", "bos_token_id",
+                     "eos_token_id")
 _INTS = ("max_length", "max_new_tokens", "min_length", "min_new_tokens", "top_k", "pad_token_id", "bos_token_id",
          "seed")
 
@@ -58,7 +60,7 @@ class GenerationConfig:
     @classmethod
     def from_model_config(cls, model_config, **overrides):
         """Defaults from a model config (``max_decode_length``, ``top_k``, ``top_p``, ``do_sample``,
-        ``repetition_penalty``, ``use_past``, special ids), then ``overrides`` (``None`` values ignored)."""
+        ``repetition_penalty``, special ids), then ``overrides`` (``None`` values ignored)."""
         values = {"max_length": getattr(model_config, "max_decode_length", DEFAULTS["max_length"])}
         for key in FROM_MODEL_CONFIG:
             value = getattr(model_config, key, None)

@@ -111,3 +111,27 @@ def test_errors_are_one_line_exit_2(trained, mf_assets, args, message):
     r = invoke("run", *args)
     assert r.exit_code == 2, r.output
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_run_mindspore_ckpt_and_user_class_from_register_path(trained, memorised, tmp_path):
+    folder, _ = trained
+    memorised[0].save_pretrained(tmp_path / "ckpt", format="ckpt")
+    package = tmp_path / "user_models"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from mf_config.registry import register\nfrom mf_models import LlamaForCausalLM\n\n\n"
+        "@register('model')\nclass MyLlama(LlamaForCausalLM):\n    pass\n")
+    config = json.loads((folder / "config.json").read_text())
+    yaml = tmp_path / "predict.yaml"
+    yaml.write_text(json.dumps({
+        "run_mode": "predict", "use_parallel": False, "context": {"mode": 0, "device_target": "CPU"},
+        "load_checkpoint": str(tmp_path / "ckpt" / "model.ckpt"),
+        "model": {"model_config": config, "arch": {"type": "MyLlama"}},
+        "processor": {"tokenizer": {"type": "LlamaTokenizer", "vocab_file": str(folder / "tokenizer.model")}},
+    }))
+    r = invoke("run", "--config", yaml, "--predict_data", "MindSpore runs", "--max_new_tokens", "50")
+    assert r.exit_code == 2 and "MyLlama" in r.stderr  # unknown without --register_path
+    r = invoke("run", "--config", yaml, "--register_path", package, "--predict_data", "MindSpore runs",
+               "--max_new_tokens", "50")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines() == [SENTENCES[1]]

@@ -16,13 +16,8 @@ not depend on the step, as the recomputed window has a fixed size.
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
-
-# benchmarks/tokenizers.py would shadow the `tokenizers` package that transformers imports
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402

@@ -14,12 +14,7 @@ by default each uses its own default. On a shared machine, medians of several re
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
-
-# benchmarks/tokenizers.py would shadow the `tokenizers` package that transformers imports
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402

@@ -1,6 +1,6 @@
 """Benchmark: every mf-tokenizers class against its raw backend, in one process, on pydocs.txt.
 
-    python benchmarks/tokenizers.py [--rounds 3] [--lines N]
+    python benchmarks/tokenizer_speed.py [--rounds 3] [--lines N]
 
 Each round encodes the corpus in calls of --chunk lines (a list per call, as a data job does) through our
 class and through the backend it wraps (sentencepiece, tiktoken, tokenizers), each call of ours right
@@ -18,9 +18,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-# This file is called tokenizers.py: keep its folder off sys.path so `import tokenizers` finds the library.
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from mf_config.testing import find_assets  # noqa: E402
 

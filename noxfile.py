@@ -78,11 +78,23 @@ def lint(session):
 
 @nox.session
 def demo(session):
-    """The main job: what mf does today, end to end on the shared assets (nothing to download)."""
+    """The main job: mf on the shared assets, nothing to download.
+
+    Validates every MindFormers YAML, counts Llama 3 8B's parameters from its YAML, tokenizes with
+    the Mixtral tokenizer, preprocesses the alpaca file into the indexed format and inspects it.
+    """
     _env(session)
-    session.install("-e", "packages/mf-config")
-    shared = ROOT.parent / "shared" / "assets" / "mindformers-yaml"
-    for path in sorted(shared.glob("*.yaml")):
+    session.install("-e", "packages/mf-config", "-e", "packages/mf-tokenizers", "-e", "packages/mf-models",
+                    "-e", "packages/mf-data")
+    assets = ROOT.parent / "shared" / "assets"
+    yamls = assets / "mindformers-yaml"
+    for path in sorted(yamls.glob("*.yaml")):
         session.run("mf-config", "validate", "--strict", str(path))
-    session.run("mf-config", "show", str(shared / "run_llama3_8b_8k_800T_A2_64G.yaml"),
-                "--set", "model.model_config.num_layers=2", "--set", "context.device_target=CPU")
+    session.run("mf-models", "params", str(yamls / "run_llama3_8b_8k_800T_A2_64G.yaml"))
+    tokenizer = str(assets / "tokenizers" / "mistral-7b-v0.1.sp.model")
+    session.run("mf-tokenizers", "info", tokenizer)
+    out = Path(session.create_tmp()) / "alpaca_indexed"
+    session.run("mf-data", "preprocess", "--dataset_type", "alpaca", "--input_glob",
+                str(assets / "text" / "alpaca_pydocs.json"), "--tokenizer", tokenizer, "--seq_length", "512",
+                "--output_file", str(out), "--format", "indexed", "--no_progress")
+    session.run("mf-data", "inspect", str(out), "--tokenizer", tokenizer)

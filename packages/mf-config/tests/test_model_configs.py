@@ -119,3 +119,27 @@ def test_from_pretrained_bad_json(tmp_path):
     (tmp_path / "config.json").write_text("{\n  \"a\": 1,,\n}")
     with pytest.raises(ConfigError, match="config.json:2: invalid JSON"):
         PretrainedConfig.from_pretrained(tmp_path)
+
+
+def test_mixtral_config_from_a_yaml_that_names_llama_config(mf_assets):
+    config = MixtralConfig.from_yaml(mf_assets / "mindformers-yaml" / "finetune_mixtral-8x7b.yaml")
+    assert type(config) is MixtralConfig and config.moe_config.expert_num == 8 and config.theta == 1e6
+
+
+def test_a_yaml_of_another_family_is_refused(mf_assets):
+    path = mf_assets / "mindformers-yaml" / "run_gpt2.yaml"
+    with pytest.raises(ConfigError) as err:
+        LlamaConfig.from_yaml(path)
+    assert str(err.value) == f"{path}: holds a GPT2Config, not a LlamaConfig"
+
+
+def test_model_config_from_task_names_the_line(tmp_path):
+    from mf_config import load_config
+    from mf_config.model_configs import model_config_from_task
+
+    path = tmp_path / "t.yaml"
+    path.write_text("model:\n  model_config:\n    type: LlamaConfig\n    hidden_size: 100\n")
+    with pytest.raises(ConfigError) as err:
+        model_config_from_task(load_config(path))
+    assert str(err.value) == (f"{path.resolve()}:4: model.model_config.hidden_size: hidden_size (100) is not "
+                              "divisible by num_heads (32)")

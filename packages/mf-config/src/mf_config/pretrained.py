@@ -87,18 +87,17 @@ class PretrainedConfig:
         """From a MindFormers task YAML (``model.model_config`` plus the top-level
         ``parallel_config`` and ``moe_config``) or from a YAML of this config's keys alone."""
         cfg = load_config(path, overrides)
-        section, prefix = cfg, ""
         if isinstance(cfg.get("model"), dict) and "model_config" in cfg.model:
-            section, prefix = cfg.model.model_config, "model.model_config."
-        data = section.to_dict()
-        for shared in ("parallel_config", "moe_config"):
-            if shared in cls.fields and shared not in data and isinstance(cfg.get(shared), dict):
-                data[shared] = cfg[shared].to_dict()
-        try:
-            return cls.from_dict(data)
-        except ConfigError as e:
-            key = f"{prefix}{e.key}" if e.key else None
-            raise ConfigError(e.message, file=path, key=key, line=cfg._sources.get(key, (None, None))[1]) from None
+            from mf_config.model_configs import model_config_from_task
+
+            config = model_config_from_task(cfg, default_type=cls.__name__)
+        else:
+            try:
+                config = cls.from_dict(cfg)
+            except ConfigError as e:
+                raise ConfigError(e.message, file=path, key=e.key, line=cfg._sources.get(e.key, (None, None))[1]) \
+                    from None
+        return _checked(config, cls, path)
 
     @classmethod
     def from_pretrained(cls, path):
@@ -108,22 +107,12 @@ class PretrainedConfig:
             path = path / CONFIG_NAME
         if path.suffix in (".yaml", ".yml"):
             return cls.from_yaml(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError("no such file", file=path) from None
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"invalid JSON: {e.msg}", file=path, line=e.lineno) from None
-        if not isinstance(data, dict):
-            raise ConfigError("expected a JSON object", file=path)
+        data = read_config_json(path)
         try:
             if "type" not in data and "model_type" in data:
                 from mf_config.hf import from_hf_dict
 
-                config = from_hf_dict(data)
-                if not isinstance(config, cls):
-                    raise ConfigError(f"holds a {type(config).__name__}, not a {cls.__name__}")
-                return config
+                return _checked(from_hf_dict(data), cls, path)
             return cls.from_dict(data)
         except ConfigError as e:
             raise ConfigError(e.message, file=path, key=e.key) from None
@@ -135,6 +124,28 @@ class PretrainedConfig:
             json.dump(self.to_dict(), f, indent=2)
             f.write("\n")
         return path
+
+
+def read_config_json(path):
+    """The JSON object in ``path``; a missing file, bad JSON or a non-object is a ConfigError."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("no such file", file=path) from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"invalid JSON: {e.msg}", file=path, line=e.lineno) from None
+    if not isinstance(data, dict):
+        raise ConfigError("expected a JSON object", file=path)
+    return data
+
+
+def _checked(config, cls, path):
+    """``config`` as a ``cls``: built again as ``cls`` when it is of a base class (LlamaConfig -> MixtralConfig)."""
+    if type(config) is not cls and issubclass(cls, type(config)):
+        return cls.from_dict(config.to_dict())
+    if not isinstance(config, cls):
+        raise ConfigError(f"holds a {type(config).__name__}, not a {cls.__name__}", file=path)
+    return config
 
 
 _NESTED = {}

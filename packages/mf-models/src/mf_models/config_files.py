@@ -3,13 +3,13 @@
 No mindspore here: the CLI reads configs and counts parameters without building a network.
 """
 
-import json
 from pathlib import Path
 
-from mf_config import load_config, model_config_from_section, parse_override
+from mf_config import load_config, parse_override
 from mf_config.errors import ConfigError, MFError
-from mf_config.model_configs import MODEL_CONFIGS
-from mf_config.pretrained import CONFIG_NAME
+from mf_config.hf import from_hf_dict
+from mf_config.model_configs import MODEL_CONFIGS, model_config_from_task
+from mf_config.pretrained import CONFIG_NAME, read_config_json
 from mf_models.specs import ARCHITECTURES
 
 
@@ -25,35 +25,18 @@ def config_from_file(path, overrides=()):
         path = path / CONFIG_NAME
     if path.suffix in (".yaml", ".yml"):
         cfg = load_config(path, overrides)
-        model = cfg.get("model") or {}
-        if "model_config" not in model:
-            raise ModelError("expected a model.model_config section", file=path, key="model.model_config")
-        try:
-            config = model_config_from_section(model["model_config"], moe_config=cfg.get("moe_config"),
-                                               parallel_config=cfg.get("parallel_config"))
-        except ConfigError as e:
-            key = f"model.model_config.{e.key}" if e.key else None
-            raise ConfigError(e.message, file=path, key=key) from None
-        arch = (model.get("arch") or {}).get("type") or ARCHITECTURES[type(config).__name__]
+        config = model_config_from_task(cfg)
+        arch = (cfg.model.get("arch") or {}).get("type") or ARCHITECTURES[type(config).__name__]
         return config, arch
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError("no such file", file=path) from None
-    except json.JSONDecodeError as e:
-        raise ModelError(f"invalid JSON: {e.msg}", file=path, line=e.lineno) from None
-    if not isinstance(data, dict):
-        raise ModelError("expected a JSON object", file=path)
+    data = read_config_json(path)
     cls = MODEL_CONFIGS.get(data.get("type"))
     if cls is None and "model_type" not in data:
         raise ModelError(f"'type' must be one of {', '.join(MODEL_CONFIGS)} (or a Hugging Face 'model_type')",
                          file=path, key="type")
-    if cls is None:
-        from mf_config.hf import from_hf_dict
-
-        config = from_hf_dict(data)
-    else:
-        config = cls.from_pretrained(path)
+    try:
+        config = cls.from_dict(data) if cls is not None else from_hf_dict(data)
+    except ConfigError as e:
+        raise ConfigError(e.message, file=path, key=e.key) from None
     for item in overrides:
         parts, value = parse_override(item)
         target = config

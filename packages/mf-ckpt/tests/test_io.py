@@ -45,7 +45,7 @@ def test_writes_what_safetensors_reads(tmp_path, state):
     assert back.keys() == state.keys()
     for name in state:
         assert torch.equal(back[name], state[name]), name
-    assert (tmp_path / "b.safetensors.sha256").is_file()
+    assert (tmp_path / "b.safetensors.sha256.json").is_file()
 
 
 def test_sharded_folder_with_index(tmp_path, state):

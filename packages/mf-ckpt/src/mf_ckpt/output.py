@@ -3,23 +3,21 @@
 A Spec names an output tensor, its dtype and shape, and how to make it (``parts()``: arrays whose
 C-order bytes, one after the other, are the tensor). Specs are written in order, one at a time,
 shards closed as they fill; the source tensors a Spec read are released right after it is written.
-Every output lands under its final name only when complete, with its SHA-256 manifest.
+Every output lands under its final name only when complete, with its SHA-256 manifest (hashed on every
+core while it is written, see ``mf_ckpt.manifest``).
 """
 
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-from tqdm import tqdm
-
-from mf_ckpt.dtypes import cast, numpy_dtype
-from mf_ckpt.manifest import file_sha256, write_file_manifest, write_folder_manifest
+from mf_ckpt.dtypes import cast, itemsize
+from mf_ckpt.manifest import file_segments, hash_pool, write_file_manifest, write_folder_manifest
 from mf_ckpt.safetensors_io import SafetensorsWriter
 from mf_config.fileio import atomic_dir, atomic_write
 
@@ -42,7 +40,7 @@ class Spec:
 
     @property
     def nbytes(self):
-        return math.prod(self.shape) * numpy_dtype(self.dtype).itemsize
+        return math.prod(self.shape) * itemsize(self.dtype)
 
 
 def verbatim_ranges(ckpt, names, dtype):
@@ -76,18 +74,40 @@ class Stats:
                 f"{seconds:.2f} s ({self.bytes / 1e6 / max(seconds, 1e-9):.0f} MB/s)")
 
 
-def write_specs(f, specs, release, stats, bar, metadata=None):
-    with ThreadPoolExecutor(1) as pool:
-        writer = SafetensorsWriter(f, [(s.name, s.dtype, s.shape) for s in specs], metadata, pool)
-        for spec in specs:
-            writer.write(spec.name, lambda spec=spec: [cast(part, spec.dtype) for part in spec.parts()], spec.ranges)
-            for source in spec.sources:
-                release(source)
-            stats.tensors += 1
-            stats.bytes += spec.nbytes
-            bar.update(spec.nbytes)
+class _Quiet:
+    """The progress bar when stderr is not a terminal (tqdm would be disabled there; this spares its import)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        pass
+
+
+def progress(total):
+    """A tqdm byte counter on a terminal."""
+    if not sys.stderr.isatty():
+        return _Quiet()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, leave=False)
+
+
+def write_specs(f, specs, release, stats, bar, pool, metadata=None):
+    """Write ``specs`` as one safetensors file to ``f`` (opened for reading too); returns its manifest entry."""
+    writer = SafetensorsWriter(f, [(s.name, s.dtype, s.shape) for s in specs], metadata, pool)
+    for spec in specs:
+        writer.write(spec.name, lambda spec=spec: [cast(part, spec.dtype) for part in spec.parts()], spec.ranges)
+        for source in spec.sources:
+            release(source)
+        stats.tensors += 1
+        stats.bytes += spec.nbytes
+        bar.update(spec.nbytes)
     stats.files += 1
-    return writer.sha256
+    return writer.segments
 
 
 def plan_shards(specs, max_bytes):
@@ -102,14 +122,14 @@ def plan_shards(specs, max_bytes):
     return shards
 
 
-def write_weights(folder, specs, release, stats, prefix="model", max_shard_bytes=DEFAULT_SHARD_BYTES,
+def write_weights(folder, specs, release, stats, pool, prefix="model", max_shard_bytes=DEFAULT_SHARD_BYTES,
                   fmt="safetensors", metadata=None):
     """Write ``specs`` into ``folder``: ``PREFIX.safetensors`` or shards plus ``PREFIX.safetensors.index.json``
-    (Hugging Face's names), or ``PREFIX.ckpt``; returns {file name: sha256} of what it wrote."""
+    (Hugging Face's names), or ``PREFIX.ckpt``; returns {file name: manifest entry} of the weights it wrote.
+    ``pool`` (``manifest.hash_pool()``) hashes them."""
     folder = Path(folder)
-    bar = tqdm(total=sum(s.nbytes for s in specs), unit="B", unit_scale=True, disable=None, leave=False)
     digests = {}
-    with bar:
+    with progress(sum(s.nbytes for s in specs)) as bar:
         if fmt == "ckpt":
             from mf_ckpt.mindspore_io import save_ckpt
 
@@ -120,13 +140,13 @@ def write_weights(folder, specs, release, stats, prefix="model", max_shard_bytes
         if len(shards) == 1:
             name = f"{prefix}.safetensors"
             with open(folder / name, "wb") as f:
-                digests[name] = write_specs(f, shards[0], release, stats, bar, metadata)
+                digests[name] = write_specs(f, shards[0], release, stats, bar, pool, metadata)
             return digests
         weight_map = {}
         for i, shard in enumerate(shards, 1):
             name = f"{prefix}-{i:05d}-of-{len(shards):05d}.safetensors"
             with open(folder / name, "wb") as f:
-                digests[name] = write_specs(f, shard, release, stats, bar, metadata)
+                digests[name] = write_specs(f, shard, release, stats, bar, pool, metadata)
             weight_map.update({s.name: name for s in shard})
     index = {"metadata": {"total_size": sum(s.nbytes for s in specs)}, "weight_map": weight_map}
     (folder / f"{prefix}.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
@@ -146,6 +166,8 @@ def _arrays(specs, release, stats, bar):
 
 
 def _concat(parts, spec):
+    import numpy as np
+
     return np.concatenate([p.reshape(-1) for p in parts]).reshape(spec.shape)
 
 
@@ -153,20 +175,20 @@ def save_folder(out, specs, release, *, extra=None, **kwargs):
     """Write a whole output folder atomically: ``extra(tmp)`` adds files (config.json), then the weights,
     then SHA256SUMS. Returns Stats."""
     stats = Stats()
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out) as tmp, hash_pool() as pool:
         if extra is not None:
             extra(tmp)
-        digests = write_weights(tmp, specs, release, stats, **kwargs)
-        write_folder_manifest(tmp, digests)
+        digests = write_weights(tmp, specs, release, stats, pool, **kwargs)
+        write_folder_manifest(tmp, digests, pool)
     return stats
 
 
 def save_file(path, specs, release, metadata=None):
     """Write one safetensors file (or a MindSpore ``.ckpt`` when ``path`` ends so) atomically, with
-    ``PATH.sha256`` beside it. Returns Stats."""
+    ``PATH.sha256.json`` beside it. Returns Stats."""
     path = Path(path)
     stats = Stats()
-    bar = tqdm(total=sum(s.nbytes for s in specs), unit="B", unit_scale=True, disable=None, leave=False)
+    bar = progress(sum(s.nbytes for s in specs))
     if path.suffix == ".ckpt":
         from mf_ckpt.mindspore_io import save_ckpt
 
@@ -179,9 +201,10 @@ def save_file(path, specs, release, metadata=None):
         finally:
             tmp.unlink(missing_ok=True)
         stats.files += 1
-        write_file_manifest(path, file_sha256(path))
+        with hash_pool() as pool:
+            write_file_manifest(path, file_segments(path, pool))
         return stats
-    with bar, atomic_write(path, "wb") as f:
-        digest = write_specs(f, specs, release, stats, bar, metadata)
-    write_file_manifest(path, digest)
+    with bar, hash_pool() as pool, atomic_write(path, "wb") as f:
+        segments = write_specs(f, specs, release, stats, bar, pool, metadata)
+    write_file_manifest(path, segments)
     return stats

@@ -6,7 +6,7 @@ that overlap it (one replica of each), so memory holds one destination block and
 where those pieces are whole rows of safetensors files (splits along the first dimension, replicated
 tensors) the kernel copies the byte ranges and nothing is assembled.
 Outputs are ``DST/rank_N/{prefix}N.safetensors`` (or ``.ckpt``), as ``mindspore.transform_checkpoints``
-names them, each rank folder with its SHA256SUMS.
+names them, each rank folder with its SHA256SUMS.json.
 """
 
 import math
@@ -18,7 +18,7 @@ import numpy as np
 from mf_ckpt.dtypes import numpy_dtype
 from mf_ckpt.errors import CheckpointError
 from mf_ckpt.layout import Layout
-from mf_ckpt.manifest import write_folder_manifest
+from mf_ckpt.manifest import hash_pool, write_folder_manifest
 from mf_ckpt.output import Spec, Stats, write_weights
 from mf_ckpt.store import open_checkpoint
 from mf_config.fileio import atomic_dir
@@ -150,7 +150,7 @@ def reshard(src, dst_dir, src_layout=None, dst_layout=None, prefix="checkpoint_"
                                   file=sources.path)
         meta = tensor_meta(sources, src_layout)
         stats = Stats()
-        with atomic_dir(dst_dir) as tmp:
+        with atomic_dir(dst_dir) as tmp, hash_pool() as pool:
             for rank in range(dst_layout.world_size):
                 specs = []
                 for name, (dtype, full) in meta.items():
@@ -163,9 +163,9 @@ def reshard(src, dst_dir, src_layout=None, dst_layout=None, prefix="checkpoint_"
                                       block_ranges(sources, src_layout, name, full, box)))
                 folder = tmp / f"rank_{rank}"
                 folder.mkdir()
-                digests = write_weights(folder, specs, sources.release, stats, prefix=f"{prefix}{rank}",
+                digests = write_weights(folder, specs, sources.release, stats, pool, prefix=f"{prefix}{rank}",
                                         max_shard_bytes=float("inf"), fmt=fmt)
-                write_folder_manifest(folder, digests)
+                write_folder_manifest(folder, digests, pool)
         return stats
     finally:
         sources.close()

@@ -3,10 +3,10 @@
 The reader maps the file and hands out one tensor at a time as a read-only view; ``release`` drops
 its pages from this process again, so reading a whole model never keeps more than one tensor
 resident. The writer takes the list of tensors (name, dtype, shape) up front, writes the header,
-then each tensor's bytes as they come, hashing everything it writes.
+then each tensor's bytes as they come, hashing everything it writes (its SHA-256 manifest entry).
+numpy is imported only when a tensor's values are needed: kernel copies of kept tensors do without.
 """
 
-import hashlib
 import json
 import math
 import mmap
@@ -15,14 +15,11 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from mf_ckpt.dtypes import numpy_dtype, st_dtype
+from mf_ckpt.dtypes import itemsize, numpy_dtype, st_dtype
 from mf_ckpt.errors import CheckpointError
+from mf_ckpt.manifest import Segments
 
 MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
-_PARALLEL_HASH = 1 << 20  # buffers from this size on are hashed in a second thread while they are written
-_CHUNK = 16 << 20  # read size when hashing ranges of a source file
 _PAGE = mmap.PAGESIZE
 
 
@@ -77,7 +74,7 @@ def read_header(path):
 def _entry(path, name, entry, base, data_len):
     if not isinstance(entry, dict):
         raise CheckpointError("header entry is not an object", file=path, key=name)
-    dtype = numpy_dtype(entry.get("dtype"), file=path, key=name)
+    size = itemsize(entry.get("dtype"), file=path, key=name)
     shape, offsets = entry.get("shape"), entry.get("data_offsets")
     if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
         raise CheckpointError(f"shape {shape!r} is not a list of non-negative integers", file=path, key=name)
@@ -88,7 +85,7 @@ def _entry(path, name, entry, base, data_len):
     if offsets[1] > data_len:
         raise CheckpointError(f"truncated: tensor ends at data byte {offsets[1]} but the file holds {data_len} "
                               "data bytes", file=path, key=name)
-    expected = math.prod(shape) * dtype.itemsize
+    expected = math.prod(shape) * size
     if offsets[1] - offsets[0] != expected:
         raise CheckpointError(f"byte size {offsets[1] - offsets[0]} disagrees with shape {shape} of "
                               f"{entry['dtype']} ({expected} bytes)", file=path, key=name)
@@ -106,6 +103,8 @@ class SafetensorsFile:
 
     def get(self, name):
         """The tensor as a read-only numpy array backed by the file (no copy)."""
+        import numpy as np
+
         info = self.tensors[name]
         array = np.frombuffer(self._mm, dtype=numpy_dtype(info.dtype), count=info.numel, offset=info.start)
         return array.reshape(info.shape)
@@ -130,7 +129,7 @@ def header_bytes(entries, metadata=None):
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     for name, dtype, shape in entries:
-        nbytes = math.prod(shape) * numpy_dtype(dtype).itemsize
+        nbytes = math.prod(shape) * itemsize(dtype)
         header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
         offset += nbytes
     raw = json.dumps(header, separators=(",", ":")).encode()
@@ -139,27 +138,22 @@ def header_bytes(entries, metadata=None):
 
 
 class SafetensorsWriter:
-    """Writes a safetensors file to the open binary file ``f`` tensor by tensor; ``sha256`` when done.
-
-    With ``pool`` (a one-thread ThreadPoolExecutor) large tensors are hashed while they are written."""
+    """Writes a safetensors file to the open binary file ``f`` tensor by tensor; ``segments`` (its manifest entry,
+    see ``mf_ckpt.manifest``) when done. With ``pool`` the bytes are hashed on other cores while they are written."""
 
     def __init__(self, f, entries, metadata=None, pool=None):
         self._f = f
-        self._pool = pool
         self._entries = [(name, dtype, tuple(shape)) for name, dtype, shape in entries]
         self._next = 0
-        self._hash = hashlib.sha256()
+        self._segments = Segments(pool)
         head, self.data_bytes = header_bytes(self._entries, metadata)
         self._put(head)
 
     def _put(self, buffer):
-        if self._pool is None or len(buffer) < _PARALLEL_HASH:
-            self._f.write(buffer)
-            self._hash.update(buffer)
-            return
-        hashed = self._pool.submit(self._hash.update, buffer)  # both release the GIL: hash while writing
+        pending = self._segments.add_buffer(buffer)  # hashed in the pool while written: both release the GIL
         self._f.write(buffer)
-        hashed.result()
+        for hashed in pending:
+            hashed.result()
 
     def write(self, name, parts, ranges=()):
         """Write tensor ``name`` (the next one declared) from ``parts``: arrays whose C-order bytes,
@@ -169,9 +163,11 @@ class SafetensorsWriter:
         expected_name, dtype, shape = self._entries[self._next]
         if name != expected_name:
             raise ValueError(f"tensors out of order: got {name}, expected {expected_name}")
-        nbytes = math.prod(shape) * numpy_dtype(dtype).itemsize
+        nbytes = math.prod(shape) * itemsize(dtype)
 
         def flats():
+            import numpy as np
+
             out = []
             for part in parts() if callable(parts) else parts:
                 if st_dtype(part.dtype, key=name) != dtype:
@@ -182,32 +178,20 @@ class SafetensorsWriter:
                 raise CheckpointError(f"data size disagrees with the declared shape {list(shape)}", key=name)
             return out
 
-        if ranges and self._pool is not None and sum(e - s for _, s, e in ranges) == nbytes:
+        if ranges and sum(e - s for _, s, e in ranges) == nbytes:
             self._copy(flats, ranges)
         else:
             for flat in flats():
                 self._put(flat)
         self._next += 1
 
-    def _hash_ranges(self, ranges):
-        """Hash the byte ranges read through one small buffer (the source pages never enter this process)."""
-        view = memoryview(bytearray(_CHUNK))
-        for file, begin, end in ranges:
-            with open(file, "rb", buffering=0) as src:
-                src.seek(begin)
-                while begin < end:
-                    n = src.readinto(view[:min(_CHUNK, end - begin)])
-                    if not n:
-                        raise CheckpointError(f"truncated: ends before byte {end}", file=file)
-                    self._hash.update(view[:n])
-                    begin += n
-
     def _copy(self, flats, ranges):
-        """copy_file_range the byte ranges into the output while the pool hashes them; where the kernel cannot
-        copy between these files, write ``flats()`` (the same bytes) instead."""
+        """copy_file_range the byte ranges into the output while the pool hashes them from the source; where the
+        kernel cannot copy between these files, write ``flats()`` (the same bytes) instead."""
+        for file, begin, end in ranges:
+            self._segments.add_range(file, begin, end)
         self._f.flush()
         start = pos = self._f.tell()
-        hashed = self._pool.submit(self._hash_ranges, ranges)
         try:
             for file, begin, end in ranges:
                 with open(file, "rb") as src:
@@ -220,15 +204,14 @@ class SafetensorsWriter:
                         done += n
                 pos += done
             self._f.seek(pos)
-        except OSError:
+        except (OSError, AttributeError):  # AttributeError: no copy_file_range on this system
             self._f.seek(start)
             for flat in flats():
                 self._f.write(flat)
-        finally:
-            hashed.result()
 
     @property
-    def sha256(self):
+    def segments(self):
+        """``[[length, sha256 hex], ...]`` covering the file written (waits for the hashing)."""
         if self._next != len(self._entries):
             raise ValueError(f"only {self._next} of {len(self._entries)} tensors written")
-        return self._hash.hexdigest()
+        return self._segments.result()

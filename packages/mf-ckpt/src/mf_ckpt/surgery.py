@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 from mf_ckpt.dtypes import cast_name
-from mf_ckpt.manifest import MANIFEST
+from mf_ckpt.manifest import MANIFEST, SUMS
 from mf_ckpt.output import DEFAULT_SHARD_BYTES, copy_spec, save_file, save_folder
 from mf_ckpt.store import open_checkpoint
 
@@ -37,7 +37,7 @@ def rewrite(src, out, select=lambda name: True, dtype=None, max_shard_bytes=DEFA
         def extra(tmp):
             if Path(src).is_dir():
                 for f in Path(src).iterdir():
-                    if f.is_file() and not _WEIGHTS.match(f.name) and f.name != MANIFEST:
+                    if f.is_file() and not _WEIGHTS.match(f.name) and f.name not in (MANIFEST, SUMS):
                         shutil.copyfile(f, tmp / f.name)
 
         return save_folder(out, specs, ckpt.release, extra=extra, max_shard_bytes=max_shard_bytes), dropped

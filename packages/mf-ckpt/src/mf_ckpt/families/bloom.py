@@ -2,8 +2,6 @@
 split per head into ``dense1/2/3``; ``dense``, ``dense_h_to_4h`` and ``dense_4h_to_h`` transposed to the
 (in, out) layout of our ``projection``/``mapping``; LayerNorms become ``gamma``/``beta``; the head is tied."""
 
-import numpy as np
-
 from mf_ckpt.rules import Fused, Rename
 
 BASE_PREFIX = "transformer."  # what files saved from the base model (no LM head) leave out
@@ -15,6 +13,8 @@ def _qkv(ours, hf, n, d, h, kind):
             return [w.reshape(n, 3, d, h)[:, j].reshape(n * d, h) for j in range(3)]
 
         def fuse(parts):
+            import numpy as np  # only the reverse conversion builds new arrays
+
             return np.stack([p.reshape(n, d, h) for p in parts], axis=1).reshape(3 * n * d, h)
 
         return Fused(ours, hf, [(h, h)] * 3, (3 * h, h), split, fuse)
@@ -23,6 +23,8 @@ def _qkv(ours, hf, n, d, h, kind):
         return [b.reshape(n, 3, d)[:, j].reshape(n * d) for j in range(3)]
 
     def fuse_bias(parts):
+        import numpy as np
+
         return np.stack([p.reshape(n, d) for p in parts], axis=1).reshape(3 * n * d)
 
     return Fused(ours, hf, [(h,)] * 3, (3 * h,), split_bias, fuse_bias)

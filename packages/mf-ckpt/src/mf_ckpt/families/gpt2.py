@@ -4,8 +4,6 @@
 
 import re
 
-import numpy as np
-
 from mf_ckpt.rules import Fused, Rename
 
 BASE_PREFIX = "transformer."  # what files saved from the base model (no LM head) leave out
@@ -13,11 +11,17 @@ BASE_PREFIX = "transformer."  # what files saved from the base model (no LM head
 _BUFFERS = re.compile(r".*\.attn\.(bias|masked_bias)$")
 
 
+def _fuse(parts, transposed=False):
+    import numpy as np  # only the reverse conversion builds new arrays: the forward one takes views
+
+    return np.concatenate([p.T for p in parts], axis=1) if transposed else np.concatenate(parts)
+
+
 def _qkv(ours, hf, h, kind):
     if kind == "weight":
         return Fused(ours, hf, [(h, h)] * 3, (h, 3 * h), lambda w: [w[:, j * h:(j + 1) * h].T for j in range(3)],
-                     lambda parts: np.concatenate([p.T for p in parts], axis=1))
-    return Fused(ours, hf, [(h,)] * 3, (3 * h,), lambda b: [b[j * h:(j + 1) * h] for j in range(3)], np.concatenate)
+                     lambda parts: _fuse(parts, transposed=True))
+    return Fused(ours, hf, [(h,)] * 3, (3 * h,), lambda b: [b[j * h:(j + 1) * h] for j in range(3)], _fuse)
 
 
 def _norm(ours, hf, h):

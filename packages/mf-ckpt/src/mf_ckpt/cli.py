@@ -92,7 +92,9 @@ def cast(src, out, dtype, max_shard_size):
 @main.command()
 @click.argument("path")
 def verify(path):
-    """Check the SHA-256 manifest mf-ckpt wrote (PATH/SHA256SUMS, or PATH.sha256 beside a file)."""
+    """Check the SHA-256 manifest mf-ckpt wrote (PATH/SHA256SUMS.json, or PATH.sha256.json beside a file).
+
+    Also checks a sha256sum list (PATH/SHA256SUMS or PATH.sha256)."""
     from mf_ckpt.manifest import verify as check
 
     names = check(path)

@@ -1,15 +1,15 @@
 """The SHA-256 manifest every mf-ckpt write leaves: ``SHA256SUMS.json`` in a folder, ``FILE.sha256.json`` beside a file.
 
-It names every file with its size and the SHA-256 of consecutive byte ranges ("segments", at most 64 MiB)
-that cover it in order::
+It names every file with its size and the SHA-256 of each of its 64 MiB blocks, in order (the last block
+shorter; an empty file has one block, of no bytes)::
 
-    {"format": "mf-ckpt-sha256", "version": 1, "files": {
-      "model.safetensors": {"size": N, "sha256": [[LENGTH, "HEX"], [LENGTH, "HEX"], ...]}, ...}}
+    {"format": "mf-ckpt-sha256", "version": 1, "block_size": 67108864, "files": {
+      "model.safetensors": {"size": N, "sha256": ["HEX", "HEX", ...]}, ...}}
 
-One SHA-256 runs on one core and is slower than the kernel's copy of the same bytes; segments are hashed on
-every core, while a file is written and again when it is verified. A file of one segment (any file up to
-64 MiB) carries its plain SHA-256, the one ``sha256sum`` prints. ``verify`` also checks a ``sha256sum`` list
-(``SHA256SUMS`` or ``FILE.sha256``, as ``sha256sum`` and mf-ckpt 0.1 write them).
+One SHA-256 runs on one core, slower than the kernel copies the same bytes; blocks are hashed on every core,
+each as soon as it is written (read back from the page cache), and so again when verified. A file of one
+block (up to 64 MiB) carries its plain SHA-256, the one ``sha256sum`` prints. ``verify`` also checks a
+``sha256sum`` list (``SHA256SUMS`` or ``FILE.sha256``, as ``sha256sum`` and mf-ckpt 0.1 write them).
 """
 
 import hashlib
@@ -24,86 +24,85 @@ from mf_ckpt.errors import CheckpointError
 from mf_config.fileio import atomic_write
 
 MANIFEST = "SHA256SUMS.json"
-SUMS = "SHA256SUMS"  # a sha256sum list, read by verify
+SUMS = "SHA256SUMS"  # a sha256sum list, which verify reads too
 FORMAT = "mf-ckpt-sha256"
-SEGMENT = 64 << 20  # longest segment
+BLOCK = 64 << 20
 _WINDOW = 4 << 20  # bytes of a file mapped at a time per hashing thread (the pages leave this process after)
-_INLINE = 1 << 20  # shorter segments are hashed in the calling thread
 _HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def hash_pool():
-    """Threads that hash segments: one per core this process may use (hashlib releases the GIL)."""
+    """Threads that hash blocks: one per core this process may use (hashlib releases the GIL)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return ThreadPoolExecutor(min(cores, 8), thread_name_prefix="sha256")
 
 
-def hash_range(path, start, end):
-    """SHA-256 of bytes ``start:end`` of the file ``path``, read by memory map a window at a time."""
+def hash_range(file, start, end):
+    """SHA-256 of bytes ``start:end`` of ``file`` (a path, or a file descriptor open for reading), read by memory
+    map a window at a time."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    fd = file if isinstance(file, int) else os.open(file, os.O_RDONLY)
+    try:
         while start < end:
             base = start - start % mmap.ALLOCATIONGRANULARITY
             stop = min(end, start + _WINDOW)
             try:
-                m = mmap.mmap(f.fileno(), stop - base, offset=base, access=mmap.ACCESS_READ)
+                m = mmap.mmap(fd, stop - base, offset=base, access=mmap.ACCESS_READ)
             except ValueError:  # the mapping would run past the end of the file
-                raise CheckpointError(f"truncated: ends before byte {stop}", file=path) from None
+                raise CheckpointError(f"truncated: ends before byte {stop}", file=file) from None
             with m, memoryview(m)[start - base:] as view:
                 h.update(view)
             start = stop
+    finally:
+        if fd is not file:
+            os.close(fd)
     return h.hexdigest()
 
 
-def _sha256(buffer):
-    return hashlib.sha256(buffer).hexdigest()
+def block_count(size, block):
+    """Blocks of a file of ``size`` bytes (one for an empty file)."""
+    return max(1, -(-size // block))
 
 
-class Segments:
-    """The manifest entry of one file, built in file order: ``add_buffer``/``add_range`` hash what is written
-    next (in ``pool`` when given), ``result()`` waits and gives ``[[length, hex digest], ...]``."""
+class BlockHashes:
+    """The SHA-256 of each block of a file being written: ``written(size)`` after a write hands the blocks complete
+    so far to ``pool`` (None: hashes them here); ``result(size)``, when the file is done, gives them all in order."""
 
-    def __init__(self, pool=None):
-        self._pool = pool
-        self._parts = []  # (length, hex digest or Future)
+    def __init__(self, file, pool=None):
+        self._file, self._pool = file, pool
+        self.block = BLOCK
+        self._jobs = []  # hex digests or Futures
 
-    def _add(self, length, fn, *args):
-        if self._pool is None or length < _INLINE:
-            self._parts.append((length, fn(*args)))
+    def _hash(self, start, end):
+        if self._pool is None:
+            self._jobs.append(hash_range(self._file, start, end))
         else:
-            self._parts.append((length, self._pool.submit(fn, *args)))
-        return self._parts[-1][1]
+            self._jobs.append(self._pool.submit(hash_range, self._file, start, end))
 
-    def add_buffer(self, buffer):
-        """Hash ``buffer`` (bytes-like); returns the pending hashes: the buffer must not change until they are done."""
-        view = memoryview(buffer).cast("B")
-        pending = [self._add(len(view[s:s + SEGMENT]), _sha256, view[s:s + SEGMENT])
-                   for s in range(0, len(view), SEGMENT)]
-        return [p for p in pending if not isinstance(p, str)]
+    def written(self, size):
+        while (len(self._jobs) + 1) * self.block <= size:
+            self._hash(len(self._jobs) * self.block, (len(self._jobs) + 1) * self.block)
 
-    def add_range(self, path, start, end):
-        """Hash bytes ``start:end`` of the file ``path`` (the bytes written next are a copy of them)."""
-        for s in range(start, end, SEGMENT):
-            self._add(min(SEGMENT, end - s), hash_range, path, s, min(s + SEGMENT, end))
-
-    def result(self):
-        return [[n, d if isinstance(d, str) else d.result()] for n, d in self._parts]
+    def result(self, size):
+        self.written(size)
+        if len(self._jobs) < block_count(size, self.block):
+            self._hash(len(self._jobs) * self.block, size)
+        return [job if isinstance(job, str) else job.result() for job in self._jobs]
 
 
-def file_segments(path, pool=None):
-    """The manifest entry of a whole file already written."""
-    segments = Segments(pool)
-    segments.add_range(path, 0, os.path.getsize(path))
-    return segments.result()
+def file_blocks(path, pool=None):
+    """The block digests of a whole file already written."""
+    return BlockHashes(path, pool).result(os.path.getsize(path))
 
 
-def _dump(files):
-    """The manifest's text: one file per entry, one segment per line."""
+def _dump(files, sizes):
+    """The manifest's text: one block digest per line."""
     entries = []
-    for name, segments in files.items():
-        body = ",\n    ".join(json.dumps(s) for s in segments)
-        entries.append(f'  {json.dumps(name)}: {{"size": {sum(n for n, _ in segments)}, "sha256": [\n    {body}]}}')
-    return f'{{"format": "{FORMAT}", "version": 1, "files": {{\n' + ",\n".join(entries) + "\n}}\n"
+    for name, digests in files.items():
+        body = ",\n    ".join(f'"{d}"' for d in digests)
+        entries.append(f'  {json.dumps(name)}: {{"size": {sizes[name]}, "sha256": [\n    {body}]}}')
+    return (f'{{"format": "{FORMAT}", "version": 1, "block_size": {BLOCK}, "files": {{\n' + ",\n".join(entries) +
+            "\n}}\n")
 
 
 def _listed(folder):
@@ -113,19 +112,20 @@ def _listed(folder):
 
 
 def write_folder_manifest(folder, known=None, pool=None):
-    """Write ``folder/SHA256SUMS.json`` for every file in ``folder``; ``known`` (name -> segments) holds the entries
+    """Write ``folder/SHA256SUMS.json`` for every file in ``folder``; ``known`` (name -> block digests) holds those
     of the files just written, the others are read and hashed."""
     folder, known = Path(folder), known or {}
-    files = {name: known[name] if name in known else file_segments(folder / name, pool) for name in _listed(folder)}
+    names = _listed(folder)
+    files = {name: known[name] if name in known else file_blocks(folder / name, pool) for name in names}
     with atomic_write(folder / MANIFEST) as f:
-        f.write(_dump(files))
+        f.write(_dump(files, {name: (folder / name).stat().st_size for name in names}))
 
 
-def write_file_manifest(path, segments):
+def write_file_manifest(path, digests):
     """Write ``PATH.sha256.json`` beside a single output file."""
     path = Path(path)
     with atomic_write(path.with_name(path.name + ".sha256.json")) as f:
-        f.write(_dump({path.name: segments}))
+        f.write(_dump({path.name: digests}, {path.name: path.stat().st_size}))
 
 
 def manifest_of(path):
@@ -142,33 +142,34 @@ def _name_ok(name):
     return isinstance(name, str) and name not in ("", ".", "..") and Path(name).name == name and "\\" not in name
 
 
+def _int(x, low):
+    return isinstance(x, int) and not isinstance(x, bool) and x >= low
+
+
 def read_manifest(manifest):
-    """``{file name: (size, [[length, hex], ...])}`` of a manifest, every field checked."""
+    """``(block size, {file name: (size, [hex digest of each block])})`` of a manifest, every field checked."""
     try:
         data = json.loads(Path(manifest).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"not a valid manifest ({e})", file=manifest) from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != 1:
-        raise CheckpointError(f'expected {{"format": "{FORMAT}", "version": 1, "files": ...}}', file=manifest)
-    files = data.get("files")
-    if not isinstance(files, dict):
-        raise CheckpointError("expected 'files': an object of file name -> entry", file=manifest, key="files")
-    out = {}
-    for name, entry in files.items():
+    if (not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != 1
+            or not _int(data.get("block_size"), 1) or not isinstance(data.get("files"), dict)):
+        raise CheckpointError(f'expected {{"format": "{FORMAT}", "version": 1, "block_size": N, "files": {{...}}}}',
+                              file=manifest)
+    block, out = data["block_size"], {}
+    for name, entry in data["files"].items():
         if not _name_ok(name):
             raise CheckpointError("is not a file name inside the manifest's folder", file=manifest, key=name)
         size = entry.get("size") if isinstance(entry, dict) else None
-        segments = entry.get("sha256") if isinstance(entry, dict) else None
-        if (not isinstance(size, int) or size < 0 or not isinstance(segments, list) or not all(
-                isinstance(s, list) and len(s) == 2 and isinstance(s[0], int) and s[0] > 0 and isinstance(s[1], str)
-                and _HEX.fullmatch(s[1]) for s in segments)):
-            raise CheckpointError('expected {"size": N, "sha256": [[length > 0, "<64 hex digits>"], ...]}',
-                                  file=manifest, key=name)
-        if sum(s[0] for s in segments) != size:
-            raise CheckpointError(f"segments cover {sum(s[0] for s in segments)} bytes, not the size {size}",
-                                  file=manifest, key=name)
-        out[name] = size, segments
-    return out
+        digests = entry.get("sha256") if isinstance(entry, dict) else None
+        if not _int(size, 0) or not isinstance(digests, list) or not all(
+                isinstance(d, str) and _HEX.fullmatch(d) for d in digests):
+            raise CheckpointError('expected {"size": N, "sha256": ["<64 hex digits>", ...]}', file=manifest, key=name)
+        if len(digests) != block_count(size, block):
+            raise CheckpointError(f"{len(digests)} block digests, but {size} bytes make {block_count(size, block)} "
+                                  f"blocks of {block}", file=manifest, key=name)
+        out[name] = size, digests
+    return block, out
 
 
 def verify(path):
@@ -181,9 +182,9 @@ def verify(path):
                               "beside files)", file=path / MANIFEST if path.is_dir() else path)
     if not manifest.name.endswith(".json"):
         return _verify_sums(manifest)
-    folder, files = manifest.parent, read_manifest(manifest)
+    folder, (block, files) = manifest.parent, read_manifest(manifest)
     if not path.is_dir() and path.name not in files:
-        raise CheckpointError(f"the manifest does not name {path.name}", file=manifest)
+        raise CheckpointError(f"does not name {path.name}", file=manifest)
     for name, (size, _) in files.items():
         target = folder / name
         if not target.is_file():
@@ -195,29 +196,25 @@ def verify(path):
     if extra:
         raise CheckpointError(f"not in the manifest ({len(extra)} file(s) the checkpoint did not have when written)",
                               file=folder / extra[0])
+    checks = [(name, i * block, min(size, (i + 1) * block), digest)
+              for name, (size, digests) in files.items() for i, digest in enumerate(digests)]
     pool = hash_pool()
     try:
-        checks = []
-        for name, (_, segments) in files.items():
-            start = 0
-            for length, digest in segments:
-                done = pool.submit(hash_range, folder / name, start, start + length)
-                checks.append((name, start, length, digest, done))
-                start += length
-        for name, start, length, digest, done in checks:
-            if done.result() != digest:
-                raise CheckpointError(f"SHA-256 of bytes {start}-{start + length} differs from the manifest: the file "
-                                      "changed or is corrupt", file=folder / name)
+        jobs = [pool.submit(hash_range, folder / name, start, end) for name, start, end, _ in checks]
+        for (name, start, end, digest), job in zip(checks, jobs):
+            if job.result() != digest:
+                raise CheckpointError(f"SHA-256 of bytes {start}-{end} differs from the manifest: the file changed "
+                                      "or is corrupt", file=folder / name)
     finally:
         pool.shutdown(cancel_futures=True)
     return list(files)
 
 
 def _verify_sums(manifest):
-    """Check a ``sha256sum`` list: ``<hex>  <name>`` lines."""
+    """Check a ``sha256sum`` list: ``<hex>  <name>`` lines (``<hex> *<name>`` from ``sha256sum -b``)."""
     checked = []
     for number, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
-        digest, sep, mode, name = line[:64], line[64:65], line[65:66], line[66:]  # mode "*": sha256sum -b
+        digest, sep, mode, name = line[:64], line[64:65], line[65:66], line[66:]
         if not _HEX.fullmatch(digest) or sep != " " or mode not in (" ", "*") or not _name_ok(name):
             raise CheckpointError("expected '<sha256>  <file name>'", file=manifest, line=number)
         target = manifest.parent / name

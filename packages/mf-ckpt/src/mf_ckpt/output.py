@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mf_ckpt.dtypes import cast, itemsize
-from mf_ckpt.manifest import file_segments, hash_pool, write_file_manifest, write_folder_manifest
+from mf_ckpt.manifest import BlockHashes, file_blocks, hash_pool, write_file_manifest, write_folder_manifest
 from mf_ckpt.safetensors_io import SafetensorsWriter
 from mf_config.fileio import atomic_dir, atomic_write
 
@@ -97,17 +97,22 @@ def progress(total):
 
 
 def write_specs(f, specs, release, stats, bar, pool, metadata=None):
-    """Write ``specs`` as one safetensors file to ``f`` (opened for reading too); returns its manifest entry."""
-    writer = SafetensorsWriter(f, [(s.name, s.dtype, s.shape) for s in specs], metadata, pool)
+    """Write ``specs`` as one safetensors file to ``f`` (open for reading too: each block is hashed in ``pool``,
+    read back, as soon as it is written); returns the block digests of its manifest entry."""
+    writer = SafetensorsWriter(f, [(s.name, s.dtype, s.shape) for s in specs], metadata)
+    blocks = BlockHashes(f.fileno(), pool)
     for spec in specs:
         writer.write(spec.name, lambda spec=spec: [cast(part, spec.dtype) for part in spec.parts()], spec.ranges)
+        f.flush()
+        blocks.written(f.tell())
         for source in spec.sources:
             release(source)
         stats.tensors += 1
         stats.bytes += spec.nbytes
         bar.update(spec.nbytes)
+    f.flush()
     stats.files += 1
-    return writer.segments
+    return blocks.result(f.tell())
 
 
 def plan_shards(specs, max_bytes):
@@ -139,13 +144,13 @@ def write_weights(folder, specs, release, stats, pool, prefix="model", max_shard
         shards = plan_shards(specs, max_shard_bytes)
         if len(shards) == 1:
             name = f"{prefix}.safetensors"
-            with open(folder / name, "wb") as f:
+            with open(folder / name, "w+b") as f:
                 digests[name] = write_specs(f, shards[0], release, stats, bar, pool, metadata)
             return digests
         weight_map = {}
         for i, shard in enumerate(shards, 1):
             name = f"{prefix}-{i:05d}-of-{len(shards):05d}.safetensors"
-            with open(folder / name, "wb") as f:
+            with open(folder / name, "w+b") as f:
                 digests[name] = write_specs(f, shard, release, stats, bar, pool, metadata)
             weight_map.update({s.name: name for s in shard})
     index = {"metadata": {"total_size": sum(s.nbytes for s in specs)}, "weight_map": weight_map}
@@ -202,9 +207,10 @@ def save_file(path, specs, release, metadata=None):
             tmp.unlink(missing_ok=True)
         stats.files += 1
         with hash_pool() as pool:
-            write_file_manifest(path, file_segments(path, pool))
+            write_file_manifest(path, file_blocks(path, pool))
         return stats
+    # atomic_write's file is mkstemp's, open for reading and writing
     with bar, hash_pool() as pool, atomic_write(path, "wb") as f:
-        segments = write_specs(f, specs, release, stats, bar, pool, metadata)
-    write_file_manifest(path, segments)
+        digests = write_specs(f, specs, release, stats, bar, pool, metadata)
+    write_file_manifest(path, digests)
     return stats

@@ -3,8 +3,8 @@
 The reader maps the file and hands out one tensor at a time as a read-only view; ``release`` drops
 its pages from this process again, so reading a whole model never keeps more than one tensor
 resident. The writer takes the list of tensors (name, dtype, shape) up front, writes the header,
-then each tensor's bytes as they come, hashing everything it writes (its SHA-256 manifest entry).
-numpy is imported only when a tensor's values are needed: kernel copies of kept tensors do without.
+then each tensor's bytes as they come. numpy is imported only when a tensor's values are needed:
+kernel copies of kept tensors do without.
 """
 
 import json
@@ -17,7 +17,6 @@ from pathlib import Path
 
 from mf_ckpt.dtypes import itemsize, numpy_dtype, st_dtype
 from mf_ckpt.errors import CheckpointError
-from mf_ckpt.manifest import Segments
 
 MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
 _PAGE = mmap.PAGESIZE
@@ -138,22 +137,14 @@ def header_bytes(entries, metadata=None):
 
 
 class SafetensorsWriter:
-    """Writes a safetensors file to the open binary file ``f`` tensor by tensor; ``segments`` (its manifest entry,
-    see ``mf_ckpt.manifest``) when done. With ``pool`` the bytes are hashed on other cores while they are written."""
+    """Writes a safetensors file to the open binary file ``f`` tensor by tensor."""
 
-    def __init__(self, f, entries, metadata=None, pool=None):
+    def __init__(self, f, entries, metadata=None):
         self._f = f
         self._entries = [(name, dtype, tuple(shape)) for name, dtype, shape in entries]
         self._next = 0
-        self._segments = Segments(pool)
         head, self.data_bytes = header_bytes(self._entries, metadata)
-        self._put(head)
-
-    def _put(self, buffer):
-        pending = self._segments.add_buffer(buffer)  # hashed in the pool while written: both release the GIL
-        self._f.write(buffer)
-        for hashed in pending:
-            hashed.result()
+        self._f.write(head)
 
     def write(self, name, parts, ranges=()):
         """Write tensor ``name`` (the next one declared) from ``parts``: arrays whose C-order bytes,
@@ -182,14 +173,12 @@ class SafetensorsWriter:
             self._copy(flats, ranges)
         else:
             for flat in flats():
-                self._put(flat)
+                self._f.write(flat)
         self._next += 1
 
     def _copy(self, flats, ranges):
-        """copy_file_range the byte ranges into the output while the pool hashes them from the source; where the
-        kernel cannot copy between these files, write ``flats()`` (the same bytes) instead."""
-        for file, begin, end in ranges:
-            self._segments.add_range(file, begin, end)
+        """copy_file_range the byte ranges into the output; where the kernel cannot copy between these files, write
+        ``flats()`` (the same bytes) instead."""
         self._f.flush()
         start = pos = self._f.tell()
         try:
@@ -208,10 +197,3 @@ class SafetensorsWriter:
             self._f.seek(start)
             for flat in flats():
                 self._f.write(flat)
-
-    @property
-    def segments(self):
-        """``[[length, sha256 hex], ...]`` covering the file written (waits for the hashing)."""
-        if self._next != len(self._entries):
-            raise ValueError(f"only {self._next} of {len(self._entries)} tensors written")
-        return self._segments.result()

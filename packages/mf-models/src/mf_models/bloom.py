@@ -19,7 +19,7 @@ from mf_models.layers import (
     dtypes,
     positions_and_bias,
     run_blocks,
-    write_mask,
+    write_index,
 )
 from mf_models.modeling import TiedEmbeddingLM
 
@@ -54,7 +54,7 @@ class BloomModel(nn.Cell):
         length = s if caches is None else caches[0].shape[2]
         _, key_positions, bias = positions_and_bias(b, s, length, start, offset)
         bias = bias + self.slopes * ops.cast(key_positions, ms.float32).reshape(b, 1, 1, length)
-        write = None if caches is None else write_mask(b, length, start)
+        write = None if caches is None else write_index(b, caches[0].shape[1], start)
         h, kv = run_blocks(self.blocks, self.embedding(input_ids), bias, caches, write)
         return self.ln_f(h), kv
 

@@ -16,7 +16,7 @@ from mf_models.layers import (
     dtypes,
     positions_and_bias,
     run_blocks,
-    write_mask,
+    write_index,
 )
 from mf_models.modeling import TiedEmbeddingLM
 
@@ -51,7 +51,7 @@ class GPT2Model(nn.Cell):
         b, s = input_ids.shape
         length = s if caches is None else caches[0].shape[2]
         positions, _, bias = positions_and_bias(b, s, length, start, offset)
-        write = None if caches is None else write_mask(b, length, start)
+        write = None if caches is None else write_index(b, caches[0].shape[1], start)
         h, kv = run_blocks(self.blocks, self.embedding(input_ids, positions), bias, caches, write)
         return self.layernorm(h), kv
 

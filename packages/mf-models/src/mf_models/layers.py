@@ -150,9 +150,10 @@ def rope_tables(head_dim, max_positions, theta=10000.0, extend_method="None", sc
 
 def apply_rope(x, cos, sin):
     """x (b, s, h, d) rotated by cos and signed sin (b, s, 1, d) of ``rope_tables``:
-    ``x*cos + rotate_half(x)*sin`` with ``rotate_half(x) = (-x2, x1)``."""
-    half = x.shape[-1] // 2
-    return x * cos + ops.cat((x[..., half:], x[..., :half]), -1) * sin
+    ``x*cos + rotate_half(x)*sin`` with ``rotate_half(x) = (-x2, x1)`` (the halves swapped by one flip; the
+    sign is in the sin table)."""
+    b, s, h, d = x.shape
+    return x * cos + ops.flip(x.reshape(b, s, h, 2, d // 2), (3,)).reshape(b, s, h, d) * sin
 
 
 def alibi_slopes(num_heads):
@@ -186,8 +187,10 @@ def attention(q, k, v, bias, scale, softmax_dtype=ms.float32):
 
 
 def update_cache(past, new, write):
-    """The cache ``past`` (b, kv, L, d) with ``new`` (b, kv, 1, d) written where ``write`` (b, 1, L, 1) is 1."""
-    return past * (1 - write) + write * new
+    """Write ``new`` (b, kv, 1, d) into the cache Parameter ``past`` (b, kv, L, d) in place, at the slots that
+    ``write`` (b, kv, 3) (from ``write_index``) names; returns the updated cache."""
+    b, kv, _, d = new.shape
+    return ops.scatter_nd_update(past, write, new.reshape(b, kv, d))
 
 
 class SwiGLU(nn.Cell):
@@ -247,10 +250,12 @@ def positions_and_bias(batch, seq, length, start, offset):
     return positions, key_positions, bias.reshape(batch, 1, seq, length)
 
 
-def write_mask(batch, length, start):
-    """(b, 1, L, 1) float32: 1 at slot ``start[r]`` of each row, where a decode step writes its key/value."""
-    kslot = ops.arange(length, dtype=ms.int32).reshape(1, length)
-    return ops.cast(kslot == start.reshape(batch, 1), ms.float32).reshape(batch, 1, length, 1)
+def write_index(batch, heads, start):
+    """(b, heads, 3) int32 indices ``[r, h, start[r]]``: where a decode step writes each row's key/value."""
+    rows = ops.broadcast_to(ops.arange(batch, dtype=ms.int32).reshape(batch, 1, 1), (batch, heads, 1))
+    cols = ops.broadcast_to(ops.arange(heads, dtype=ms.int32).reshape(1, heads, 1), (batch, heads, 1))
+    slots = ops.broadcast_to(start.reshape(batch, 1, 1), (batch, heads, 1))
+    return ops.cat((rows, cols, slots), -1)
 
 
 def int_tensor(values):

@@ -24,7 +24,7 @@ from mf_models.layers import (
     rope_tables,
     start_offset,
     update_cache,
-    write_mask,
+    write_index,
 )
 from mf_models.modeling import CausalLM
 from mf_models.moe import MoEFeedForward
@@ -107,7 +107,7 @@ class LlamaModel(nn.Cell):
         positions, _, bias = positions_and_bias(b, s, length, start, offset)
         cos = ops.gather(self.cos, positions, 0).reshape(b, s, 1, self.head_dim)
         sin = ops.gather(self.sin, positions, 0).reshape(b, s, 1, self.head_dim)
-        write = None if caches is None else write_mask(b, length, start)
+        write = None if caches is None else write_index(b, caches[0].shape[1], start)
         h = self.tok_embeddings(input_ids)
         kv = ()
         aux = ops.zeros((), ms.float32)

@@ -104,58 +104,73 @@ class PreTrainedModel(nn.Cell):
 
 
 class _Prefill(nn.Cell):
-    """Graph of the first step: the whole prompt, its keys/values padded into a cache of ``max_length`` slots."""
+    """Graph of the first step: the whole prompt; its keys/values, padded to the cache's length, are assigned
+    to the cache Parameters."""
 
-    def __init__(self, net, max_length):
+    def __init__(self, net, cache):
         super().__init__(auto_prefix=False)
         self.net = net
-        self.max_length = max_length
+        self.cache = cache
 
     def construct(self, input_ids, offset):
         b, s = input_ids.shape
         logits, kv, _ = self.net.forward(input_ids, ops.zeros((b,), ms.int32), offset)
-        pad = self.max_length - s
-        caches = ()
-        for t in kv:
+        for i in range(len(kv)):
+            t = kv[i]
+            pad = self.cache[i].shape[2] - s
             if pad > 0:
-                t = ops.cat((t, ops.fill(t.dtype, (b, t.shape[1], pad, t.shape[3]), 0)), 2)
-            caches = caches + (t,)
-        return logits, caches
+                t = ops.cat((t, ops.zeros((b, t.shape[1], pad, t.shape[3]), t.dtype)), 2)
+            ops.assign(self.cache[i], t)
+        return logits
 
 
 class _Decode(nn.Cell):
-    """Graph of one decode step: one token per row written into slot ``start`` of the static cache."""
+    """Graph of one decode step: one token per row, its key/value written in place into slot ``start`` of the
+    cache Parameters."""
 
-    def __init__(self, net):
+    def __init__(self, net, cache):
         super().__init__(auto_prefix=False)
         self.net = net
+        self.cache = cache
+        # MindSpore's fast path for LLM decoding: once compiled, a cell in phase "increment" runs its graph
+        # without re-deriving the compile key from its inputs (their shapes are fixed for this cache)
+        self.phase = "increment"
 
-    def construct(self, input_ids, start, offset, caches):
-        logits, kv, _ = self.net.forward(input_ids, start, offset, caches)
-        return logits, kv
+    def construct(self, input_ids, start, offset):
+        logits, _, _ = self.net.forward(input_ids, start, offset, self.cache)
+        return logits
 
 
 class KVCache:
-    """The state of one generation: per-layer key/value tensors (b, kv_heads, max_length, head_dim),
-    ``offset`` (b,) left-padding slots per row, ``next_slot`` (b,) where each row's next token goes and
-    ``last_index`` (b,): the column of each row's last prompt token in the prefill logits."""
+    """The state of one generation: per-layer key/value Parameters (b, kv_heads, max_length, head_dim), updated
+    in place by the prefill and decode graphs; ``offset`` (b,) left-padding slots per row, ``next_slot`` (b,)
+    where each row's next token goes and ``last_index`` (b,): the column of each row's last prompt token in the
+    prefill logits."""
 
-    def __init__(self, tensors, offset, next_slot, max_length):
+    def __init__(self, tensors, max_length):
         self.tensors = tensors
-        self.offset = offset
-        self.next_slot = next_slot
         self.max_length = max_length
-        self.last_index = next_slot - 1
+        self.offset = np.zeros(self.batch_size, np.int32)
+        self.next_slot = self.offset.copy()
+        self.last_index = self.next_slot - 1
 
     @property
     def batch_size(self):
         return self.tensors[0].shape[0]
+
+    def zero(self):
+        """Zero the keys/values and forget the rows' positions."""
+        for t in self.tensors:
+            t.set_data(Tensor(np.zeros(t.shape, ms.dtype_to_nptype(t.dtype))))
+        self.__init__(self.tensors, self.max_length)
 
 
 class CausalLM(PreTrainedModel):
     """Base of the four causal LMs. A subclass defines ``forward(input_ids, start=None, offset=None,
     caches=None) -> (logits float32, kv tuple (k0, v0, k1, v1, ...), aux loss)`` and sets ``cache_heads``,
     ``cache_dim``, ``num_layers``, ``max_positions``, ``compute_dtype``."""
+
+    KEPT_CACHES = 3  # caches (with their compiled graphs) kept for the most recent (batch, max_length) shapes
 
     def __init__(self, config=None):
         super().__init__(config)
@@ -167,7 +182,7 @@ class CausalLM(PreTrainedModel):
         self.ignore_token_id = self.config.ignore_token_id
         self.pad_token_id = self.config.pad_token_id
         object.__setattr__(self, "kv_cache", None)
-        object.__setattr__(self, "_graphs", {})
+        object.__setattr__(self, "_caches", {})  # (batch, max_length) -> (KVCache, prefill graph, decode graph)
 
     def construct(self, input_ids, labels=None):
         if not self.training:
@@ -189,31 +204,51 @@ class CausalLM(PreTrainedModel):
         return (Tensor(np.asarray(input_ids), ms.int32),)
 
     # -- KV cache ---------------------------------------------------------------------------------
+    @property
+    def _graphs(self):
+        """The compiled-graph cells of the kept caches: {("prefill" | "decode", batch, max_length): cell}."""
+        return {(kind, *shape): cell for shape, (_, *cells) in self._caches.items()
+                for kind, cell in zip(("prefill", "decode"), cells)}
+
     def init_cache(self, batch_size, max_length=None):
-        """Allocate a zeroed cache for ``batch_size`` rows of up to ``max_length`` tokens
-        (default ``config.seq_length``); returns the ``KVCache``."""
-        max_length = max_length or self.config.seq_length
+        """Make ``batch_size`` rows of up to ``max_length`` tokens (default ``config.seq_length``) the current
+        cache, zeroed; returns the ``KVCache``. The caches of the last ``KEPT_CACHES`` shapes are kept with
+        their compiled graphs (a shape seen again compiles nothing)."""
+        return self._use_cache(batch_size, max_length or self.config.seq_length, zero=True)
+
+    def _use_cache(self, batch_size, max_length, zero):
         if max_length > self.max_positions:
             raise ModelError(f"max_length {max_length} exceeds the model's {self.max_positions} positions",
                              key="max_length")
-        shape = (batch_size, self.cache_heads, max_length, self.cache_dim)
-        tensors = tuple(ops.zeros(shape, self.compute_dtype) for _ in range(2 * self.num_layers))
-        zeros = np.zeros(batch_size, np.int32)
-        object.__setattr__(self, "kv_cache", KVCache(tensors, zeros, zeros.copy(), max_length))
+        shape = (batch_size, max_length)
+        if shape in self._caches:
+            self._caches[shape] = self._caches.pop(shape)  # most recent last
+            if zero:
+                self._caches[shape][0].zero()
+        else:
+            while len(self._caches) >= self.KEPT_CACHES:
+                self._caches.pop(next(iter(self._caches)))
+            dims = (batch_size, self.cache_heads, max_length, self.cache_dim)
+            zeros = np.zeros(dims, ms.dtype_to_nptype(self.compute_dtype))
+            tensors = ms.ParameterTuple(
+                ms.Parameter(Tensor(zeros), name=f"kv_cache.{'kv'[i % 2]}.{i // 2}", requires_grad=False)
+                for i in range(2 * self.num_layers))
+            self._caches[shape] = (KVCache(tensors, max_length), _Prefill(self, tensors), _Decode(self, tensors))
+        object.__setattr__(self, "kv_cache", self._caches[shape][0])
         return self.kv_cache
 
     def reset_cache(self):
         """Forget the current generation (the cache is zeroed and kept for its batch size and length)."""
         if self.kv_cache is not None:
-            self.init_cache(self.kv_cache.batch_size, self.kv_cache.max_length)
+            self.kv_cache.zero()
 
     def prefill(self, input_ids, valid_length=None, left_padding=False, max_length=None):
         """Run the prompts and fill the cache; returns logits (b, s, V) of every position.
 
         ``input_ids`` (b, s) int, padded per row to s: on the right (default; row ``r``'s tokens are
         ``[:valid_length[r]]``, its last logits at ``valid_length[r] - 1``) or on the left (``left_padding``;
-        tokens ``[s - valid_length[r]:]``, last logits at ``s - 1``). Allocates the cache when it is missing
-        or has another batch size or ``max_length``.
+        tokens ``[s - valid_length[r]:]``, last logits at ``s - 1``). Makes the cache current for this batch
+        size and ``max_length`` (default: the current cache's, else ``config.seq_length``).
         """
         input_ids = int_tensor(input_ids)
         b, s = input_ids.shape
@@ -222,15 +257,13 @@ class CausalLM(PreTrainedModel):
         if valid.shape != (b,) or valid.min() < 1 or valid.max() > s:
             raise ModelError(f"valid_length must hold {b} values in [1, {s}], got {valid.tolist()}",
                              key="valid_length")
-        cache = self.kv_cache
-        if cache is None or cache.batch_size != b or (max_length and max_length != cache.max_length):
-            cache = self.init_cache(b, max_length or (cache.max_length if cache else None))
-        if s > cache.max_length:
-            raise ModelError(f"prompt length {s} exceeds the cache's max_length {cache.max_length}",
-                             key="max_length")
+        current = self.kv_cache
+        max_length = max_length or (current.max_length if current else None) or self.config.seq_length
+        if s > max_length:
+            raise ModelError(f"prompt length {s} exceeds the cache's max_length {max_length}", key="max_length")
+        cache = self._use_cache(b, max_length, zero=False)  # the prefill overwrites every slot
         offset = (s - valid) if left_padding else np.zeros(b, np.int32)
-        logits, tensors = self._graph("prefill", cache.max_length)(input_ids, Tensor(offset))
-        cache.tensors = tensors
+        logits = self._caches[(b, max_length)][1](input_ids, Tensor(offset))
         cache.offset = offset.astype(np.int32)
         cache.next_slot = np.full(b, s, np.int32) if left_padding else valid.copy()
         cache.last_index = cache.next_slot - 1
@@ -245,22 +278,18 @@ class CausalLM(PreTrainedModel):
         cache = self.kv_cache
         if cache is None:
             raise ModelError("decode() before prefill(): no cache", key="kv_cache")
-        next_ids = int_tensor(next_ids).reshape(-1, 1)
+        if isinstance(next_ids, Tensor):
+            next_ids = next_ids.asnumpy()
+        next_ids = np.asarray(next_ids, np.int32).reshape(-1, 1)
         start = cache.next_slot if slots is None else np.asarray(slots, np.int32).reshape(-1)
         if next_ids.shape[0] != cache.batch_size or start.shape != (cache.batch_size,):
             raise ModelError(f"expected {cache.batch_size} rows, got {next_ids.shape[0]}", key="next_ids")
         if start.max() >= cache.max_length:
             raise ModelError(f"the cache is full ({cache.max_length} slots)", key="max_length")
-        logits, cache.tensors = self._graph("decode")(next_ids, Tensor(start), Tensor(cache.offset),
-                                                      ms.mutable(cache.tensors))
+        graph = self._caches[(cache.batch_size, cache.max_length)][2]
+        logits = graph(Tensor(next_ids), Tensor(start), Tensor(cache.offset))
         cache.next_slot = start + 1
         return logits
-
-    def _graph(self, kind, max_length=None):
-        key = (kind, max_length)
-        if key not in self._graphs:
-            self._graphs[key] = _Prefill(self, max_length) if kind == "prefill" else _Decode(self)
-        return self._graphs[key]
 
     def tied_logits(self, hidden, table):
         """Logits from a tied embedding table (vocab, hidden), float32."""

@@ -3,9 +3,10 @@
 In one run: SentencePiece encoding the very texts the pipeline tokenizes (one thread: the one-core
 ceiling), then ``mf_data.preprocess`` (alpaca and wiki, seq_length 512, the Mistral SentencePiece model)
 to MindRecord and to the indexed format with 1 and 2 worker processes. Each is run ``--repeat`` times
-(the fastest run counts). Times are wall clock of the whole call (tokenizer load, worker start, writing,
-renaming); MindSpore is imported before timing. CPU seconds are this process's (threads included), shown
-for one worker. Prints records/s, tokens/s, the time ratio to the ceiling, and
+(interleaved, so all meet the same load; the fastest run counts).
+Times are wall clock of the whole call (tokenizer load, worker start, writing,
+renaming); MindSpore is imported before timing. CPU seconds are this process's (threads included) and
+its MindRecord writer process's, shown for one worker. Prints records/s, tokens/s, the time ratio to the ceiling, and
 records/s against MindFormers' figures on this machine quoted in issue 6 (not measured here: MindFormers
 is not installed): 342 records/s (2.1.0 alpaca handler) and 90 records/s (llama_preprocess.py qa).
 
@@ -36,16 +37,17 @@ def _cpu():
     return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
-def best_time(fn, repeat):
-    """``(wall, cpu, result)`` of the fastest of ``repeat`` runs (the machine is shared: slower runs measure
-    the neighbours); cpu counts this process's threads and its finished worker processes."""
-    runs, result = [], None
+def best_times(fns, repeat):
+    """``[(wall, cpu, result)]``: for each function the fastest of ``repeat`` runs. The runs are interleaved
+    (one of each per round), so that every function meets the same neighbours' load; slower runs measure
+    the neighbours. cpu counts this process's threads and its finished child processes."""
+    runs = [[] for _ in fns]
     for _ in range(repeat):
-        start, cpu = time.perf_counter(), _cpu()
-        result = fn()
-        runs.append((time.perf_counter() - start, _cpu() - cpu))
-    wall, cpu = min(runs)
-    return wall, cpu, result
+        for i, fn in enumerate(fns):
+            start, cpu = time.perf_counter(), _cpu()
+            result = fn()
+            runs[i].append((time.perf_counter() - start, _cpu() - cpu, result))
+    return [min(r, key=lambda run: run[:2]) for r in runs]
 
 
 def texts_of(kind, path):
@@ -75,14 +77,15 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for kind, path in inputs.items():
             texts = texts_of(kind, path)
-            ceiling, ceiling_cpu, ids = best_time(lambda: sp.encode(texts, num_threads=1), args.repeat)  # noqa: B023
-            rows = []
+            jobs = [("ceiling", lambda: sp.encode(texts, num_threads=1))]  # noqa: B023
             for fmt in ("mindrecord", "indexed"):
                 for workers in (1, 2):
                     out = Path(tmp) / f"{kind}-{fmt}-{workers}" / ("data.mindrecord" if fmt == "mindrecord" else "data")
-                    wall, cpu, summary = best_time(lambda: preprocess(  # noqa: B023
-                        kind, path, model, SEQ, out, fmt=fmt, workers=workers, progress=False), args.repeat)  # noqa: B023
-                    rows.append((f"{fmt}, --workers {workers}", wall, cpu, summary.records, summary.tokens))
+                    jobs.append((f"{fmt}, --workers {workers}", lambda out=out, fmt=fmt, workers=workers: preprocess(
+                        kind, path, model, SEQ, out, fmt=fmt, workers=workers, progress=False)))  # noqa: B023
+            (ceiling, ceiling_cpu, ids), *timed = best_times([fn for _, fn in jobs], args.repeat)
+            rows = [(what, wall, cpu, summary.records, summary.tokens)
+                    for (what, _), (wall, cpu, summary) in zip(jobs[1:], timed)]
             records, tokens = rows[0][3], sum(map(len, ids))
             print(f"{kind:7} {'tokenizer alone, 1 thread':26} {ceiling:7.2f} {ceiling_cpu:6.2f} "
                   f"{records / ceiling:10.0f} {tokens / ceiling:9.0f} {1.0:15.2f} {1.0:14.2f}")

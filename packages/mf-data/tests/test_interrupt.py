@@ -34,6 +34,11 @@ def test_killed_preprocess_leaves_no_output(tmp_path, mf_assets, sp_model, fmt, 
     _kill_midway(args, tmp_path / "out")
     assert not (tmp_path / "out" / name).exists()
     assert not any(p.name.startswith(name) for p in (tmp_path / "out").iterdir())
+    if fmt == "mindrecord":  # its writer process sees the parent gone and removes its temporary folder
+        deadline = time.monotonic() + 60
+        while any((tmp_path / "out").iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any((tmp_path / "out").iterdir())
     preprocess(*args)
     rows = read_indexed(tmp_path / "out" / name) if fmt == "indexed" else \
         read_mindrecord(tmp_path / "out" / name, ["input_ids"])

@@ -3,9 +3,17 @@
 Schema as MindFormers writes it: each column an int32 array of shape ``[-1]``, every record padded to
 the record length. With ``num_splits`` > 1 the shards are ``OUT0 .. OUT{n-1}`` (each with its ``.db``).
 All files are written in a temporary folder beside ``OUT`` and moved into place only on success.
+
+FileWriter creates the files, writes the first record (checking it against the schema), commits and builds
+the ``.db`` index. The other records skip its Python per-record layer (which re-reads the schema from C++ as JSON
+five times a record): each record's blob is laid out for a whole chunk at once with numpy, exactly as
+MindSpore's ``ShardWriter._merge_blob`` lays it out (checked on the first record), and handed to the same C++
+``ShardWriter.write_raw_data`` that FileWriter calls. This relies on FileWriter's internals of the pinned
+MindSpore (2.10): if they are not there, the writer stops with an error saying so.
 """
 
 import contextlib
+import importlib.util
 import os
 import re
 import shutil
@@ -16,13 +24,21 @@ import numpy as np
 
 from mf_data.errors import DataError
 
+_NO_MINDSPORE = ("MindRecord output needs MindSpore: pip install 'mf-data[mindspore]' "
+                 "(or use --format indexed, which needs no MindSpore)")
+
+
+def require_mindspore():
+    """A clear error, before any work, where MindSpore is not installed (without importing it)."""
+    if importlib.util.find_spec("mindspore") is None:
+        raise DataError(_NO_MINDSPORE)
+
 
 def _filewriter():
     try:
         from mindspore.mindrecord import FileWriter
     except ImportError:
-        raise DataError("MindRecord output needs MindSpore: pip install 'mf-data[mindspore]' "
-                        "(or use --format indexed, which needs no MindSpore)") from None
+        raise DataError(_NO_MINDSPORE) from None
     return FileWriter
 
 
@@ -46,6 +62,36 @@ def padded_columns(lengths, tokens, mask, length, header, columns):
     return out
 
 
+def record_blobs(cols, fields):
+    """Each record's blob (bytes) as ``ShardWriter._merge_blob`` makes it from int32 arrays: one field: its
+    bytes; several: per field (in ``fields`` order) an 8-byte big-endian byte count, then its bytes."""
+    arrays = [np.ascontiguousarray(cols[f], dtype=np.int32) for f in fields]
+    n, length = arrays[0].shape
+    if len(arrays) > 1:
+        count = np.array([length * 4], dtype=">u8").view(np.int32)  # 8 bytes as two int32 words
+        arrays = [part for a in arrays for part in (np.broadcast_to(count, (n, 2)), a)]
+    rows = np.concatenate(arrays, axis=1) if len(arrays) > 1 else arrays[0]
+    buf, size = rows.tobytes(), rows.shape[1] * 4
+    return [buf[i:i + size] for i in range(0, n * size, size)]
+
+
+def _raw_writer(file_writer, row):
+    """``(C++ ShardWriter, blob field order)`` of a FileWriter whose Python layer has written ``row`` (which
+    opened the files); an error if FileWriter is not built as in MindSpore 2.10 or lays blobs out otherwise."""
+    import mindspore
+
+    shard = getattr(file_writer, "_writer", None)
+    raw = getattr(shard, "_writer", None)
+    if not (hasattr(raw, "write_raw_data") and hasattr(shard, "_merge_blob") and hasattr(shard, "get_shard_header")):
+        raise DataError(f"MindSpore {mindspore.__version__}: FileWriter has no C++ ShardWriter where mf-data "
+                        "expects it (FileWriter._writer._writer); mf-data's MindRecord writer needs mindspore==2.10.0")
+    fields = list(shard.get_shard_header().blob_fields)
+    if shard._merge_blob({f: row[f] for f in fields}) != record_blobs({f: row[f][None] for f in fields}, fields)[0]:
+        raise DataError(f"MindSpore {mindspore.__version__} lays out MindRecord blobs differently from "
+                        "mf-data's record_blobs; mf-data's MindRecord writer needs mindspore==2.10.0")
+    return raw, fields
+
+
 class MindRecordWriter:
     """Writes ``path`` (or its shards) with FileWriter; nothing appears under the final names on failure."""
 
@@ -63,6 +109,7 @@ class MindRecordWriter:
         self._writer = file_writer(str(self._tmp / self.path.name), shard_num=self.num_splits, overwrite=True)
         schema = {c: {"type": "int32", "shape": [-1]} for c in self.columns}
         self._writer.add_schema(schema, self.header.get("dataset_type", "lm"))
+        self._raw = None
         return self
 
     def add(self, lengths, tokens, mask):
@@ -70,7 +117,17 @@ class MindRecordWriter:
         if not len(lengths):
             return
         cols = padded_columns(lengths, tokens, mask, self.length, self.header, self.columns)
-        self._writer.write_raw_data([{c: cols[c][i] for c in self.columns} for i in range(len(lengths))])
+        if self._raw is None:  # FileWriter opens the files, checks the first record against the schema, writes it
+            first = {c: cols[c][0] for c in self.columns}
+            self._writer.write_raw_data([first])
+            self._raw, self._fields = _raw_writer(self._writer, first)
+            cols = {c: a[1:] for c, a in cols.items()}
+            if len(lengths) == 1:
+                return
+        import mindspore._c_mindrecord as ms
+
+        if self._raw.write_raw_data({}, record_blobs(cols, self._fields), True, False) != ms.MSRStatus.SUCCESS:
+            raise DataError("MindSpore's ShardWriter failed to write records", file=self.path)
 
     def __exit__(self, exc_type, exc, tb):
         try:

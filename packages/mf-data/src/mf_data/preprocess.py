@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from mf_data import special
+from mf_data import child_writer, special
 from mf_data.alpaca import ALPACA_KEYS, to_conversation
 from mf_data.conversation import rounds
 from mf_data.encode import Encoder, init_worker, run_chunk
 from mf_data.errors import DataError
 from mf_data.indexed import IndexedWriter
-from mf_data.mindrecord import MindRecordWriter
+from mf_data.mindrecord import MindRecordWriter, require_mindspore
 from mf_data.textio import BadCounter, read_json_records, read_lines
 from mf_data.wiki import raw_articles
 
@@ -141,8 +141,7 @@ def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, *, 
     summary = Summary()
     tasks = ((kind, chunk) for chunk in _chunks(_items(dataset_type, files, counter), chunk_size))
     packer = _Packer(length) if kind == "wiki" else None
-    with IndexedWriter(output_file, header) if fmt == "indexed" else \
-            MindRecordWriter(output_file, header, num_splits) as writer, \
+    with _writer(fmt, output_file, header, num_splits) as writer, \
             _results(encoder, tasks, workers) as results, \
             tqdm(desc="preprocess", unit=" records", disable=not progress) as bar:
         for lengths, tokens, mask, stats in results:
@@ -162,6 +161,16 @@ def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, *, 
     summary.bad = counter.count
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _writer(fmt, output_file, header, num_splits):
+    """The indexed writer, or MindRecord's, run in a child process where processes fork."""
+    if fmt == "indexed":
+        return IndexedWriter(output_file, header)
+    require_mindspore()
+    if child_writer.available():
+        return child_writer.ChildWriter(MindRecordWriter, output_file, header, num_splits)
+    return MindRecordWriter(output_file, header, num_splits)
 
 
 def _load_tokenizer(tokenizer, overrides):
@@ -189,7 +198,8 @@ class _results:
             init_worker(self.encoder)
             return map(run_chunk, self.tasks)
         ctx = multiprocessing.get_context("forkserver")  # workers fork from a clean server, not from us
-        ctx.set_forkserver_preload(["mf_data.encode"])
+        # the server imports once what every worker needs (the caller's main module is imported by each worker)
+        ctx.set_forkserver_preload(["__main__", "mf_data.encode", type(self.encoder.tokenizer).__module__])
         self.pool = ctx.Pool(self.workers, initializer=init_worker, initargs=(self.encoder, True))
         return self.pool.imap(run_chunk, self.tasks, chunksize=1)
 

@@ -36,6 +36,12 @@ def test_prefill_and_decode_equal_full_forward(family):
         ms.set_context(mode=ms.GRAPH_MODE)
         prefill = model.prefill(padded(prompts, width, left), LENGTHS, left_padding=left, max_length=16).asnumpy()
         steps = [model.decode(new[:, i]).asnumpy() for i in range(STEPS)]
+        # last_only: the head runs on each row's last prompt token alone; same logits as that column
+        last = model.prefill(padded(prompts, width, left), LENGTHS, left_padding=left, max_length=16,
+                             last_only=True).asnumpy()
+        columns = model.kv_cache.last_index
+        assert last.shape == (len(prompts), 1, prefill.shape[-1])
+        assert np.abs(last[:, 0] - prefill[np.arange(len(prompts)), columns]).max() < 1e-5
         ms.set_context(mode=ms.PYNATIVE_MODE)
         for r, p in enumerate(prompts):
             full = model(ms.Tensor(np.concatenate([p, new[r]]).astype(np.int32)[None])).asnumpy()[0]
@@ -43,8 +49,9 @@ def test_prefill_and_decode_equal_full_forward(family):
                                  + [s[r] for s in steps])
             assert got.shape == full.shape
             assert np.abs(got - full).max() < 1e-4
-    # one prefill graph and one decode graph for both generations and all their steps
-    assert [len(g.compile_cache) for g in model._graphs.values()] == [1, 1]
+    # one graph per kind (prefill, decode, prefill of the last tokens) for both generations and all their steps
+    assert sorted(kind for kind, _, _ in model._graphs) == ["decode", "prefill", "prefill_last"]
+    assert [len(g.compile_cache) for g in model._graphs.values()] == [1, 1, 1]
 
 
 def test_decode_state_and_errors(family_models):

@@ -106,8 +106,8 @@ class Generation:
     def _cached_steps(self):
         lengths = np.array([r.prompt_length for r in self.rows], np.int32)
         width = min(self.length, -(-int(lengths.max()) // PROMPT_BUCKET) * PROMPT_BUCKET)
-        logits = self.model.prefill(self._padded(width), valid_length=lengths, max_length=self.length)
-        yield self._last_positions(logits, lengths - 1)
+        logits = self.model.prefill(self._padded(width), valid_length=lengths, max_length=self.length, last_only=True)
+        yield logits.asnumpy()[:, 0]
         while True:
             ids = np.array([[self.pad if r.done else r.tokens[-1]] for r in self.rows], np.int32)
             slots = np.array([min(len(r.tokens) - 1, self.length - 1) for r in self.rows], np.int32)

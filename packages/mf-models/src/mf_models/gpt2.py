@@ -65,6 +65,6 @@ class GPT2LMHeadModel(TiedEmbeddingLM):
     def __init__(self, config=None):
         super().__init__(config, "backbone", GPT2Model)
 
-    def forward(self, input_ids, start=None, offset=None, caches=None):
+    def forward(self, input_ids, start=None, offset=None, caches=None, last=None):
         """Logits (b, s, V) float32, per-layer keys/values and a zero aux loss; see ``CausalLM``."""
-        return self.tied_forward(self.backbone, input_ids, start, offset, caches)
+        return self.tied_forward(self.backbone, input_ids, start, offset, caches, last)

@@ -258,6 +258,13 @@ def write_index(batch, heads, start):
     return ops.cat((rows, cols, slots), -1)
 
 
+def select_columns(h, columns):
+    """(b, 1, H): column ``columns[r]`` of each row of ``h`` (b, s, H)."""
+    b, s, hidden = h.shape
+    rows = ops.arange(b, dtype=ms.int32) * s + columns
+    return ops.gather(h.reshape(b * s, hidden), rows, 0).reshape(b, 1, hidden)
+
+
 def int_tensor(values):
     """An int32 Tensor of ``values`` (a list, array or Tensor)."""
     if isinstance(values, Tensor):

@@ -22,6 +22,7 @@ from mf_models.layers import (
     dtypes,
     positions_and_bias,
     rope_tables,
+    select_columns,
     start_offset,
     update_cache,
     write_index,
@@ -142,10 +143,12 @@ class LlamaForCausalLM(CausalLM):
         self.max_positions = self.model.max_positions
         self.compute_dtype = compute
 
-    def forward(self, input_ids, start=None, offset=None, caches=None):
+    def forward(self, input_ids, start=None, offset=None, caches=None, last=None):
         """Logits (b, s, V) float32, per-layer keys/values and the MoE aux loss; see ``CausalLM``."""
         start, offset = start_offset(input_ids.shape[0], start, offset)
         h, kv, aux = self.model(input_ids, start, offset, caches)
+        if last is not None:
+            h = select_columns(h, last)
         if self.tie:
             return self.tied_logits(h, self.model.tok_embeddings.embedding_weight), kv, aux
         return ops.cast(self.lm_head(h), ms.float32), kv, aux

@@ -23,7 +23,7 @@ from mindspore import Tensor, nn, ops
 
 from mf_config.pretrained import CONFIG_NAME
 from mf_models.config_files import ModelError
-from mf_models.layers import CrossEntropyLoss, dtypes, int_tensor, start_offset
+from mf_models.layers import CrossEntropyLoss, dtypes, int_tensor, select_columns, start_offset
 
 logger = logging.getLogger("mf_models")
 # MindFormers switches for fused Ascend kernels, dynamic shapes and its own cache; mf-models runs one plain path
@@ -107,14 +107,16 @@ class _Prefill(nn.Cell):
     """Graph of the first step: the whole prompt; its keys/values, padded to the cache's length, are assigned
     to the cache Parameters."""
 
-    def __init__(self, net, cache):
+    def __init__(self, net, cache, last_only):
         super().__init__(auto_prefix=False)
         self.net = net
         self.cache = cache
+        self.last_only = last_only
 
-    def construct(self, input_ids, offset):
+    def construct(self, input_ids, offset, last):
         b, s = input_ids.shape
-        logits, kv, _ = self.net.forward(input_ids, ops.zeros((b,), ms.int32), offset)
+        logits, kv, _ = self.net.forward(input_ids, ops.zeros((b,), ms.int32), offset,
+                                         last=last if self.last_only else None)
         for i in range(len(kv)):
             t = kv[i]
             pad = self.cache[i].shape[2] - s
@@ -161,13 +163,14 @@ class KVCache:
     def zero(self):
         """Zero the keys/values and forget the rows' positions."""
         for t in self.tensors:
-            t.set_data(Tensor(np.zeros(t.shape, ms.dtype_to_nptype(t.dtype))))
+            t.set_data(ops.zeros(t.shape, t.dtype))
         self.__init__(self.tensors, self.max_length)
 
 
 class CausalLM(PreTrainedModel):
     """Base of the four causal LMs. A subclass defines ``forward(input_ids, start=None, offset=None,
-    caches=None) -> (logits float32, kv tuple (k0, v0, k1, v1, ...), aux loss)`` and sets ``cache_heads``,
+    caches=None, last=None) -> (logits float32, kv tuple (k0, v0, k1, v1, ...), aux loss)`` (with ``last`` (b,),
+    logits (b, 1, V) of column ``last[r]`` of each row only) and sets ``cache_heads``,
     ``cache_dim``, ``num_layers``, ``max_positions``, ``compute_dtype``."""
 
     KEPT_CACHES = 3  # caches (with their compiled graphs) kept for the most recent (batch, max_length) shapes
@@ -206,9 +209,17 @@ class CausalLM(PreTrainedModel):
     # -- KV cache ---------------------------------------------------------------------------------
     @property
     def _graphs(self):
-        """The compiled-graph cells of the kept caches: {("prefill" | "decode", batch, max_length): cell}."""
-        return {(kind, *shape): cell for shape, (_, *cells) in self._caches.items()
-                for kind, cell in zip(("prefill", "decode"), cells)}
+        """The graph cells of the kept caches: {("prefill" | "prefill_last" | "decode", batch, max_length): cell}."""
+        return {(kind, *shape): cell for shape, (_, cells) in self._caches.items() for kind, cell in cells.items()}
+
+    def _cell(self, kind):
+        """The current cache's graph cell of ``kind`` (made on first use; compiled on its first call)."""
+        cache = self.kv_cache
+        cells = self._caches[(cache.batch_size, cache.max_length)][1]
+        if kind not in cells:
+            cells[kind] = _Decode(self, cache.tensors) if kind == "decode" else \
+                _Prefill(self, cache.tensors, last_only=kind == "prefill_last")
+        return cells[kind]
 
     def init_cache(self, batch_size, max_length=None):
         """Make ``batch_size`` rows of up to ``max_length`` tokens (default ``config.seq_length``) the current
@@ -229,11 +240,11 @@ class CausalLM(PreTrainedModel):
             while len(self._caches) >= self.KEPT_CACHES:
                 self._caches.pop(next(iter(self._caches)))
             dims = (batch_size, self.cache_heads, max_length, self.cache_dim)
-            zeros = np.zeros(dims, ms.dtype_to_nptype(self.compute_dtype))
             tensors = ms.ParameterTuple(
-                ms.Parameter(Tensor(zeros), name=f"kv_cache.{'kv'[i % 2]}.{i // 2}", requires_grad=False)
+                ms.Parameter(ops.zeros(dims, self.compute_dtype), name=f"kv_cache.{'kv'[i % 2]}.{i // 2}",
+                             requires_grad=False)
                 for i in range(2 * self.num_layers))
-            self._caches[shape] = (KVCache(tensors, max_length), _Prefill(self, tensors), _Decode(self, tensors))
+            self._caches[shape] = (KVCache(tensors, max_length), {})
         object.__setattr__(self, "kv_cache", self._caches[shape][0])
         return self.kv_cache
 
@@ -242,8 +253,9 @@ class CausalLM(PreTrainedModel):
         if self.kv_cache is not None:
             self.kv_cache.zero()
 
-    def prefill(self, input_ids, valid_length=None, left_padding=False, max_length=None):
-        """Run the prompts and fill the cache; returns logits (b, s, V) of every position.
+    def prefill(self, input_ids, valid_length=None, left_padding=False, max_length=None, last_only=False):
+        """Run the prompts and fill the cache; returns logits (b, s, V) of every position, or with
+        ``last_only`` (b, 1, V) of each row's last prompt token (the head runs on those alone).
 
         ``input_ids`` (b, s) int, padded per row to s: on the right (default; row ``r``'s tokens are
         ``[:valid_length[r]]``, its last logits at ``valid_length[r] - 1``) or on the left (``left_padding``;
@@ -263,10 +275,12 @@ class CausalLM(PreTrainedModel):
             raise ModelError(f"prompt length {s} exceeds the cache's max_length {max_length}", key="max_length")
         cache = self._use_cache(b, max_length, zero=False)  # the prefill overwrites every slot
         offset = (s - valid) if left_padding else np.zeros(b, np.int32)
-        logits = self._caches[(b, max_length)][1](input_ids, Tensor(offset))
+        next_slot = np.full(b, s, np.int32) if left_padding else valid.copy()
+        logits = self._cell("prefill_last" if last_only else "prefill")(input_ids, Tensor(offset),
+                                                                        Tensor(next_slot - 1))
         cache.offset = offset.astype(np.int32)
-        cache.next_slot = np.full(b, s, np.int32) if left_padding else valid.copy()
-        cache.last_index = cache.next_slot - 1
+        cache.next_slot = next_slot
+        cache.last_index = next_slot - 1
         return logits
 
     def decode(self, next_ids, slots=None):
@@ -286,8 +300,7 @@ class CausalLM(PreTrainedModel):
             raise ModelError(f"expected {cache.batch_size} rows, got {next_ids.shape[0]}", key="next_ids")
         if start.max() >= cache.max_length:
             raise ModelError(f"the cache is full ({cache.max_length} slots)", key="max_length")
-        graph = self._caches[(cache.batch_size, cache.max_length)][2]
-        logits = graph(Tensor(next_ids), Tensor(start), Tensor(cache.offset))
+        logits = self._cell("decode")(Tensor(next_ids), Tensor(start), Tensor(cache.offset))
         cache.next_slot = start + 1
         return logits
 
@@ -311,8 +324,10 @@ class TiedEmbeddingLM(CausalLM):
         self.max_positions = config.seq_length
         self.compute_dtype = dtypes(config)[1]
 
-    def tied_forward(self, body, input_ids, start, offset, caches):
+    def tied_forward(self, body, input_ids, start, offset, caches, last):
         """Logits (b, s, V) float32, per-layer keys/values and a zero aux loss; see ``CausalLM``."""
         start, offset = start_offset(input_ids.shape[0], start, offset)
         h, kv = body(input_ids, start, offset, caches)
+        if last is not None:
+            h = select_columns(h, last)
         return self.tied_logits(h, body.embedding.word_embedding.embedding_table), kv, ops.zeros((), ms.float32)

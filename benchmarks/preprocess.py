@@ -21,7 +21,6 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from mf_config.testing import find_assets
 from mf_data.alpaca import ALPACA_KEYS, to_conversation
 from mf_data.conversation import rounds
 from mf_data.preprocess import preprocess
@@ -63,6 +62,9 @@ def texts_of(kind, path):
 
 
 def main():
+    # imported here, not at the top: worker processes import this module again, and find_assets brings pytest
+    from mf_config.testing import find_assets
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assets", type=Path, default=find_assets())
     parser.add_argument("--repeat", type=int, default=3)

@@ -198,8 +198,8 @@ class _results:
             init_worker(self.encoder)
             return map(run_chunk, self.tasks)
         ctx = multiprocessing.get_context("forkserver")  # workers fork from a clean server, not from us
-        # the server imports once what every worker needs (the caller's main module is imported by each worker)
-        ctx.set_forkserver_preload(["__main__", "mf_data.encode", type(self.encoder.tokenizer).__module__])
+        # the server imports once what every worker needs (each worker still imports the caller's main module)
+        ctx.set_forkserver_preload(["mf_data.encode", type(self.encoder.tokenizer).__module__])
         self.pool = ctx.Pool(self.workers, initializer=init_worker, initargs=(self.encoder, True))
         return self.pool.imap(run_chunk, self.tasks, chunksize=1)
 

@@ -2,13 +2,13 @@
 
 In one run: SentencePiece encoding the very texts the pipeline tokenizes (one thread: the one-core
 ceiling), then ``mf_data.preprocess`` (alpaca and wiki, seq_length 512, the Mistral SentencePiece model)
-to MindRecord and to the indexed format with 1 and 2 worker processes. Each is run ``--repeat`` times
-(interleaved, so all meet the same load; the fastest run counts).
-Times are wall clock of the whole call (tokenizer load, worker start, writing,
-renaming); MindSpore is imported before timing. CPU seconds are this process's (threads included) and
-its MindRecord writer process's, shown for one worker. Prints records/s, tokens/s, the time ratio to the ceiling, and
-records/s against MindFormers' figures on this machine quoted in issue 6 (not measured here: MindFormers
-is not installed): 342 records/s (2.1.0 alpaca handler) and 90 records/s (llama_preprocess.py qa).
+to MindRecord and to the indexed format with 1 and 2 worker processes. Each is run ``--repeat`` times,
+interleaved (one run of each per round, so that all meet the same load); the fastest run counts. Times
+are wall clock of the whole call (tokenizer load, worker start, writing, renaming); MindSpore is imported
+before timing. CPU seconds are this process's (threads included) and its MindRecord writer process's,
+shown for one worker. Prints records/s, tokens/s, the time ratio to the ceiling, and records/s against
+MindFormers' figures on this machine quoted in issue 6 (not measured here: MindFormers is not
+installed): 342 records/s (2.1.0 alpaca handler) and 90 records/s (llama_preprocess.py qa).
 
     /work/dev/bin/python benchmarks/preprocess.py [--assets DIR] [--repeat 3]
 """

@@ -2,6 +2,7 @@
 
 Input is read and cut into chunks in the main process; workers tokenize chunks (``imap`` keeps their
 order), the main process packs (wiki) and writes, so the output does not depend on the worker count.
+MindRecord is written by a forked writer process fed in order (:mod:`mf_data.child_writer`).
 """
 
 import dataclasses

@@ -32,9 +32,10 @@ _HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def hash_pool():
-    """Threads that hash blocks: one per core this process may use (hashlib releases the GIL)."""
+    """Threads that hash blocks (hashlib releases the GIL): one per core this process may use but one, which the
+    calling thread keeps (it copies while they hash, then hashes the blocks they have not started)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return ThreadPoolExecutor(min(cores, 8), thread_name_prefix="sha256")
+    return ThreadPoolExecutor(max(1, min(cores, 8) - 1), thread_name_prefix="sha256")
 
 
 def hash_range(file, start, end):
@@ -87,7 +88,17 @@ class BlockHashes:
         self.written(size)
         if len(self._jobs) < block_count(size, self.block):
             self._hash(len(self._jobs) * self.block, size)
-        return [job if isinstance(job, str) else job.result() for job in self._jobs]
+        return take_over(self._jobs, lambda i: hash_range(self._file, i * self.block, min(size, (i + 1) * self.block)))
+
+
+def take_over(jobs, run):
+    """The results of ``jobs`` (values or Futures), the calling thread running ``run(i)`` for each job no pool
+    thread has started yet (from the last, while the pool works from the first)."""
+    jobs = list(jobs)
+    for i in reversed(range(len(jobs))):
+        if not isinstance(jobs[i], str) and jobs[i].cancel():
+            jobs[i] = run(i)
+    return [job if isinstance(job, str) else job.result() for job in jobs]
 
 
 def file_blocks(path, pool=None):
@@ -201,8 +212,9 @@ def verify(path):
     pool = hash_pool()
     try:
         jobs = [pool.submit(hash_range, folder / name, start, end) for name, start, end, _ in checks]
-        for (name, start, end, digest), job in zip(checks, jobs):
-            if job.result() != digest:
+        results = take_over(jobs, lambda i: hash_range(folder / checks[i][0], checks[i][1], checks[i][2]))
+        for (name, start, end, digest), result in zip(checks, results):
+            if result != digest:
                 raise CheckpointError(f"SHA-256 of bytes {start}-{end} differs from the manifest: the file changed "
                                       "or is corrupt", file=folder / name)
     finally:

@@ -4,7 +4,12 @@ Writes a Hugging Face folder of random bfloat16 weights with Mistral 7B's real l
 layers, vocab 32000; about 1.4 GB in 2 shards with an index), then in one run, each in its own process:
 ``shutil.copyfile`` of the folder's files, the same copy followed by SHA-256 of the copies (the work of the
 manifest every mf-ckpt write leaves), and ``mf-ckpt convert`` of the folder to ours. Each is repeated
-(alternating) and the median is reported. The files it makes are deleted at the end.
+(alternating) and the median is reported, with each child's CPU time (user + system: wall time cannot fall
+below CPU time / cores). Before each run the source is read through (page cache warm) and the script waits
+(up to a minute) for a quiet second on the machine; it reports the CPU time other processes took during the
+runs. Children run with their bytecode cached (``PYTHONPYCACHEPREFIX``, filled by an untimed first convert),
+as an installed package has it, even where ``PYTHONDONTWRITEBYTECODE`` is set. The files it makes are
+deleted at the end.
 
     /work/dev/bin/python benchmarks/ckpt.py [--workdir DIR] [--repeat 3]
 """
@@ -12,6 +17,7 @@ manifest every mf-ckpt write leaves), and ``mf-ckpt convert`` of the folder to o
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -69,16 +75,58 @@ def hf_specs(c):
     return [Spec(n, "BF16", s, lambda s=s: make(s)) for n, s in shapes.items()]
 
 
-def run(args):
-    """Wall seconds and peak RSS (bytes) of a child process (dirty pages of earlier runs flushed first)."""
+def warm(folder):
+    """Read the source files through, so each timed run finds them in the page cache (this machine's memory
+    manager pages out file pages left untouched for half a minute, and the first run after would read the disk)."""
+    buffer = bytearray(16 << 20)
+    for f in sorted(folder.iterdir()):
+        with open(f, "rb", buffering=0) as fh:
+            while fh.readinto(buffer):
+                pass
+
+
+def cpu_of_children():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine_cpu():
+    """CPU seconds the whole machine has been busy (Linux; 0 elsewhere)."""
+    try:
+        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(limit=60):
+    """Wait until the machine was idle (< 5% busy) for a second, or ``limit`` seconds have passed."""
+    end = time.time() + limit
+    while time.time() < end:
+        before = machine_cpu()
+        time.sleep(1)
+        if machine_cpu() - before < 0.05 * (os.cpu_count() or 1):
+            return
+
+
+def run(args, env):
+    """Wall seconds, peak RSS (bytes) and CPU seconds of a child process, and the CPU seconds other processes
+    took meanwhile (dirty pages of earlier runs flushed first)."""
     os.sync()
+    wait_quiet()
+    cpu, machine = cpu_of_children(), machine_cpu()
     start = time.perf_counter()
-    proc = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     seconds = time.perf_counter() - start
     if proc.returncode:
         raise SystemExit(f"{args} failed: {proc.stderr}")
     kb = [line.split()[1] for line in proc.stderr.splitlines() if line.startswith("VmHWM:")]
-    return seconds, int(kb[-1]) * 1024
+    cpu = cpu_of_children() - cpu
+    return seconds, int(kb[-1]) * 1024, cpu, max(0.0, machine_cpu() - machine - cpu)
+
+
+def load():
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores"
 
 
 def main():
@@ -96,19 +144,31 @@ def main():
                     extra=lambda tmp: (tmp / "config.json").write_text(json.dumps(CONFIG)))
         files = sorted(p.name for p in hf.iterdir())
         print(f"HF folder: {size / 1e9:.2f} GB of weights in {files}; largest tensor {largest / 1e6:.0f} MB")
-        runs = {"copy": [], "copy+sha256": [], "convert": []}
+        print(f"before: {load()}")
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+        commands = {"copy": [sys.executable, "-c", COPY, str(hf)],
+                    "copy+sha256": [sys.executable, "-c", COPY_HASH, str(hf)],
+                    "convert": [sys.executable, "-c", CONVERT, "convert", "--input_path", str(hf), "--output_path"]}
+        subprocess.run([*commands["convert"], str(work / "first")], check=True, env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        shutil.rmtree(work / "first")
+        runs = {name: [] for name in commands}
         for i in range(args.repeat):
-            for name, code, extra in (("copy", COPY, []), ("copy+sha256", COPY_HASH, []),
-                                      ("convert", CONVERT, ["convert", "--input_path"])):
+            for name, command in commands.items():
                 out = work / f"{name}{i}"
-                runs[name].append(run([sys.executable, "-c", code, *extra, str(hf),
-                                       *(["--output_path"] if extra else []), str(out)]))
+                warm(hf)
+                runs[name].append(run([*command, str(out)], env))
                 shutil.rmtree(out)
-            print("  run " + ", ".join(f"{k} {v[-1][0]:.2f} s {v[-1][1] / 1e6:.0f} MB" for k, v in runs.items()))
-        med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v)) for k, v in runs.items()}
-        for name, (seconds, rss) in med.items():
-            print(f"{name:>12}: {seconds:.2f} s, peak RSS {rss / 1e6:.0f} MB (median of {args.repeat})")
-        conv_s, conv_rss = med["convert"]
+            print("  run " + ", ".join(f"{k} {v[-1][0]:.2f} s (CPU {v[-1][2]:.2f} s) {v[-1][1] / 1e6:.0f} MB"
+                                       for k, v in runs.items()))
+        med = {k: [statistics.median(r[i] for r in v) for i in range(3)] for k, v in runs.items()}
+        others = max(r[3] for v in runs.values() for r in v)
+        print(f"after: {load()}; other processes took at most {others:.2f} CPU s during one run")
+        for name, (seconds, rss, cpu) in med.items():
+            print(f"{name:>12}: {seconds:.2f} s, CPU {cpu:.2f} s, peak RSS {rss / 1e6:.0f} MB "
+                  f"(median of {args.repeat})")
+        conv_s, conv_rss, _ = med["convert"]
         print(f"ratio convert/copy: wall {conv_s / med['copy'][0]:.2f}x (target <= 1.5x); convert/(copy+sha256): "
               f"{conv_s / med['copy+sha256'][0]:.2f}x; peak RSS {conv_rss / 1e6:.0f} MB with the largest tensor "
               f"{largest / 1e6:.0f} MB (target <= largest + 300 MB)")

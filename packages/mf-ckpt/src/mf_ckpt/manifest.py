@@ -9,7 +9,7 @@ shorter; an empty file has one block, of no bytes)::
 One SHA-256 runs on one core, slower than the kernel copies the same bytes; blocks are hashed on every core,
 each as soon as it is written (read back from the page cache), and so again when verified. A file of one
 block (up to 64 MiB) carries its plain SHA-256, the one ``sha256sum`` prints. ``verify`` also checks a
-``sha256sum`` list (``SHA256SUMS`` or ``FILE.sha256``, as ``sha256sum`` and mf-ckpt 0.1 write them).
+``sha256sum`` list (``SHA256SUMS`` or ``FILE.sha256``, as ``sha256sum`` writes them and earlier mf-ckpt did).
 """
 
 import hashlib

@@ -84,6 +84,12 @@ class BlockHashes:
         while (len(self._jobs) + 1) * self.block <= size:
             self._hash(len(self._jobs) * self.block, (len(self._jobs) + 1) * self.block)
 
+    def cancel(self):
+        """Drop the blocks not started and wait for the others (before the file closes on an error)."""
+        for job in self._jobs:
+            if not isinstance(job, str) and not job.cancel():
+                job.exception()
+
     def result(self, size):
         self.written(size)
         if len(self._jobs) < block_count(size, self.block):

@@ -101,15 +101,19 @@ def write_specs(f, specs, release, stats, bar, pool, metadata=None):
     read back, as soon as it is written); returns the block digests of its manifest entry."""
     writer = SafetensorsWriter(f, [(s.name, s.dtype, s.shape) for s in specs], metadata)
     blocks = BlockHashes(f.fileno(), pool)
-    for spec in specs:
-        writer.write(spec.name, lambda spec=spec: [cast(part, spec.dtype) for part in spec.parts()], spec.ranges)
-        f.flush()
-        blocks.written(f.tell())
-        for source in spec.sources:
-            release(source)
-        stats.tensors += 1
-        stats.bytes += spec.nbytes
-        bar.update(spec.nbytes)
+    try:
+        for spec in specs:
+            writer.write(spec.name, lambda spec=spec: [cast(part, spec.dtype) for part in spec.parts()], spec.ranges)
+            f.flush()
+            blocks.written(f.tell())
+            for source in spec.sources:
+                release(source)
+            stats.tensors += 1
+            stats.bytes += spec.nbytes
+            bar.update(spec.nbytes)
+    except BaseException:
+        blocks.cancel()
+        raise
     f.flush()
     stats.files += 1
     return blocks.result(f.tell())

@@ -42,6 +42,7 @@ class BloomModel(nn.Cell):
 
     def __init__(self, config):
         super().__init__()
+        self.cache_heads = config.num_heads
         param, compute, norm, softmax = dtypes(config)
         self.embedding = BloomEmbedding(config, param, compute, norm)
         self.blocks = nn.CellList([PreLNBlock(config, param, compute, norm, softmax)
@@ -51,10 +52,10 @@ class BloomModel(nn.Cell):
 
     def construct(self, input_ids, start, offset, caches=None):
         b, s = input_ids.shape
-        length = s if caches is None else caches[0].shape[2]
+        length = s if caches is None else caches[0].shape[0] // (b * self.cache_heads)
         _, key_positions, bias = positions_and_bias(b, s, length, start, offset)
         bias = bias + self.slopes * ops.cast(key_positions, ms.float32).reshape(b, 1, 1, length)
-        write = None if caches is None else write_index(b, caches[0].shape[1], start)
+        write = None if caches is None else write_index(b, self.cache_heads, length, start)
         h, kv = run_blocks(self.blocks, self.embedding(input_ids), bias, caches, write)
         return self.ln_f(h), kv
 

@@ -41,6 +41,7 @@ class GPT2Model(nn.Cell):
 
     def __init__(self, config):
         super().__init__()
+        self.cache_heads = config.num_heads
         param, compute, norm, softmax = dtypes(config)
         self.embedding = GPT2Embedding(config, param, compute)
         self.blocks = nn.CellList([PreLNBlock(config, param, compute, norm, softmax)
@@ -49,9 +50,9 @@ class GPT2Model(nn.Cell):
 
     def construct(self, input_ids, start, offset, caches=None):
         b, s = input_ids.shape
-        length = s if caches is None else caches[0].shape[2]
+        length = s if caches is None else caches[0].shape[0] // (b * self.cache_heads)
         positions, _, bias = positions_and_bias(b, s, length, start, offset)
-        write = None if caches is None else write_index(b, caches[0].shape[1], start)
+        write = None if caches is None else write_index(b, self.cache_heads, length, start)
         h, kv = run_blocks(self.blocks, self.embedding(input_ids, positions), bias, caches, write)
         return self.layernorm(h), kv
 

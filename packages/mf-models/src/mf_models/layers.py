@@ -187,10 +187,13 @@ def attention(q, k, v, bias, scale, softmax_dtype=ms.float32):
 
 
 def update_cache(past, new, write):
-    """Write ``new`` (b, kv, 1, d) into the cache Parameter ``past`` (b, kv, L, d) in place, at the slots that
-    ``write`` (b, kv, 3) (from ``write_index``) names; returns the updated cache."""
+    """Write ``new`` (b, kv, 1, d) into the cache Parameter ``past`` (b*kv*L, d) in place, at the rows that
+    ``write`` (b*kv,) (from ``write_index``) names; returns the updated cache as (b, kv, L, d).
+
+    The cache is kept flat because MindSpore's CPU ``ScatterUpdate`` on its first axis is truly in place, while
+    ``ScatterNdUpdate`` on a 4-D cache copied the whole cache every step."""
     b, kv, _, d = new.shape
-    return ops.scatter_nd_update(past, write, new.reshape(b, kv, d))
+    return ops.scatter_update(past, write, new.reshape(b * kv, d)).reshape(b, kv, -1, d)
 
 
 class SwiGLU(nn.Cell):
@@ -250,12 +253,11 @@ def positions_and_bias(batch, seq, length, start, offset):
     return positions, key_positions, bias.reshape(batch, 1, seq, length)
 
 
-def write_index(batch, heads, start):
-    """(b, heads, 3) int32 indices ``[r, h, start[r]]``: where a decode step writes each row's key/value."""
-    rows = ops.broadcast_to(ops.arange(batch, dtype=ms.int32).reshape(batch, 1, 1), (batch, heads, 1))
-    cols = ops.broadcast_to(ops.arange(heads, dtype=ms.int32).reshape(1, heads, 1), (batch, heads, 1))
-    slots = ops.broadcast_to(start.reshape(batch, 1, 1), (batch, heads, 1))
-    return ops.cat((rows, cols, slots), -1)
+def write_index(batch, heads, length, start):
+    """(b*heads,) int32: the row of the flat cache (row-major (b, heads, length)) where each row's key/value for
+    head ``h`` goes in a decode step: ``(r * heads + h) * length + start[r]``."""
+    rows = ops.arange(batch, dtype=ms.int32).reshape(batch, 1) * heads + ops.arange(heads, dtype=ms.int32)
+    return (rows * length + start.reshape(batch, 1)).reshape(-1)
 
 
 def select_columns(h, columns):

@@ -89,6 +89,7 @@ class LlamaModel(nn.Cell):
 
     def __init__(self, config):
         super().__init__()
+        self.cache_heads = config.kv_heads
         param, compute, norm, _ = dtypes(config)
         self.tok_embeddings = Embedding(config.vocab_size, config.hidden_size, param, compute, config.initializer_range)
         self.layers = nn.CellList([LlamaDecodeLayer(config) for _ in range(config.num_layers)])
@@ -104,11 +105,11 @@ class LlamaModel(nn.Cell):
 
     def construct(self, input_ids, start, offset, caches=None):
         b, s = input_ids.shape
-        length = s if caches is None else caches[0].shape[2]
+        length = s if caches is None else caches[0].shape[0] // (b * self.cache_heads)
         positions, _, bias = positions_and_bias(b, s, length, start, offset)
         cos = ops.gather(self.cos, positions, 0).reshape(b, s, 1, self.head_dim)
         sin = ops.gather(self.sin, positions, 0).reshape(b, s, 1, self.head_dim)
-        write = None if caches is None else write_index(b, caches[0].shape[1], start)
+        write = None if caches is None else write_index(b, self.cache_heads, length, start)
         h = self.tok_embeddings(input_ids)
         kv = ()
         aux = ops.zeros((), ms.float32)

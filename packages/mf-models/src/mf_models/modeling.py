@@ -119,10 +119,10 @@ class _Prefill(nn.Cell):
                                          last=last if self.last_only else None)
         for i in range(len(kv)):
             t = kv[i]
-            pad = self.cache[i].shape[2] - s
+            pad = self.cache[i].shape[0] // (b * t.shape[1]) - s
             if pad > 0:
                 t = ops.cat((t, ops.zeros((b, t.shape[1], pad, t.shape[3]), t.dtype)), 2)
-            ops.assign(self.cache[i], t)
+            ops.assign(self.cache[i], t.reshape(-1, t.shape[3]))
         return logits
 
 
@@ -144,27 +144,25 @@ class _Decode(nn.Cell):
 
 
 class KVCache:
-    """The state of one generation: per-layer key/value Parameters (b, kv_heads, max_length, head_dim), updated
-    in place by the prefill and decode graphs; ``offset`` (b,) left-padding slots per row, ``next_slot`` (b,)
+    """The state of one generation: per-layer key/value Parameters, each (b * kv_heads * max_length, head_dim)
+    (row-major (b, kv_heads, max_length): ``.reshape(b, kv_heads, max_length, head_dim)`` views it), updated in
+    place by the prefill and decode graphs; ``offset`` (b,) left-padding slots per row, ``next_slot`` (b,)
     where each row's next token goes and ``last_index`` (b,): the column of each row's last prompt token in the
     prefill logits."""
 
-    def __init__(self, tensors, max_length):
+    def __init__(self, tensors, batch_size, max_length):
         self.tensors = tensors
+        self.batch_size = batch_size
         self.max_length = max_length
-        self.offset = np.zeros(self.batch_size, np.int32)
+        self.offset = np.zeros(batch_size, np.int32)
         self.next_slot = self.offset.copy()
         self.last_index = self.next_slot - 1
-
-    @property
-    def batch_size(self):
-        return self.tensors[0].shape[0]
 
     def zero(self):
         """Zero the keys/values and forget the rows' positions."""
         for t in self.tensors:
             t.set_data(ops.zeros(t.shape, t.dtype))
-        self.__init__(self.tensors, self.max_length)
+        self.__init__(self.tensors, self.batch_size, self.max_length)
 
 
 class CausalLM(PreTrainedModel):
@@ -239,12 +237,12 @@ class CausalLM(PreTrainedModel):
         else:
             while len(self._caches) >= self.KEPT_CACHES:
                 self._caches.pop(next(iter(self._caches)))
-            dims = (batch_size, self.cache_heads, max_length, self.cache_dim)
+            dims = (batch_size * self.cache_heads * max_length, self.cache_dim)
             tensors = ms.ParameterTuple(
                 ms.Parameter(ops.zeros(dims, self.compute_dtype), name=f"kv_cache.{'kv'[i % 2]}.{i // 2}",
                              requires_grad=False)
                 for i in range(2 * self.num_layers))
-            self._caches[shape] = (KVCache(tensors, max_length), {})
+            self._caches[shape] = (KVCache(tensors, batch_size, max_length), {})
         object.__setattr__(self, "kv_cache", self._caches[shape][0])
         return self.kv_cache
 

@@ -4,6 +4,8 @@ Every layer is a plain ``nn.Cell`` attribute of its network (no parallel logic i
 a ``Linear`` or ``Embedding`` for a tensor-parallel version from outside. Parameter names follow MindFormers.
 """
 
+import contextlib
+import io
 import math
 
 import mindspore as ms
@@ -20,11 +22,13 @@ _DTYPES = {"float32": ms.float32, "float16": ms.float16, "bfloat16": ms.bfloat16
 def _init_numpy_bridge():
     """MindSpore 2.10's PyNative argument parser initialises its numpy bridge on first use; with numpy 2 that
     fails, and if the first use comes after a Parameter was made the failure leaves a pending ImportError that
-    breaks the next op. Making the first use happen here, before any Parameter, keeps it harmless."""
-    try:
-        ops.zeros((1,), ms.int32)
-    except SystemError:
-        pass
+    breaks the next op. Making the first use happen here, before any Parameter, keeps it harmless; numpy's
+    "compiled using NumPy 1.x" report of that failure (a page of stderr with a traceback) is swallowed."""
+    with contextlib.redirect_stderr(io.StringIO()):
+        try:
+            ops.zeros((1,), ms.int32)
+        except SystemError:
+            pass
 
 
 _init_numpy_bridge()

@@ -7,6 +7,22 @@ import tempfile
 from pathlib import Path
 
 
+def _umask():
+    """The process umask, read without changing it where Linux tells it (setting it, even briefly, would race
+    with other threads creating files)."""
+    with contextlib.suppress(OSError, StopIteration, ValueError):
+        with open("/proc/self/status") as f:
+            return int(next(line for line in f if line.startswith("Umask:")).split()[1], 8)
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def _usual_mode(path, is_dir):
+    """Give ``path`` the mode a plain ``open``/``mkdir`` would (mkstemp/mkdtemp make it private: 0600/0700)."""
+    os.chmod(path, (0o777 if is_dir else 0o666) & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="w", encoding=None):
     """Open a temporary file beside ``path``; rename it to ``path`` only if the block succeeds."""
@@ -14,6 +30,7 @@ def atomic_write(path, mode="w", encoding=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        _usual_mode(tmp, is_dir=False)
         if "b" in mode:
             f = os.fdopen(fd, mode)
         else:
@@ -39,6 +56,7 @@ def atomic_dir(path, overwrite=True):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
+        _usual_mode(tmp, is_dir=True)
         yield tmp
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")

@@ -47,14 +47,18 @@ def models(size, folder):
     return ours, theirs
 
 
-def timed(fn, repeat):
-    fn()  # warm-up: compiles our graphs
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+def timed(fns, repeat):
+    """Median seconds of each function; one warm-up call each (compiles our graphs), then the functions take
+    turns, so that a change in the machine's load falls on all of them alike."""
+    times = [[] for _ in fns]
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    for _ in range(repeat):
+        for fn, spent in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def ours_fn(model, prompts, new, use_past):
@@ -77,8 +81,8 @@ def theirs_fn(model, prompts, new):
 
 def decode_times(model, positions=(16, 256), window=8, runs=3):
     """Median seconds of one batch-1 decode step at each position (steps within ``window`` of it, over ``runs``
-    generations after an 8-token prompt), and the number of graph cells (each compiled once for its shapes)
-    that a generation used."""
+    generations after an 8-token prompt), and the number of graphs compiled for those generations (the first
+    compiles; the others reuse them)."""
     steps = []
     decode = model.decode
 
@@ -90,7 +94,7 @@ def decode_times(model, positions=(16, 256), window=8, runs=3):
         return out
 
     model.decode = timed_decode
-    model._graphs.clear()
+    model._caches.clear()  # forget compiled graphs: count those this generation compiles
     try:
         for _ in range(runs + 1):  # the first compiles
             steps.append([])
@@ -100,7 +104,7 @@ def decode_times(model, positions=(16, 256), window=8, runs=3):
         del model.decode
     # step i feeds the token at position 8 + i
     return {p: statistics.median(t for run in steps[1:] for t in run[p - 8 - window // 2:p - 8 + window // 2])
-            for p in positions}, len(model._graphs)
+            for p in positions}, sum(len(g.compile_cache) for g in model._graphs.values())
 
 
 def main():
@@ -109,9 +113,13 @@ def main():
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 8])
     parser.add_argument("--new", nargs="+", type=int, default=[64, 256])
     parser.add_argument("--off_new", type=int, default=16)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--runtime_num_threads", type=int, default=None,
+                        help="MindSpore's CPU kernel threads (context.runtime_num_threads of a MindFormers YAML)")
     args = parser.parse_args()
     ms.set_context(mode=ms.GRAPH_MODE)
+    if args.runtime_num_threads:
+        ms.set_context(runtime_num_threads=args.runtime_num_threads)
     print(f"torch threads {torch.get_num_threads()}, prompt {PROMPT} tokens, greedy, float32, median of "
           f"{args.repeat}")
     print(f"{'model':6} {'batch':>5} {'new':>4} {'ours cache':>11} {'ours recompute':>15} {'transformers':>13} "
@@ -124,10 +132,11 @@ def main():
         for batch in args.batches:
             prompts = rng.integers(3, vocab, (batch, PROMPT)).tolist()
             for new in args.new:
-                cache = batch * new / timed(ours_fn(ours, prompts, new, True), args.repeat)
                 off_new = min(new, args.off_new)
-                off = batch * off_new / timed(ours_fn(ours, prompts, off_new, False), 1)
-                hf = batch * new / timed(theirs_fn(theirs, prompts, new), args.repeat)
+                off = batch * off_new / timed([ours_fn(ours, prompts, off_new, False)], 1)[0]
+                ours_s, theirs_s = timed([ours_fn(ours, prompts, new, True), theirs_fn(theirs, prompts, new)],
+                                         args.repeat)
+                cache, hf = batch * new / ours_s, batch * new / theirs_s
                 print(f"{size:6} {batch:5d} {new:4d} {cache:11.1f} {off:15.1f} {hf:13.1f} {cache / hf:6.2f}",
                       flush=True)
         times, graphs = decode_times(ours)

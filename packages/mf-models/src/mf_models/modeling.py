@@ -183,7 +183,7 @@ class CausalLM(PreTrainedModel):
         self.ignore_token_id = self.config.ignore_token_id
         self.pad_token_id = self.config.pad_token_id
         object.__setattr__(self, "kv_cache", None)
-        object.__setattr__(self, "_caches", {})  # (batch, max_length) -> (KVCache, prefill graph, decode graph)
+        object.__setattr__(self, "_caches", {})  # (batch, max_length) -> (KVCache, {kind: graph cell})
 
     def construct(self, input_ids, labels=None):
         if not self.training:

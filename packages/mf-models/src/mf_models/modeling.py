@@ -107,10 +107,11 @@ class _Prefill(nn.Cell):
     """Graph of the first step: the whole prompt; its keys/values, padded to the cache's length, are assigned
     to the cache Parameters."""
 
-    def __init__(self, net, cache, last_only):
+    def __init__(self, net, cache, max_length, last_only):
         super().__init__(auto_prefix=False)
         self.net = net
         self.cache = cache
+        self.max_length = max_length
         self.last_only = last_only
 
     def construct(self, input_ids, offset, last):
@@ -119,7 +120,7 @@ class _Prefill(nn.Cell):
                                          last=last if self.last_only else None)
         for i in range(len(kv)):
             t = kv[i]
-            pad = self.cache[i].shape[0] // (b * t.shape[1]) - s
+            pad = self.max_length - s
             if pad > 0:
                 t = ops.cat((t, ops.zeros((b, t.shape[1], pad, t.shape[3]), t.dtype)), 2)
             ops.assign(self.cache[i], t.reshape(-1, t.shape[3]))
@@ -154,7 +155,10 @@ class KVCache:
         self.tensors = tensors
         self.batch_size = batch_size
         self.max_length = max_length
-        self.offset = np.zeros(batch_size, np.int32)
+        self._forget()
+
+    def _forget(self):
+        self.offset = np.zeros(self.batch_size, np.int32)
         self.next_slot = self.offset.copy()
         self.last_index = self.next_slot - 1
 
@@ -162,7 +166,7 @@ class KVCache:
         """Zero the keys/values and forget the rows' positions."""
         for t in self.tensors:
             t.set_data(ops.zeros(t.shape, t.dtype))
-        self.__init__(self.tensors, self.batch_size, self.max_length)
+        self._forget()
 
 
 class CausalLM(PreTrainedModel):
@@ -216,7 +220,7 @@ class CausalLM(PreTrainedModel):
         cells = self._caches[(cache.batch_size, cache.max_length)][1]
         if kind not in cells:
             cells[kind] = _Decode(self, cache.tensors) if kind == "decode" else \
-                _Prefill(self, cache.tensors, last_only=kind == "prefill_last")
+                _Prefill(self, cache.tensors, cache.max_length, last_only=kind == "prefill_last")
         return cells[kind]
 
     def init_cache(self, batch_size, max_length=None):

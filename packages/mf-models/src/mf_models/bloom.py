@@ -17,9 +17,7 @@ from mf_models.layers import (
     VocabEmbedding,
     alibi_slopes,
     dtypes,
-    positions_and_bias,
     run_blocks,
-    write_index,
 )
 from mf_models.modeling import TiedEmbeddingLM
 
@@ -38,7 +36,8 @@ class BloomEmbedding(nn.Cell):
 
 
 class BloomModel(nn.Cell):
-    """The backbone: ``embedding``, ``blocks``, ``ln_f``; ALiBi bias ``slope_h * key_position`` per head."""
+    """The backbone: ``embedding``, ``blocks``, ``ln_f``; ALiBi bias ``slope_h * key_slot`` per head (HF's
+    ``slope_h * key_position`` differs from it by a constant per row, which softmax cancels)."""
 
     def __init__(self, config):
         super().__init__()
@@ -50,12 +49,8 @@ class BloomModel(nn.Cell):
         self.ln_f = LayerNorm(config.hidden_size, config.layernorm_epsilon, param, norm)
         self.slopes = Tensor(alibi_slopes(config.num_heads).reshape(1, -1, 1, 1), ms.float32)
 
-    def construct(self, input_ids, start, offset, caches=None):
-        b, s = input_ids.shape
-        length = s if caches is None else caches[0].shape[0] // (b * self.cache_heads)
-        _, key_positions, bias = positions_and_bias(b, s, length, start, offset)
-        bias = bias + self.slopes * ops.cast(key_positions, ms.float32).reshape(b, 1, 1, length)
-        write = None if caches is None else write_index(b, self.cache_heads, length, start)
+    def construct(self, input_ids, positions, bias, caches=None, write=None):
+        bias = bias + self.slopes * ops.arange(bias.shape[-1], dtype=ms.float32)
         h, kv = run_blocks(self.blocks, self.embedding(input_ids), bias, caches, write)
         return self.ln_f(h), kv
 
@@ -65,10 +60,11 @@ class BloomLMHeadModel(TiedEmbeddingLM):
     """Bloom with its head tied to ``transformer.embedding.word_embedding``."""
 
     config_class = BloomConfig
+    uses_positions = False  # ALiBi: the mask's key slots are all it needs
 
     def __init__(self, config=None):
         super().__init__(config, "transformer", BloomModel)
 
-    def forward(self, input_ids, start=None, offset=None, caches=None, last=None):
+    def run(self, input_ids, positions, bias, caches=None, write=None, last=None):
         """Logits (b, s, V) float32, per-layer keys/values and a zero aux loss; see ``CausalLM``."""
-        return self.tied_forward(self.transformer, input_ids, start, offset, caches, last)
+        return self.tied_run(self.transformer, input_ids, positions, bias, caches, write, last)

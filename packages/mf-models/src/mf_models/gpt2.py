@@ -14,9 +14,7 @@ from mf_models.layers import (
     PreLNBlock,
     VocabEmbedding,
     dtypes,
-    positions_and_bias,
     run_blocks,
-    write_index,
 )
 from mf_models.modeling import TiedEmbeddingLM
 
@@ -48,11 +46,7 @@ class GPT2Model(nn.Cell):
                                    for _ in range(config.num_layers)])
         self.layernorm = LayerNorm(config.hidden_size, config.layernorm_epsilon, param, norm)
 
-    def construct(self, input_ids, start, offset, caches=None):
-        b, s = input_ids.shape
-        length = s if caches is None else caches[0].shape[0] // (b * self.cache_heads)
-        positions, _, bias = positions_and_bias(b, s, length, start, offset)
-        write = None if caches is None else write_index(b, self.cache_heads, length, start)
+    def construct(self, input_ids, positions, bias, caches=None, write=None):
         h, kv = run_blocks(self.blocks, self.embedding(input_ids, positions), bias, caches, write)
         return self.layernorm(h), kv
 
@@ -66,6 +60,6 @@ class GPT2LMHeadModel(TiedEmbeddingLM):
     def __init__(self, config=None):
         super().__init__(config, "backbone", GPT2Model)
 
-    def forward(self, input_ids, start=None, offset=None, caches=None, last=None):
+    def run(self, input_ids, positions, bias, caches=None, write=None, last=None):
         """Logits (b, s, V) float32, per-layer keys/values and a zero aux loss; see ``CausalLM``."""
-        return self.tied_forward(self.backbone, input_ids, start, offset, caches, last)
+        return self.tied_run(self.backbone, input_ids, positions, bias, caches, write, last)

@@ -243,8 +243,8 @@ def positions_and_bias(batch, seq, length, start, offset):
     """Slots, positions and the additive causal mask of a step.
 
     Token ``t`` of row ``r`` sits in cache slot ``start[r] + t``; slots before ``offset[r]`` are left padding.
-    Returns positions (b, s) int32 (slot - offset, clipped at 0), key positions (b, L) and the mask
-    (b, 1, s, L) float32: 0 where key slot ``j`` satisfies ``offset <= j <= query slot``, else -1e9.
+    Returns positions (b, s) int32 (slot - offset, clipped at 0) and the mask (b, 1, s, L) float32: 0 where
+    key slot ``j`` satisfies ``offset <= j <= query slot``, else -1e9.
     """
     qslot = start.reshape(batch, 1) + ops.arange(seq, dtype=ms.int32).reshape(1, seq)
     kslot = ops.arange(length, dtype=ms.int32).reshape(1, 1, length)
@@ -253,8 +253,23 @@ def positions_and_bias(batch, seq, length, start, offset):
     bias = ops.select(allowed, ops.zeros((batch, seq, length), ms.float32),
                       ops.fill(ms.float32, (batch, seq, length), MASK_VALUE))
     positions = ops.maximum(qslot - offset.reshape(batch, 1), 0)
-    key_positions = kslot.reshape(1, length) - offset.reshape(batch, 1)
-    return positions, key_positions, bias.reshape(batch, 1, seq, length)
+    return positions, bias.reshape(batch, 1, seq, length)
+
+
+def decode_positions(start, offset, heads, length):
+    """The position inputs of a one-token decode step, computed on the host (numpy) as ``positions_and_bias``
+    and ``write_index`` compute them in a graph: positions (b, 1) int32, the mask (b, 1, 1, L) float32 and the
+    flat cache rows to write (b*heads,) int32. ``start`` and ``offset``: (b,) int.
+
+    A dozen small kernels fewer in the decode graph; on MindSpore's CPU backend each costs more to launch
+    than to run."""
+    start = np.asarray(start, np.int32).reshape(-1, 1)
+    offset = np.asarray(offset, np.int32).reshape(-1, 1)
+    slots = np.arange(length, dtype=np.int32)
+    allowed = (slots >= offset) & (slots <= start)
+    bias = np.where(allowed, np.float32(0), np.float32(MASK_VALUE)).reshape(len(start), 1, 1, length)
+    rows = np.arange(len(start), dtype=np.int32).reshape(-1, 1) * heads + np.arange(heads, dtype=np.int32)
+    return np.maximum(start - offset, 0), bias, (rows * length + start).reshape(-1)
 
 
 def write_index(batch, heads, length, start):

@@ -20,12 +20,9 @@ from mf_models.layers import (
     apply_rope,
     attention,
     dtypes,
-    positions_and_bias,
     rope_tables,
     select_columns,
-    start_offset,
     update_cache,
-    write_index,
 )
 from mf_models.modeling import CausalLM
 from mf_models.moe import MoEFeedForward
@@ -103,13 +100,10 @@ class LlamaModel(nn.Cell):
         self.cos = Tensor(cos, compute)
         self.sin = Tensor(sin, compute)
 
-    def construct(self, input_ids, start, offset, caches=None):
+    def construct(self, input_ids, positions, bias, caches=None, write=None):
         b, s = input_ids.shape
-        length = s if caches is None else caches[0].shape[0] // (b * self.cache_heads)
-        positions, _, bias = positions_and_bias(b, s, length, start, offset)
         cos = ops.gather(self.cos, positions, 0).reshape(b, s, 1, self.head_dim)
         sin = ops.gather(self.sin, positions, 0).reshape(b, s, 1, self.head_dim)
-        write = None if caches is None else write_index(b, self.cache_heads, length, start)
         h = self.tok_embeddings(input_ids)
         kv = ()
         aux = ops.zeros((), ms.float32)
@@ -144,10 +138,9 @@ class LlamaForCausalLM(CausalLM):
         self.max_positions = self.model.max_positions
         self.compute_dtype = compute
 
-    def forward(self, input_ids, start=None, offset=None, caches=None, last=None):
+    def run(self, input_ids, positions, bias, caches=None, write=None, last=None):
         """Logits (b, s, V) float32, per-layer keys/values and the MoE aux loss; see ``CausalLM``."""
-        start, offset = start_offset(input_ids.shape[0], start, offset)
-        h, kv, aux = self.model(input_ids, start, offset, caches)
+        h, kv, aux = self.model(input_ids, positions, bias, caches, write)
         if last is not None:
             h = select_columns(h, last)
         if self.tie:

@@ -23,7 +23,16 @@ from mindspore import Tensor, nn, ops
 
 from mf_config.pretrained import CONFIG_NAME
 from mf_models.config_files import ModelError
-from mf_models.layers import CrossEntropyLoss, dtypes, int_tensor, select_columns, start_offset
+from mf_models.layers import (
+    CrossEntropyLoss,
+    decode_positions,
+    dtypes,
+    int_tensor,
+    positions_and_bias,
+    select_columns,
+    start_offset,
+    write_index,
+)
 
 logger = logging.getLogger("mf_models")
 # MindFormers switches for fused Ascend kernels, dynamic shapes and its own cache; mf-models runs one plain path
@@ -105,19 +114,17 @@ class PreTrainedModel(nn.Cell):
 
 class _Prefill(nn.Cell):
     """Graph of the first step: the whole prompt; its keys/values, padded to the cache's length, are assigned
-    to the cache Parameters."""
+    to the cache Parameters. With ``last`` (b,) the head runs on column ``last[r]`` of each row only."""
 
-    def __init__(self, net, cache, max_length, last_only):
+    def __init__(self, net, cache, max_length):
         super().__init__(auto_prefix=False)
         self.net = net
         self.cache = cache
         self.max_length = max_length
-        self.last_only = last_only
 
-    def construct(self, input_ids, offset, last):
+    def construct(self, input_ids, offset, last=None):
         b, s = input_ids.shape
-        logits, kv, _ = self.net.forward(input_ids, ops.zeros((b,), ms.int32), offset,
-                                         last=last if self.last_only else None)
+        logits, kv, _ = self.net.forward(input_ids, ops.zeros((b,), ms.int32), offset, last=last)
         for i in range(len(kv)):
             t = kv[i]
             pad = self.max_length - s
@@ -128,8 +135,10 @@ class _Prefill(nn.Cell):
 
 
 class _Decode(nn.Cell):
-    """Graph of one decode step: one token per row, its key/value written in place into slot ``start`` of the
-    cache Parameters."""
+    """Graph of one decode step: one token per row, its key/value written in place into the cache Parameters
+    at the rows ``write``; the position inputs come from the host (``decode_positions``). ``positions`` is
+    left out for a model that does not use them: an unused graph input cost MindSpore 2.10 about 0.5 ms a
+    call on CPU."""
 
     def __init__(self, net, cache):
         super().__init__(auto_prefix=False)
@@ -139,8 +148,8 @@ class _Decode(nn.Cell):
         # without re-deriving the compile key from its inputs (their shapes are fixed for this cache)
         self.phase = "increment"
 
-    def construct(self, input_ids, start, offset):
-        logits, _, _ = self.net.forward(input_ids, start, offset, self.cache)
+    def construct(self, input_ids, bias, write, positions=None):
+        logits, _, _ = self.net.run(input_ids, positions, bias, self.cache, write)
         return logits
 
 
@@ -170,10 +179,13 @@ class KVCache:
 
 
 class CausalLM(PreTrainedModel):
-    """Base of the four causal LMs. A subclass defines ``forward(input_ids, start=None, offset=None,
-    caches=None, last=None) -> (logits float32, kv tuple (k0, v0, k1, v1, ...), aux loss)`` (with ``last`` (b,),
-    logits (b, 1, V) of column ``last[r]`` of each row only) and sets ``cache_heads``,
-    ``cache_dim``, ``num_layers``, ``max_positions``, ``compute_dtype``."""
+    """Base of the four causal LMs. A subclass defines ``run(input_ids, positions, bias, caches=None,
+    write=None, last=None) -> (logits float32, kv tuple (k0, v0, k1, v1, ...), aux loss)`` (the outputs of
+    ``positions_and_bias`` and ``write_index``; with ``last`` (b,), logits (b, 1, V) of column ``last[r]`` of
+    each row only) and sets ``cache_heads``, ``cache_dim``, ``num_layers``, ``max_positions``,
+    ``compute_dtype``; ``uses_positions = False`` if ``run`` ignores ``positions``."""
+
+    uses_positions = True
 
     KEPT_CACHES = 3  # caches (with their compiled graphs) kept for the most recent (batch, max_length) shapes
 
@@ -199,6 +211,17 @@ class CausalLM(PreTrainedModel):
         mask = ops.logical_and(labels != self.ignore_token_id, tokens != self.pad_token_id)
         return self.loss(logits, labels, mask) + aux
 
+    def forward(self, input_ids, start=None, offset=None, caches=None, last=None):
+        """``run`` with its position inputs computed in the graph: token ``t`` of row ``r`` in slot
+        ``start[r] + t`` (default 0), slots before ``offset[r]`` (default 0) left padding, keys/values written
+        in place into ``caches`` (flat cache Parameters) when given."""
+        b, s = input_ids.shape
+        start, offset = start_offset(b, start, offset)
+        length = s if caches is None else caches[0].shape[0] // (b * self.cache_heads)
+        positions, bias = positions_and_bias(b, s, length, start, offset)
+        write = None if caches is None else write_index(b, self.cache_heads, length, start)
+        return self.run(input_ids, positions, bias, caches, write, last)
+
     # -- MindFormers' generation contract ---------------------------------------------------------
     def prepare_inputs_for_generation(self, input_ids, **kwargs):
         """MindFormers' hook: the ``construct`` inputs for the ids so far (full-forward path)."""
@@ -220,7 +243,7 @@ class CausalLM(PreTrainedModel):
         cells = self._caches[(cache.batch_size, cache.max_length)][1]
         if kind not in cells:
             cells[kind] = _Decode(self, cache.tensors) if kind == "decode" else \
-                _Prefill(self, cache.tensors, cache.max_length, last_only=kind == "prefill_last")
+                _Prefill(self, cache.tensors, cache.max_length)
         return cells[kind]
 
     def init_cache(self, batch_size, max_length=None):
@@ -278,8 +301,8 @@ class CausalLM(PreTrainedModel):
         cache = self._use_cache(b, max_length, zero=False)  # the prefill overwrites every slot
         offset = (s - valid) if left_padding else np.zeros(b, np.int32)
         next_slot = np.full(b, s, np.int32) if left_padding else valid.copy()
-        logits = self._cell("prefill_last" if last_only else "prefill")(input_ids, Tensor(offset),
-                                                                        Tensor(next_slot - 1))
+        inputs = (input_ids, Tensor(offset)) + ((Tensor(next_slot - 1),) if last_only else ())  # no unused input
+        logits = self._cell("prefill_last" if last_only else "prefill")(*inputs)
         cache.offset = offset.astype(np.int32)
         cache.next_slot = next_slot
         cache.last_index = next_slot - 1
@@ -302,7 +325,9 @@ class CausalLM(PreTrainedModel):
             raise ModelError(f"expected {cache.batch_size} rows, got {next_ids.shape[0]}", key="next_ids")
         if start.max() >= cache.max_length:
             raise ModelError(f"the cache is full ({cache.max_length} slots)", key="max_length")
-        logits = self._cell("decode")(Tensor(next_ids), Tensor(start), Tensor(cache.offset))
+        positions, bias, write = decode_positions(start, cache.offset, self.cache_heads, cache.max_length)
+        inputs = (next_ids, bias, write) + ((positions,) if self.uses_positions else ())
+        logits = self._cell("decode")(*(Tensor(a) for a in inputs))
         cache.next_slot = start + 1
         return logits
 
@@ -326,10 +351,10 @@ class TiedEmbeddingLM(CausalLM):
         self.max_positions = config.seq_length
         self.compute_dtype = dtypes(config)[1]
 
-    def tied_forward(self, body, input_ids, start, offset, caches, last):
-        """Logits (b, s, V) float32, per-layer keys/values and a zero aux loss; see ``CausalLM``."""
-        start, offset = start_offset(input_ids.shape[0], start, offset)
-        h, kv = body(input_ids, start, offset, caches)
+    def tied_run(self, body, input_ids, positions, bias, caches, write, last):
+        """``run`` through the backbone ``body``: logits (b, s, V) float32 from its tied word embedding,
+        per-layer keys/values and a zero aux loss; see ``CausalLM``."""
+        h, kv = body(input_ids, positions, bias, caches, write)
         if last is not None:
             h = select_columns(h, last)
         return self.tied_logits(h, body.embedding.word_embedding.embedding_table), kv, ops.zeros((), ms.float32)

@@ -20,6 +20,7 @@ from mf_models.layers import (
     apply_rope,
     attention,
     dtypes,
+    half_swap,
     rope_tables,
     select_columns,
     update_cache,
@@ -44,11 +45,12 @@ class LlamaAttention(nn.Cell):
         self.n_heads, self.n_kv, self.head_dim = config.num_heads, kv, d
         self.scale = 1.0 / math.sqrt(d)
         self.softmax_dtype = softmax
+        self.swap = half_swap(d, compute)
 
     def construct(self, x, cos, sin, bias, past_k=None, past_v=None, write=None):
         b, s, _ = x.shape
-        q = apply_rope(self.wq(x).reshape(b, s, self.n_heads, self.head_dim), cos, sin)
-        k = apply_rope(self.wk(x).reshape(b, s, self.n_kv, self.head_dim), cos, sin).transpose(0, 2, 1, 3)
+        q = apply_rope(self.wq(x).reshape(b, s, self.n_heads, self.head_dim), cos, sin, self.swap)
+        k = apply_rope(self.wk(x).reshape(b, s, self.n_kv, self.head_dim), cos, sin, self.swap).transpose(0, 2, 1, 3)
         v = self.wv(x).reshape(b, s, self.n_kv, self.head_dim).transpose(0, 2, 1, 3)
         if past_k is not None:
             k = update_cache(past_k, k, write)

@@ -2,7 +2,10 @@
 checkpoint, a Hugging Face folder converted on the fly; streaming; one-line errors with exit code 2."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -23,6 +26,19 @@ def invoke(*args, input=None):
 def test_version_and_help():
     assert invoke("--version").output.strip() == "mf-generate, version " + __version__
     assert "--predict_data" in invoke("run", "--help").output
+
+
+def test_run_in_a_terminal_prints_no_mindspore_warnings(trained):
+    """A real process (MindSpore's C++ log writes to file descriptor 2, which CliRunner does not see): stderr
+    holds our one status line, none of MindSpore's warnings about numpy or eliminated side-effect nodes."""
+    folder, _ = trained
+    env = {k: v for k, v in os.environ.items() if k != "GLOG_v"}  # MindSpore's default level: warnings shown
+    r = subprocess.run([sys.executable, "-c", "from mf_generate.cli import main; main()", "run", "--model",
+                        str(folder), "--predict_data", "The quick", "--max_new_tokens", "5"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert r.stdout.strip() and len(lines) == 1 and "prompt(s)" in lines[0], r.stderr
 
 
 def test_run_mindformers_predict_yaml_with_checkpoint(trained, mf_assets):

@@ -7,6 +7,8 @@ a ``Linear`` or ``Embedding`` for a tensor-parallel version from outside. Parame
 import contextlib
 import io
 import math
+import os
+import sys
 
 import mindspore as ms
 import numpy as np
@@ -22,13 +24,23 @@ _DTYPES = {"float32": ms.float32, "float16": ms.float16, "bfloat16": ms.bfloat16
 def _init_numpy_bridge():
     """MindSpore 2.10's PyNative argument parser initialises its numpy bridge on first use; with numpy 2 that
     fails, and if the first use comes after a Parameter was made the failure leaves a pending ImportError that
-    breaks the next op. Making the first use happen here, before any Parameter, keeps it harmless; numpy's
-    "compiled using NumPy 1.x" report of that failure (a page of stderr with a traceback) is swallowed."""
-    with contextlib.redirect_stderr(io.StringIO()):
-        try:
+    breaks the next op. Making the first use happen here, before any Parameter, keeps it harmless; what the
+    failure prints (numpy's "compiled using NumPy 1.x" page with a traceback, MindSpore's "Numpy init failed"
+    line) goes to /dev/null: both write to file descriptor 2, so that is what is redirected."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
             ops.zeros((1,), ms.int32)
-        except SystemError:
-            pass
+    except SystemError:
+        pass
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 _init_numpy_bridge()

@@ -80,7 +80,7 @@ class LlamaDecodeLayer(nn.Cell):
         if self.is_moe:
             out, aux = self.feed_forward(self.ffn_norm(x))
             return x + out, k, v, aux
-        return x + self.feed_forward(self.ffn_norm(x)), k, v, 0.0
+        return x + self.feed_forward(self.ffn_norm(x)), k, v
 
 
 class LlamaModel(nn.Cell):
@@ -110,13 +110,12 @@ class LlamaModel(nn.Cell):
         kv = ()
         aux = ops.zeros((), ms.float32)
         for i in range(self.num_layers):
-            if caches is None:
-                h, k, v, a = self.layers[i](h, cos, sin, bias)
-            else:
-                h, k, v, a = self.layers[i](h, cos, sin, bias, caches[2 * i], caches[2 * i + 1], write)
+            cache = () if caches is None else (caches[2 * i], caches[2 * i + 1], write)
+            out = self.layers[i](h, cos, sin, bias, *cache)
+            h, k, v = out[0], out[1], out[2]
             kv = kv + (k, v)
             if self.is_moe:
-                aux = aux + a
+                aux = aux + out[3]
         return self.norm_out(h), kv, aux
 
 

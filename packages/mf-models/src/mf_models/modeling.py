@@ -112,6 +112,13 @@ class PreTrainedModel(nn.Cell):
         ms.load_param_into_net(self, params, strict_load=True)
 
 
+def used_first(outputs):
+    """``outputs[0]``, the others marked used: MindSpore 2.10 warns "Some side effect nodes were eliminated
+    by mistake" (a page of it per graph) for each discarded output of a call that writes or reads
+    Parameters."""
+    return ops.depend(outputs[0], outputs[1:])
+
+
 class _Prefill(nn.Cell):
     """Graph of the first step: the whole prompt; its keys/values, padded to the cache's length, are assigned
     to the cache Parameters. With ``last`` (b,) the head runs on column ``last[r]`` of each row only."""
@@ -124,14 +131,14 @@ class _Prefill(nn.Cell):
 
     def construct(self, input_ids, offset, last=None):
         b, s = input_ids.shape
-        logits, kv, _ = self.net.forward(input_ids, ops.zeros((b,), ms.int32), offset, last=last)
+        logits, kv, aux = self.net.forward(input_ids, ops.zeros((b,), ms.int32), offset, last=last)
         for i in range(len(kv)):
             t = kv[i]
             pad = self.max_length - s
             if pad > 0:
                 t = ops.cat((t, ops.zeros((b, t.shape[1], pad, t.shape[3]), t.dtype)), 2)
             ops.assign(self.cache[i], t.reshape(-1, t.shape[3]))
-        return logits
+        return used_first((logits, aux))
 
 
 class _Decode(nn.Cell):
@@ -149,8 +156,7 @@ class _Decode(nn.Cell):
         self.phase = "increment"
 
     def construct(self, input_ids, bias, write, positions=None):
-        logits, _, _ = self.net.run(input_ids, positions, bias, self.cache, write)
-        return logits
+        return used_first(self.net.run(input_ids, positions, bias, self.cache, write))
 
 
 class KVCache:
@@ -203,13 +209,12 @@ class CausalLM(PreTrainedModel):
 
     def construct(self, input_ids, labels=None):
         if not self.training:
-            logits, _, _ = self.forward(input_ids)
-            return logits
+            return used_first(self.forward(input_ids))
         tokens = input_ids[:, :-1]
         labels = input_ids[:, 1:] if labels is None else labels[:, 1:]
-        logits, _, aux = self.forward(tokens)
+        logits, kv, aux = self.forward(tokens)
         mask = ops.logical_and(labels != self.ignore_token_id, tokens != self.pad_token_id)
-        return self.loss(logits, labels, mask) + aux
+        return used_first((self.loss(logits, labels, mask) + aux, kv))
 
     def forward(self, input_ids, start=None, offset=None, caches=None, last=None):
         """``run`` with its position inputs computed in the graph: token ``t`` of row ``r`` in slot

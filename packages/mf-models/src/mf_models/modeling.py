@@ -332,7 +332,8 @@ class CausalLM(PreTrainedModel):
             raise ModelError(f"the cache is full ({cache.max_length} slots)", key="max_length")
         positions, bias, write = decode_positions(start, cache.offset, self.cache_heads, cache.max_length)
         inputs = (next_ids, bias, write) + ((positions,) if self.uses_positions else ())
-        logits = self._cell("decode")(*(Tensor(a) for a in inputs))
+        # from_numpy shares the arrays' memory (the Tensors keep them alive): 1 us each where Tensor() takes 10
+        logits = self._cell("decode")(*(Tensor.from_numpy(np.ascontiguousarray(a)) for a in inputs))
         cache.next_slot = start + 1
         return logits
 

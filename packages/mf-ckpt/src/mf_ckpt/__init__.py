@@ -1,3 +1,3 @@
 """mf-ckpt: Weight conversion HF <-> MindSpore, inspection, sharded-checkpoint merge/split."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -3,7 +3,7 @@
 Importing the package is light; the networks (and mindspore) load on first use of a name below.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "AutoModel": "mf_models.auto",

@@ -41,7 +41,6 @@ class BloomModel(nn.Cell):
 
     def __init__(self, config):
         super().__init__()
-        self.cache_heads = config.num_heads
         param, compute, norm, softmax = dtypes(config)
         self.embedding = BloomEmbedding(config, param, compute, norm)
         self.blocks = nn.CellList([PreLNBlock(config, param, compute, norm, softmax)

@@ -39,7 +39,6 @@ class GPT2Model(nn.Cell):
 
     def __init__(self, config):
         super().__init__()
-        self.cache_heads = config.num_heads
         param, compute, norm, softmax = dtypes(config)
         self.embedding = GPT2Embedding(config, param, compute)
         self.blocks = nn.CellList([PreLNBlock(config, param, compute, norm, softmax)

@@ -88,7 +88,6 @@ class LlamaModel(nn.Cell):
 
     def __init__(self, config):
         super().__init__()
-        self.cache_heads = config.kv_heads
         param, compute, norm, _ = dtypes(config)
         self.tok_embeddings = Embedding(config.vocab_size, config.hidden_size, param, compute, config.initializer_range)
         self.layers = nn.CellList([LlamaDecodeLayer(config) for _ in range(config.num_layers)])

@@ -219,7 +219,7 @@ def attention(q, k, v, bias, scale, softmax_dtype=ms.float32):
 
 def update_cache(past, new, write):
     """Write ``new`` (b, kv, 1, d) into the cache Parameter ``past`` (b*kv*L, d) in place, at the rows that
-    ``write`` (b*kv,) (from ``write_index``) names; returns the updated cache as (b, kv, L, d).
+    ``write`` (b*kv,) (from ``decode_positions``) names; returns the updated cache as (b, kv, L, d).
 
     The cache is kept flat because MindSpore's CPU ``ScatterUpdate`` on its first axis is truly in place, while
     ``ScatterNdUpdate`` on a 4-D cache copied the whole cache every step."""
@@ -284,9 +284,10 @@ def positions_and_bias(batch, seq, length, start, offset):
 
 
 def decode_positions(start, offset, heads, length):
-    """The position inputs of a one-token decode step, computed on the host (numpy) as ``positions_and_bias``
-    and ``write_index`` compute them in a graph: positions (b, 1) int32, the mask (b, 1, 1, L) float32 and the
-    flat cache rows to write (b*heads,) int32. ``start`` and ``offset``: (b,) int.
+    """The inputs of a one-token decode step, computed on the host (numpy): positions (b, 1) int32 and the mask
+    (b, 1, 1, L) float32 as ``positions_and_bias`` computes them in a graph, and the rows of the flat cache
+    (row-major (b, heads, L)) that get each row's key/value (b*heads,) int32: ``(r * heads + h) * L +
+    start[r]``. ``start`` and ``offset``: (b,) int.
 
     A dozen small kernels fewer in the decode graph; on MindSpore's CPU backend each costs more to launch
     than to run."""
@@ -297,13 +298,6 @@ def decode_positions(start, offset, heads, length):
     bias = np.where(allowed, np.float32(0), np.float32(MASK_VALUE)).reshape(len(start), 1, 1, length)
     rows = np.arange(len(start), dtype=np.int32).reshape(-1, 1) * heads + np.arange(heads, dtype=np.int32)
     return np.maximum(start - offset, 0), bias, (rows * length + start).reshape(-1)
-
-
-def write_index(batch, heads, length, start):
-    """(b*heads,) int32: the row of the flat cache (row-major (b, heads, length)) where each row's key/value for
-    head ``h`` goes in a decode step: ``(r * heads + h) * length + start[r]``."""
-    rows = ops.arange(batch, dtype=ms.int32).reshape(batch, 1) * heads + ops.arange(heads, dtype=ms.int32)
-    return (rows * length + start.reshape(batch, 1)).reshape(-1)
 
 
 def select_columns(h, columns):

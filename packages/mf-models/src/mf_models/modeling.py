@@ -31,7 +31,6 @@ from mf_models.layers import (
     positions_and_bias,
     select_columns,
     start_offset,
-    write_index,
 )
 
 logger = logging.getLogger("mf_models")
@@ -186,9 +185,10 @@ class KVCache:
 
 class CausalLM(PreTrainedModel):
     """Base of the four causal LMs. A subclass defines ``run(input_ids, positions, bias, caches=None,
-    write=None, last=None) -> (logits float32, kv tuple (k0, v0, k1, v1, ...), aux loss)`` (the outputs of
-    ``positions_and_bias`` and ``write_index``; with ``last`` (b,), logits (b, 1, V) of column ``last[r]`` of
-    each row only) and sets ``cache_heads``, ``cache_dim``, ``num_layers``, ``max_positions``,
+    write=None, last=None) -> (logits float32, kv tuple (k0, v0, k1, v1, ...), aux loss)`` (positions and
+    bias from ``positions_and_bias``; in a decode step the cache Parameters and the rows ``write`` that get
+    the new keys/values, from ``decode_positions``; with ``last`` (b,), logits (b, 1, V) of column ``last[r]``
+    of each row only) and sets ``cache_heads``, ``cache_dim``, ``num_layers``, ``max_positions``,
     ``compute_dtype``; ``uses_positions = False`` if ``run`` ignores ``positions``."""
 
     uses_positions = True
@@ -216,16 +216,14 @@ class CausalLM(PreTrainedModel):
         mask = ops.logical_and(labels != self.ignore_token_id, tokens != self.pad_token_id)
         return used_first((self.loss(logits, labels, mask) + aux, kv))
 
-    def forward(self, input_ids, start=None, offset=None, caches=None, last=None):
-        """``run`` with its position inputs computed in the graph: token ``t`` of row ``r`` in slot
-        ``start[r] + t`` (default 0), slots before ``offset[r]`` (default 0) left padding, keys/values written
-        in place into ``caches`` (flat cache Parameters) when given."""
+    def forward(self, input_ids, start=None, offset=None, last=None):
+        """``run`` over whole sequences (the full forward and the prefill), its position inputs computed in the
+        graph: token ``t`` of row ``r`` in slot ``start[r] + t`` (default 0), slots before ``offset[r]``
+        (default 0) left padding."""
         b, s = input_ids.shape
         start, offset = start_offset(b, start, offset)
-        length = s if caches is None else caches[0].shape[0] // (b * self.cache_heads)
-        positions, bias = positions_and_bias(b, s, length, start, offset)
-        write = None if caches is None else write_index(b, self.cache_heads, length, start)
-        return self.run(input_ids, positions, bias, caches, write, last)
+        positions, bias = positions_and_bias(b, s, s, start, offset)
+        return self.run(input_ids, positions, bias, last=last)
 
     # -- MindFormers' generation contract ---------------------------------------------------------
     def prepare_inputs_for_generation(self, input_ids, **kwargs):

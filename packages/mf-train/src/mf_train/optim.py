@@ -1,0 +1,199 @@
+"""Optimizers from a YAML ``optimizer`` section, as MindFormers names them, each a Cell ``opt(grads, lr)`` that
+updates its parameters in place inside the compiled train step.
+
+- ``AdamW``: PyTorch's AdamW (bias-corrected moments, decoupled weight decay ``p *= 1 - lr * wd``), fp32 moments,
+  as MindFormers' ``AdamW``.
+- ``AdamWeightDecay``: MindSpore's (no bias correction, ``p -= lr * (m / (sqrt(v) + eps) + wd * p)``), moments in
+  the parameter's dtype; ``FP32StateAdamWeightDecay`` the same with fp32 moments (for fp16/bf16 parameters).
+- ``SGD``: PyTorch's SGD (momentum, dampening, nesterov, L2 weight decay; the first step's buffer is the gradient).
+
+Weight decay skips 1-D parameters (norms) and biases, as MindFormers' ``get_optimizer_grouped_parameters``. State
+names are MindFormers' (``adam_m.<param>``, ``adam_v.<param>``, ``global_step``), so ``mf-ckpt strip-optimizer``
+knows them and a checkpoint holds everything resume needs.
+"""
+
+import mindspore as ms
+from mindspore import Parameter, ParameterTuple, Tensor, nn, ops
+
+from mf_config.registry import register
+from mf_train.errors import TrainError
+
+_update = ops.MultitypeFuncGraph("mf_update")
+
+
+def decays(params):
+    """Per parameter: whether weight decay applies (not to 1-D parameters and biases)."""
+    return tuple(len(p.shape) > 1 and not p.name.endswith(".bias") for p in params)
+
+
+def _states(params, prefix, dtype=None, value=0.0):
+    return ParameterTuple(Parameter(ops.full(p.shape, value, dtype=dtype or p.dtype), name=f"{prefix}.{p.name}",
+                                    requires_grad=False) for p in params)
+
+
+class Optimizer(nn.Cell):
+    """Parameters, their weight-decay flags and ``global_step`` (updates done so far)."""
+
+    def __init__(self, params, weight_decay=0.0):
+        super().__init__(auto_prefix=False)
+        params = list(params)
+        if not params:
+            raise TrainError("no trainable parameters to optimize", key="optimizer")
+        self.parameters = ParameterTuple(params)
+        self.weight_decay = float(weight_decay)
+        self.decay_flags = decays(params)
+        self.global_step = Parameter(Tensor(0, ms.int32), name="global_step", requires_grad=False)
+        self.hyper_map = ops.HyperMap()
+
+    def next_step(self):
+        """``global_step + 1`` as float32, ``global_step`` incremented."""
+        step = self.global_step + 1
+        return ops.cast(ops.depend(step, ops.assign(self.global_step, step)), ms.float32)
+
+
+@register("optimizer")
+class AdamW(Optimizer):
+    """PyTorch's AdamW with MindFormers' names; ``betas``, ``eps``, ``weight_decay``."""
+
+    def __init__(self, params, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, **kw):
+        super().__init__(params, weight_decay)
+        self.beta1, self.beta2 = _betas(betas, kw)
+        self.eps = float(eps)
+        self.moments1 = _states(self.parameters, "adam_m", ms.float32)
+        self.moments2 = _states(self.parameters, "adam_v", ms.float32)
+
+    def construct(self, grads, lr):
+        t = self.next_step()
+        bias1 = 1.0 - ops.pow(self.beta1, t)
+        bias2_sqrt = ops.sqrt(1.0 - ops.pow(self.beta2, t))
+        return self.hyper_map(ops.partial(_update, "adamw", lr, self.weight_decay, self.beta1, self.beta2, self.eps,
+                                          bias1, bias2_sqrt),
+                              self.parameters, self.moments1, self.moments2, grads, self.decay_flags)
+
+
+@_update.register("String", "Tensor", "Number", "Number", "Number", "Number", "Tensor", "Tensor", "Tensor", "Tensor",
+                  "Tensor", "Tensor", "Bool")
+def _adamw(kind, lr, wd, beta1, beta2, eps, bias1, bias2_sqrt, param, m, v, grad, decay):
+    p = ops.cast(param, ms.float32)
+    g = ops.cast(grad, ms.float32)
+    if decay:
+        p = p * (1.0 - lr * wd)
+    m_new = m * beta1 + g * (1.0 - beta1)
+    v_new = v * beta2 + g * g * (1.0 - beta2)
+    p = p - (lr / bias1) * m_new / (ops.sqrt(v_new) / bias2_sqrt + eps)
+    p = ops.depend(p, ops.assign(m, m_new))
+    p = ops.depend(p, ops.assign(v, v_new))
+    return ops.assign(param, ops.cast(p, param.dtype))
+
+
+@register("optimizer")
+class AdamWeightDecay(Optimizer):
+    """MindSpore's AdamWeightDecay: no bias correction, weight decay inside the update; moments in the
+    parameter's dtype (``fp32_state`` for float32 moments)."""
+
+    fp32_state = False
+
+    def __init__(self, params, beta1=0.9, beta2=0.999, eps=1e-6, weight_decay=0.0, **kw):
+        super().__init__(params, weight_decay)
+        self.beta1, self.beta2 = _betas(kw.pop("betas", (beta1, beta2)), kw)
+        self.eps = float(eps)
+        dtype = ms.float32 if self.fp32_state else None
+        self.moments1 = _states(self.parameters, "adam_m", dtype)
+        self.moments2 = _states(self.parameters, "adam_v", dtype)
+
+    def construct(self, grads, lr):
+        self.next_step()
+        return self.hyper_map(ops.partial(_update, "adam_wd", lr, self.weight_decay, self.beta1, self.beta2,
+                                          self.eps),
+                              self.parameters, self.moments1, self.moments2, grads, self.decay_flags)
+
+
+@_update.register("String", "Tensor", "Number", "Number", "Number", "Number", "Tensor", "Tensor", "Tensor", "Tensor",
+                  "Bool")
+def _adam_weight_decay(kind, lr, wd, beta1, beta2, eps, param, m, v, grad, decay):
+    p = ops.cast(param, ms.float32)
+    g = ops.cast(grad, ms.float32)
+    m_new = ops.cast(m, ms.float32) * beta1 + g * (1.0 - beta1)
+    v_new = ops.cast(v, ms.float32) * beta2 + g * g * (1.0 - beta2)
+    update = m_new / (ops.sqrt(v_new) + eps)
+    if decay:
+        update = update + wd * p
+    p = p - lr * update
+    p = ops.depend(p, ops.assign(m, ops.cast(m_new, m.dtype)))
+    p = ops.depend(p, ops.assign(v, ops.cast(v_new, v.dtype)))
+    return ops.assign(param, ops.cast(p, param.dtype))
+
+
+@register("optimizer")
+class FP32StateAdamWeightDecay(AdamWeightDecay):
+    """AdamWeightDecay with float32 moments whatever the parameters' dtype."""
+
+    fp32_state = True
+
+
+@register("optimizer")
+class SGD(Optimizer):
+    """PyTorch's SGD: ``momentum``, ``dampening``, ``nesterov`` (or ``use_nesterov``), L2 ``weight_decay``."""
+
+    def __init__(self, params, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, use_nesterov=None,
+                 **kw):
+        super().__init__(params, weight_decay)
+        _no_more(kw)
+        self.momentum, self.dampening = float(momentum), float(dampening)
+        self.nesterov = bool(nesterov if use_nesterov is None else use_nesterov)
+        self.accum = _states(self.parameters, "accum", ms.float32)
+        self.first = Parameter(Tensor(True), name="stat", requires_grad=False)
+
+    def construct(self, grads, lr):
+        self.next_step()
+        first = self.first
+        out = self.hyper_map(ops.partial(_update, "sgd", lr, self.weight_decay, self.momentum, self.dampening,
+                                         self.nesterov, first),
+                             self.parameters, self.accum, grads, self.decay_flags)
+        return ops.depend(out, ops.assign(self.first, ops.logical_and(first, Tensor(False))))
+
+
+@_update.register("String", "Tensor", "Number", "Number", "Number", "Bool", "Tensor", "Tensor", "Tensor", "Tensor",
+                  "Bool")
+def _sgd(kind, lr, wd, momentum, dampening, nesterov, first, param, buf, grad, decay):
+    p = ops.cast(param, ms.float32)
+    g = ops.cast(grad, ms.float32)
+    if decay:
+        g = g + wd * p
+    if momentum != 0.0:
+        b = ops.select(first, g, buf * momentum + g * (1.0 - dampening))
+        g = g + momentum * b if nesterov else b
+        p = ops.depend(p, ops.assign(buf, b))
+    return ops.assign(param, ops.cast(p - lr * g, param.dtype))
+
+
+def _betas(betas, kw):
+    _no_more(kw)
+    if len(betas) != 2 or not all(0.0 <= float(b) < 1.0 for b in betas):
+        raise TrainError(f"expected two numbers in [0, 1), got {list(betas)}", key="optimizer.betas")
+    return float(betas[0]), float(betas[1])
+
+
+# keys of MindFormers' optimizer sections that the update itself does not use
+_ACCEPTED = {"learning_rate", "loss_scale", "param_group", "use_fused", "amsgrad", "maximize", "swap"}
+
+
+def _no_more(kw):
+    unknown = sorted(set(kw) - _ACCEPTED)
+    if unknown:
+        raise TrainError(f"unknown key(s) {', '.join(unknown)}", key=f"optimizer.{unknown[0]}")
+    for key in ("amsgrad", "maximize", "use_fused", "swap"):
+        if kw.get(key):
+            raise TrainError("is not supported by mf-train; set it to false", key=f"optimizer.{key}")
+
+
+def build_optimizer(section, params):
+    """The optimizer an ``optimizer`` section names, over ``params`` (default type AdamW)."""
+    from mf_config.registry import build
+
+    section = dict(section or {"type": "AdamW"})
+    section.setdefault("type", "AdamW")
+    try:
+        return build(section, "optimizer", params=params)
+    except TypeError as e:
+        raise TrainError(f"bad arguments for {section['type']}: {e}", key="optimizer") from None

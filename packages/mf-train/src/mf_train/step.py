@@ -1,0 +1,127 @@
+"""The compiled training step: MindFormers' ``MFTrainOneStepCell`` (``runner_wrapper``) with gradient
+accumulation, as one graph per optimizer step.
+
+``TrainStep(network, optimizer, ...)(input_ids, labels, lr)`` runs ``accumulation`` micro-batches (inputs shaped
+(accumulation, batch, seq) when accumulating, else (batch, seq)), sums their gradients of ``loss * scale_sense``,
+reduces them with ``grad_reducer`` (data parallel: an average over the data-parallel group; identity on one
+device), unscales, checks them for inf/NaN when the loss scale is dynamic, clips them to ``max_grad_norm`` (the
+norm's square reduced by ``norm_reducer`` across model-parallel shards) and, unless they overflowed, updates the
+parameters. It returns (mean loss, overflow, loss scale, global norm before clipping; 0 when not clipping).
+"""
+
+import mindspore as ms
+from mindspore import Parameter, Tensor, amp, nn, ops
+
+from mf_train.errors import TrainError
+
+_scale = ops.MultitypeFuncGraph("mf_scale")
+_square_sum = ops.MultitypeFuncGraph("mf_square_sum")
+
+
+@_scale.register("Tensor", "Tensor")
+def _scale_grad(factor, grad):
+    return grad * ops.cast(factor, grad.dtype)
+
+
+@_square_sum.register("Tensor")
+def _square_sum_grad(grad):
+    return ops.sum(ops.square(ops.cast(grad, ms.float32)))
+
+
+class LossScale:
+    """``runner_wrapper.scale_sense``: a fixed number, or a dynamic scale (MindSpore's
+    ``DynamicLossScaleUpdateCell``: ``loss_scale_value``, ``scale_factor``, ``scale_window``)."""
+
+    def __init__(self, value=1.0, dynamic=False, scale_factor=2.0, scale_window=1000):
+        self.value, self.dynamic = float(value), bool(dynamic)
+        self.scale_factor, self.scale_window = float(scale_factor), int(scale_window)
+
+    @classmethod
+    def from_wrapper(cls, wrapper):
+        """From a ``runner_wrapper`` section (``scale_sense`` a number or a ``DynamicLossScaleUpdateCell`` section,
+        or ``loss_scale_value``/``scale_factor``/``scale_window`` beside it)."""
+        wrapper = dict(wrapper or {})
+        sense = wrapper.get("scale_sense", 1.0)
+        if isinstance(sense, dict):
+            kind = sense.get("type", "DynamicLossScaleUpdateCell")
+            if kind not in ("DynamicLossScaleUpdateCell", "FixedLossScaleUpdateCell", "AdaptiveLossScaleUpdateCell"):
+                raise TrainError(f"unknown loss scale cell '{kind}'", key="runner_wrapper.scale_sense.type")
+            value = sense.get("loss_scale_value", 2 ** 16)
+            if kind == "FixedLossScaleUpdateCell":
+                return cls(value)
+            return cls(value, True, sense.get("scale_factor", 2), sense.get("scale_window", 1000))
+        if "scale_factor" in wrapper or "scale_window" in wrapper:
+            return cls(wrapper.get("loss_scale_value", sense), True, wrapper.get("scale_factor", 2),
+                       wrapper.get("scale_window", 1000))
+        if not isinstance(sense, (int, float)) or sense <= 0:
+            raise TrainError(f"expected a positive number or a loss scale section, got {sense!r}",
+                             key="runner_wrapper.scale_sense")
+        return cls(sense)
+
+
+class TrainStep(nn.Cell):
+    """One optimizer step over ``accumulation`` micro-batches; see the module docstring."""
+
+    def __init__(self, network, optimizer, accumulation=1, loss_scale=None, max_grad_norm=None, grad_reducer=None,
+                 norm_reducer=None):
+        super().__init__(auto_prefix=False)
+        self.network = network
+        self.network.set_grad()
+        self.optimizer = optimizer
+        self.weights = optimizer.parameters
+        self.accumulation = int(accumulation)
+        loss_scale = loss_scale or LossScale()
+        self.scale_sense = Parameter(Tensor(loss_scale.value, ms.float32), name="scale_sense", requires_grad=False)
+        self.dynamic = loss_scale.dynamic
+        if self.dynamic:
+            self.scale_update = nn.DynamicLossScaleUpdateCell(loss_scale.value, loss_scale.scale_factor,
+                                                              loss_scale.scale_window)
+        self.clip = max_grad_norm is not None
+        self.max_grad_norm = float(max_grad_norm or 0.0)
+        self.grad_reducer = grad_reducer if grad_reducer is not None else ops.identity
+        self.norm_reducer = norm_reducer if norm_reducer is not None else ops.identity
+        self.grad = ops.GradOperation(get_by_list=True, sens_param=True)
+        self.hyper_map = ops.HyperMap()
+
+    def micro_step(self, input_ids, labels, sens):
+        loss = self.network(input_ids, labels)
+        grads = self.grad(self.network, self.weights)(input_ids, labels, ops.cast(sens, loss.dtype))
+        return loss, grads
+
+    def construct(self, input_ids, labels, lr):
+        scale = self.scale_sense * 1.0
+        if self.accumulation == 1:
+            loss, grads = self.micro_step(input_ids, labels, scale)
+        else:
+            loss, grads = self.micro_step(input_ids[0], labels[0], scale)
+            for i in range(1, self.accumulation):
+                more, extra = self.micro_step(input_ids[i], labels[i], scale)
+                loss = loss + more
+                grads = self.hyper_map(ops.add, grads, extra)
+            loss = loss / self.accumulation
+        grads = self.grad_reducer(grads)
+        inverse = 1.0 / (scale * self.accumulation)
+        grads = self.hyper_map(ops.partial(_scale, inverse), grads)
+        overflow = Tensor(False)
+        if self.dynamic:
+            overflow = ops.logical_not(amp.all_finite(grads))
+            overflow = self.scale_update(self.scale_sense, overflow)
+        norm = Tensor(0.0, ms.float32)
+        if self.clip:
+            grads, norm = self.clip_grads(grads)
+        if not overflow:
+            loss = ops.depend(loss, self.optimizer(grads, lr))
+        return loss, overflow, scale, norm
+
+    def clip_grads(self, grads):
+        """Grads scaled to a global norm of at most ``max_grad_norm`` (PyTorch's ``clip_grad_norm_``) and the norm."""
+        squares = self.hyper_map(_square_sum, grads)
+        norm = ops.sqrt(self.norm_reducer(ops.addn(squares)))
+        factor = ops.minimum(self.max_grad_norm / (norm + 1e-6), 1.0)
+        return self.hyper_map(ops.partial(_scale, factor), grads), norm
+
+
+def state_parameters(step):
+    """The step's own state (loss scale, dynamic-scale counters) by name, for checkpoints."""
+    return {p.name: p for p in step.get_parameters() if p.name in
+            ("scale_sense", "current_iterator_step", "last_overflow_iterator_step")}

@@ -70,7 +70,8 @@ def strip_optimizer(src, out, max_shard_size):
     """Drop optimizer moments, accumulators and step counters (adam_m, adam_v, accu_grads, global_step, ...).
 
     OUT ending in .safetensors (or .ckpt) is one file; otherwise a folder (shards, index, SHA256SUMS)."""
-    from mf_ckpt.surgery import is_optimizer_state, rewrite
+    from mf_ckpt.surgery import rewrite
+    from mf_config.state_names import is_optimizer_state
 
     stats, dropped = rewrite(src, out, lambda n: not is_optimizer_state(n), max_shard_bytes=parse_size(max_shard_size))
     click.echo(f"dropped {len(dropped)} optimizer tensors; {stats.summary()}")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from mf_ckpt.dtypes import cast_name
 from mf_ckpt.errors import CheckpointError
 from mf_ckpt.output import Spec, verbatim_ranges
-from mf_ckpt.surgery import is_optimizer_state
+from mf_config.state_names import is_optimizer_state
 
 
 @dataclass

@@ -9,17 +9,7 @@ from mf_ckpt.manifest import MANIFEST, SUMS
 from mf_ckpt.output import DEFAULT_SHARD_BYTES, copy_spec, save_file, save_folder
 from mf_ckpt.store import open_checkpoint
 
-# What MindSpore/MindFormers optimizers and wrappers add to a training checkpoint
-OPTIMIZER_PREFIXES = ("adam_m", "adam_v", "accu_grads", "moment1", "moment2", "moments", "exp_avg", "exp_avg_sq",
-                      "accum", "mean_grad", "mean_square", "linear", "velocity")
-OPTIMIZER_NAMES = {"global_step", "learning_rate", "beta1_power", "beta2_power", "epoch_num", "step_num",
-                   "loss_scale", "scale_sense", "current_iterator_step", "last_overflow_iterator_step"}
 _WEIGHTS = re.compile(r".*\.(safetensors|bin|ckpt|pt|pth)$|.*\.index\.json$")
-
-
-def is_optimizer_state(name):
-    """True for optimizer moments, accumulators and step counters (``adam_m.x``, ``global_step``, ...)."""
-    return name in OPTIMIZER_NAMES or name.split(".", 1)[0] in OPTIMIZER_PREFIXES
 
 
 def rewrite(src, out, select=lambda name: True, dtype=None, max_shard_bytes=DEFAULT_SHARD_BYTES):

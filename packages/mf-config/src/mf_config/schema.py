@@ -78,7 +78,7 @@ SCHEMA = {
                        "local_norm": f(bool),
                        "scale_sense": f((float, dict)), "loss_scale_value": f(float), "scale_factor": f(float),
                        "scale_window": f(int)},
-    "optimizer": {"type": f(str), "learning_rate": f(float, check=non_negative), "beta1": f(float),
+    "optimizer": {"type": f(str), "learning_rate": f(float, check=non_negative), "beta1": f(float), "betas": f(list),
                   "beta2": f(float), "eps": f(float, check=positive), "weight_decay": f(float, check=non_negative),
                   "momentum": f(float), "use_nesterov": f(bool), "loss_scale": f(float), "param_group": f(bool)},
     "lr_schedule": {"type": f(str), "learning_rate": f(float, check=non_negative), "lr_end": f(float),

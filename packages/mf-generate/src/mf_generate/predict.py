@@ -8,9 +8,6 @@ from pathlib import Path
 from mf_generate.errors import GenerationError
 from mf_generate.loading import has_tokenizer, import_register_path, load_model
 
-MODES = {0: "GRAPH_MODE", 1: "PYNATIVE_MODE"}
-
-
 def load_task(config=None, model=None, load_checkpoint=None, register_path=None, vocab_file=None, overrides=(),
               use_parallel=None, run_mode=None):
     """(network, tokenizer, task config or None) for the command-line sources; every mistake is a
@@ -78,20 +75,9 @@ def _tokenizer_section(config, overrides):
 def set_context(task):
     """MindSpore's context from the YAML's ``context`` (``mode`` 0 graph / 1 PyNative, ``device_target``);
     graph mode without a YAML."""
-    import mindspore as ms
+    from mf_models.runtime import set_context as set_runtime
 
-    context = (task or {}).get("context") or {}
-    mode = context.get("mode", 0)
-    if mode not in MODES:
-        raise GenerationError(f"expected 0 (graph) or 1 (PyNative), got {mode!r}", key="context.mode")
-    kwargs = {"mode": getattr(ms, MODES[mode])}
-    if context.get("device_target"):
-        kwargs["device_target"] = context["device_target"]
-    try:
-        ms.set_context(**kwargs)
-    except (RuntimeError, ValueError) as e:
-        raise GenerationError(f"MindSpore cannot use it here ({str(e).splitlines()[0]}); override it, e.g. "
-                              "--set context.device_target=CPU", key="context.device_target") from None
+    set_runtime((task or {}).get("context"))
 
 
 def read_prompts(predict_data, predict_file):

@@ -22,6 +22,7 @@ import numpy as np
 from mindspore import Tensor, nn, ops
 
 from mf_config.pretrained import CONFIG_NAME
+from mf_config.state_names import is_optimizer_state
 from mf_models.config_files import ModelError
 from mf_models.layers import (
     CrossEntropyLoss,
@@ -97,7 +98,8 @@ class PreTrainedModel(nn.Cell):
         if not path.is_file():
             raise ModelError("no such weights file", file=path)
         fmt = "safetensors" if path.suffix == ".safetensors" else "ckpt"
-        params = ms.load_checkpoint(str(path), format=fmt)
+        # a training checkpoint also holds the optimizer's and the step's state: only the weights load
+        params = ms.load_checkpoint(str(path), format=fmt, choice_func=lambda name: not is_optimizer_state(name))
         own = {p.name: p for p in self.get_parameters()}
         missing = sorted(set(own) - set(params))
         unexpected = sorted(set(params) - set(own))

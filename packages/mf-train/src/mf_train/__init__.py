@@ -1,3 +1,40 @@
-"""mf-train: Trainer, optimizers, LR schedules, callbacks, resume, LoRA; `mf-train run`."""
+"""mf-train: Trainer, optimizers, LR schedules, callbacks, resume, LoRA; `mf-train run`.
+
+Importing the package is light; the trainer (and mindspore) load on first use of a name below.
+"""
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Trainer": "mf_train.api",
+    "CausalLanguageModelingTrainer": "mf_train.trainer",
+    "TrainStep": "mf_train.step",
+    "LossScale": "mf_train.step",
+    "AdamW": "mf_train.optim",
+    "AdamWeightDecay": "mf_train.optim",
+    "FP32StateAdamWeightDecay": "mf_train.optim",
+    "SGD": "mf_train.optim",
+    "CosineWithWarmUpLR": "mf_train.schedules",
+    "LinearWithWarmUpLR": "mf_train.schedules",
+    "ConstantWarmUpLR": "mf_train.schedules",
+    "PolynomialWithWarmUpLR": "mf_train.schedules",
+    "MFLossMonitor": "mf_train.callbacks",
+    "CheckpointMonitor": "mf_train.callbacks",
+    "EvalCallBack": "mf_train.callbacks",
+    "PerplexityMetric": "mf_train.evaluate",
+    "TrainError": "mf_train.errors",
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mf_train' has no attribute '{name}'")
+
+
+def __dir__():
+    return __all__

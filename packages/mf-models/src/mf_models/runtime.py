@@ -1,0 +1,28 @@
+"""MindSpore's context from a task YAML's ``context`` section, for every command that runs a network."""
+
+from mf_models.config_files import ModelError
+
+MODES = {0: "GRAPH_MODE", 1: "PYNATIVE_MODE"}
+
+
+def set_context(context=None):
+    """``mode`` (0 graph, the default; 1 PyNative) and ``device_target`` of a ``context`` section; a target this
+    MindSpore cannot use is a ModelError naming the key and the override that fixes it."""
+    import mindspore as ms
+
+    context = context or {}
+    mode = context.get("mode", 0)
+    if mode not in MODES:
+        raise ModelError(f"expected 0 (graph) or 1 (PyNative), got {mode!r}", key="context.mode")
+    kwargs = {"mode": getattr(ms, MODES[mode])}
+    target = context.get("device_target")
+    if target:
+        if not ms.hal.is_available(target):
+            raise ModelError(f"{target} is not available to this MindSpore build; override it, e.g. "
+                             "--set context.device_target=CPU", key="context.device_target")
+        kwargs["device_target"] = target
+    try:
+        ms.set_context(**kwargs)
+    except (RuntimeError, ValueError) as e:
+        raise ModelError(f"MindSpore cannot use it here ({str(e).splitlines()[0]}); override it, e.g. "
+                         "--set context.device_target=CPU", key="context.device_target") from None

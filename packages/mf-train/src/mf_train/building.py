@@ -1,0 +1,148 @@
+"""What a training task builds before its loop: the MindSpore context and seeds, the network (with its weights
+from ``load_checkpoint`` or ``checkpoint_name_or_path``), the tokenizer it names, and the callbacks."""
+
+import logging
+import random
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from mf_config.errors import MFError
+from mf_config.registry import build, get
+from mf_config.state_names import is_optimizer_state
+from mf_train.errors import TrainError
+
+logger = logging.getLogger("mf_train")
+
+
+def setup_runtime(task):
+    """Context (graph mode by default) and every seed (Python, numpy, MindSpore) from the task."""
+    import mindspore as ms
+
+    from mf_models.runtime import set_context
+
+    set_context(task.get("context"))
+    seed = int(task.get("seed", 0))
+    ms.set_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+    if task.get("register_path"):
+        from mf_config.registry import import_user_module
+
+        for section in _auto_registered(task.cfg):
+            module = section.rpartition(".")[0]
+            import_user_module(module, task.get("register_path"))
+
+
+def _auto_registered(cfg):
+    """Every ``auto_register: module.Class`` in the config's sections."""
+    found = []
+    stack = [cfg]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("auto_register"), str):
+                found.append(node["auto_register"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def build_model(task):
+    """The network of ``model.model_config`` / ``model.arch``, with ``checkpoint_name_or_path`` loaded."""
+    from mf_config.model_configs import model_config_from_task
+
+    config = model_config_from_task(task.cfg)
+    arch = task.get("model.arch.type") or type(config).__name__.replace("Config", "ForCausalLM")
+    model = get("model", arch)(config)
+    named = getattr(config, "checkpoint_name_or_path", "")
+    if named:
+        if not Path(named).exists():
+            raise TrainError(f"names '{named}', which is not a file or folder (mf downloads nothing)",
+                             key="model.model_config.checkpoint_name_or_path")
+        load_weights(model, named)
+        logger.info("loaded weights from %s (model.model_config.checkpoint_name_or_path)", named)
+    return model
+
+
+def is_hf_folder(path):
+    import json
+
+    config = Path(path) / "config.json"
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "model_type" in data and "type" not in data
+
+
+def load_weights(model, path, key="load_checkpoint"):
+    """Load a folder or file of weights into ``model``: ours (optimizer state in a training checkpoint is skipped),
+    a MindFormers ``.ckpt``, or a Hugging Face folder (converted by mf-ckpt first)."""
+    from mf_train import checkpoint
+
+    path = Path(path)
+    if not path.exists():
+        raise TrainError("no such checkpoint file or folder", file=path, key=key)
+    if path.is_dir() and is_hf_folder(path):
+        from mf_ckpt.convert import convert
+
+        with tempfile.TemporaryDirectory(prefix="mf-train-") as tmp:
+            convert(path, Path(tmp) / "model")
+            return load_weights(model, Path(tmp) / "model", key)
+    tensors, _ = checkpoint.load(path)
+    params = {p.name: p for p in model.get_parameters()}
+    unexpected = [n for n in tensors if n not in params and not is_optimizer_state(n)]
+    if unexpected:
+        raise TrainError(f"holds {len(unexpected)} tensor(s) the model does not have, first {unexpected[0]!r}; is "
+                         "it a checkpoint of this model?", file=path, key=key)
+    missing = [n for n in params if n not in tensors and "lora" not in n]
+    if missing:
+        raise TrainError(f"lacks {len(missing)} parameter(s) of the model, first {missing[0]!r}", file=path, key=key)
+    return checkpoint.restore(params, tensors, path, strict=False)
+
+
+def build_tokenizer(task):
+    """The tokenizer ``processor.tokenizer`` names, or None when the task names none that can be read."""
+    section = task.get("processor.tokenizer") or {}
+    if not (section.get("vocab_file") or section.get("tokenizer_file")):
+        return None
+    from mf_tokenizers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(task.cfg.file() or section.get("vocab_file"),
+                                             overrides=_tokenizer_overrides(task))
+    except (MFError, OSError) as e:  # the run goes on; its checkpoints just carry no tokenizer files
+        logger.warning("processor.tokenizer: not saved with the checkpoints (%s)", e)
+        return None
+
+
+def _tokenizer_overrides(task):
+    section = task.get("processor.tokenizer") or {}
+    return [f"processor.tokenizer.{k}={v}" for k, v in section.items() if isinstance(v, (str, int, float, bool))]
+
+
+DEFAULT_CALLBACKS = [{"type": "MFLossMonitor"}, {"type": "CheckpointMonitor"}]
+
+
+def build_callbacks(task, extra=()):
+    """The YAML's ``callbacks`` (MFLossMonitor and CheckpointMonitor when it has none), EvalCallBack when
+    ``do_eval``, then the user's callback objects."""
+    sections = list(task.get("callbacks") or DEFAULT_CALLBACKS)
+    names = [s.get("type") for s in sections if isinstance(s, dict)]
+    if not any(n in ("CheckpointMonitor", "CheckpointMointor") for n in names):
+        sections.append({"type": "CheckpointMonitor"})
+    if task.get("do_eval") and "EvalCallBack" not in names:
+        sections.append({"type": "EvalCallBack", "eval_step_interval": task.get("eval_step_interval", -1),
+                         "eval_epoch_interval": task.get("eval_epoch_interval", 1)})
+    built = []
+    for i, section in enumerate(sections):
+        if not isinstance(section, dict) or "type" not in section:
+            raise TrainError("expected a mapping with a 'type'", key=f"callbacks.{i}")
+        try:
+            built.append(build(section, "callback", register_path=task.get("register_path")))
+        except TypeError as e:
+            raise TrainError(f"bad arguments for {section['type']}: {e}", key=f"callbacks.{i}") from None
+    return built + list(extra or ())

@@ -1,0 +1,288 @@
+"""``CausalLanguageModelingTrainer``: the loop that composes the pieces — data (``data``), the compiled step
+(``step``), the optimizer and schedule (``optim``, ``schedules``), callbacks, checkpoints, the recorder
+(``metrics``) and evaluation (``evaluate``) — for ``train``, ``finetune`` and ``evaluate``.
+
+The step, the optimizer and checkpointing assume no single device: ``parallel`` (from mf-parallel under
+``use_parallel``) supplies the gradient reducer, the norm reducer, the rank's data shard and checkpoint folder.
+"""
+
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+
+import mindspore as ms
+
+from mf_config.registry import register
+from mf_train import checkpoint
+from mf_train.building import build_callbacks, build_model, build_tokenizer, load_weights, setup_runtime
+from mf_train.callbacks import RunContext, run_params
+from mf_train.data import Batches, DataSpec, group
+from mf_train.errors import TrainError
+from mf_train.evaluate import EvalStep, evaluate
+from mf_train.metrics import Recorder
+from mf_train.optim import build_optimizer
+from mf_train.schedules import build_schedule
+from mf_train.step import LossScale, TrainStep, state_parameters
+
+logger = logging.getLogger("mf_train")
+
+
+@register("trainer")
+class CausalLanguageModelingTrainer:
+    """Train, finetune or evaluate a causal LM as a task config says; see the module docstring."""
+
+    def __init__(self, task, model=None, train_dataset=None, eval_dataset=None, callbacks=None, optimizer=None,
+                 progress=None):
+        self.task = task
+        setup_runtime(task)
+        self.model = model if model is not None else build_model(task)
+        self.train_dataset, self.eval_dataset = train_dataset, eval_dataset
+        self.user_callbacks, self.user_optimizer = list(callbacks or ()), optimizer
+        self.progress = progress
+        self.output_dir = Path(task.get("output_dir"))
+        self.rank, self.device_num = 0, 1
+        self.recorder = None
+        self.state = {"step": 0, "epoch": 1, "consumed_batches": 0}
+        self.last_eval = None
+
+    # -- the three entry points ------------------------------------------------------------------
+    def train(self, resume_training=None):
+        """Train from the model's current weights (or resume); returns the summary dict."""
+        return self._fit(resume_training if resume_training is not None else self.task.get("resume_training"))
+
+    def finetune(self, load_checkpoint=None, resume_training=None):
+        """Load pretrained weights (``load_checkpoint`` or the task's), then train."""
+        resume = resume_training if resume_training is not None else self.task.get("resume_training")
+        source = load_checkpoint or self.task.get("load_checkpoint")
+        if not source and not resume:
+            raise TrainError("finetuning needs pretrained weights: --load_checkpoint PATH", key="load_checkpoint")
+        if source and not resume:
+            load_weights(self.model, source)
+        return self._fit(resume)
+
+    def evaluate(self, load_checkpoint=None):
+        """Loss, perplexity and token count over the eval dataset."""
+        source = load_checkpoint or self.task.get("load_checkpoint")
+        if source:
+            load_weights(self.model, source)
+        result = self.run_evaluation()
+        self.report(f"eval: loss {result['eval_loss']:.6f}, perplexity {result['perplexity']:.4f}, "
+                    f"{result['eval_tokens']} tokens")
+        return result
+
+    # -- pieces ------------------------------------------------------------------------------------
+    def _spec(self, epochs):
+        runner = self.task.get("runner_config") or {}
+        batch = runner.get("batch_size") or self.task.get("train_dataset.batch_size") or 1
+        c = self.model.config
+        return DataSpec(seq_length=c.seq_length, vocab_size=c.vocab_size, batch_size=int(batch), epochs=epochs,
+                        seed=int(self.task.get("seed", 0)), rank_id=self.rank, device_num=self.device_num)
+
+    def _batches(self, key, dataset, epochs):
+        section = dataset if isinstance(dataset, dict) else self.task.get(key)
+        return Batches(section, self._spec(epochs), key)
+
+    def _build_step(self, total_steps):
+        params = self.model.trainable_params()
+        schedule = build_schedule(self.task.get("lr_schedule"), self.task.get("optimizer.learning_rate"),
+                                  total_steps)
+        wanted = schedule.total_steps
+        if wanted is not None and wanted > total_steps:
+            raise TrainError(f"{wanted} steps, but the data gives {total_steps} (records / batch_size / "
+                             "gradient_accumulation_steps x epochs): set it to -1 or raise runner_config.epochs",
+                             key="lr_schedule.total_steps")
+        optimizer = self.user_optimizer or build_optimizer(self.task.get("optimizer"), params)
+        wrapper = self.task.get("runner_wrapper") or {}
+        clip = wrapper.get("max_grad_norm", 1.0) if wrapper.get("use_clip_grad") else None
+        step = TrainStep(self.model, optimizer, self.accumulation, LossScale.from_wrapper(wrapper), clip)
+        return step, optimizer, schedule
+
+    @property
+    def accumulation(self):
+        return int(self.task.get("runner_config.gradient_accumulation_steps", 1))
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def _plan(self, batches, epochs):
+        """Optimizer steps of the run and per epoch. With ``runner_config.sink_mode`` and a ``sink_size``, an epoch
+        is ``sink_size`` steps (MindFormers' sink epochs; the data repeats as needed); else one pass."""
+        runner = self.task.get("runner_config") or {}
+        sink = int(runner.get("sink_size") or -1) if runner.get("sink_mode") else -1
+        per_epoch = sink if sink > 0 else batches.per_epoch // self.accumulation
+        total = per_epoch * epochs
+        if total < 1:
+            raise TrainError(f"{batches.per_epoch} micro-batch(es) an epoch make no step of {self.accumulation}",
+                             key="runner_config.gradient_accumulation_steps")
+        batches.spec.epochs = -(-total * self.accumulation // batches.per_epoch)
+        return total, per_epoch
+
+    def _fit(self, resume):
+        epochs = int(self.task.get("runner_config.epochs", 1))
+        batches = self._batches("train_dataset", self.train_dataset, epochs)
+        total, self.steps_per_epoch = self._plan(batches, epochs)
+        self.per_epoch = batches.per_epoch
+        self.model.set_train(True)
+        self.step_cell, self.optimizer, self.schedule = self._build_step(total)
+        self.tokenizer = build_tokenizer(self.task)
+        if resume:
+            self._resume(resume)
+        self.total_steps = total
+        callbacks = build_callbacks(self.task, self.user_callbacks)
+        self.recorder = Recorder(self.output_dir, total, self.state["step"], self.progress)
+        params = self._run_params(epochs, total)
+        context = RunContext(params)
+        for cb in callbacks:
+            cb.on_train_begin(context)
+        started = time.perf_counter()
+        skip = self.state["consumed_batches"]
+        try:
+            for ids, labels in group(batches.iterate(skip), self.accumulation):
+                if self.state["step"] >= total or context.get_stop_requested():
+                    break
+                self._one_step(ids, labels, params)
+                for cb in callbacks:
+                    cb.on_train_step_end(context)
+                if self.state["step"] % self.steps_per_epoch == 0:
+                    for cb in callbacks:
+                        cb.on_train_epoch_end(context)
+            for cb in callbacks:
+                cb.on_train_end(context)
+        finally:
+            curve = self.recorder.close()
+        return self._summary(time.perf_counter() - started, curve)
+
+    def _run_params(self, epochs, total):
+        return run_params(trainer=self, train_network=self.step_cell, network=self.model, optimizer=self.optimizer,
+                          epoch_num=epochs, batch_num=self.steps_per_epoch, total_steps=total,
+                          initial_step=self.state["step"], cur_step_num=self.state["step"],
+                          cur_epoch_num=self.state["epoch"], net_outputs=None, record=None)
+
+    def _one_step(self, ids, labels, params):
+        step = self.state["step"]
+        lr = self.schedule.lr_at(step)
+        start = time.perf_counter()
+        outputs = self.step_cell(ms.Tensor.from_numpy(ids), ms.Tensor.from_numpy(labels), ms.Tensor(lr, ms.float32))
+        loss, overflow, scale, norm = (o.asnumpy() for o in outputs)
+        seconds = time.perf_counter() - start
+        loss = float(loss)
+        if not math.isfinite(loss):
+            last = checkpoint.newest_good(self.checkpoint_dir()) if self.checkpoint_dir().is_dir() else None
+            raise TrainError(f"loss is {loss} at step {step + 1}; stopped (last good checkpoint: {last or 'none'})",
+                             key="loss")
+        self.state["step"] = step + 1
+        self.state["consumed_batches"] += self.accumulation
+        self.state["epoch"] = min(self.state["step"] // self.steps_per_epoch + 1, params.epoch_num)
+        tokens = int(ids.size - ids.shape[0] * (self.accumulation if ids.ndim == 3 else 1))
+        record = {"step": step + 1, "epoch": self.state["epoch"], "loss": loss, "lr": lr,
+                  "grad_norm": float(norm) if self.step_cell.clip else None, "loss_scale": float(scale),
+                  "overflow": bool(overflow), "tokens": tokens, "step_time_ms": seconds * 1000,
+                  "tokens_per_s": tokens / seconds if seconds > 0 else 0.0}
+        self.state["loss"], self.state["lr"] = loss, lr
+        self.recorder.step(record)
+        params.cur_step_num, params.cur_epoch_num = step + 1, self.state["epoch"]
+        params.net_outputs, params.record = outputs, record
+
+    # -- evaluation --------------------------------------------------------------------------------
+    def run_evaluation(self):
+        """PerplexityMetric over the eval dataset (one pass, in order)."""
+        batches = self._batches("eval_dataset", self.eval_dataset, 1)
+        if not hasattr(self, "eval_step"):
+            self.eval_step = EvalStep(self.model)
+        was_training = self.model.training
+        try:
+            return evaluate(self.eval_step, batches.iterate(0))
+        finally:
+            self.model.set_train(was_training)
+
+    def evaluate_now(self):
+        """Evaluate during training and record it (EvalCallBack)."""
+        result = dict(self.run_evaluation(), step=self.state["step"])
+        self.last_eval = result
+        best = min(r["eval_loss"] for r in [*self.recorder.evals, result])
+        self.recorder.evaluation(result)
+        self.report(f"eval at step {result['step']}: loss {result['eval_loss']:.6f}, perplexity "
+                    f"{result['perplexity']:.4f} ({result['eval_tokens']} tokens; best loss {best:.6f})")
+        return result
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    def checkpoint_dir(self, directory=None):
+        return Path(directory) if directory else self.output_dir / "checkpoint" / f"rank_{self.rank}"
+
+    def checkpoint_tensors(self, trainable_only=False):
+        """name -> Parameter: the weights, then the optimizer's and the step's state."""
+        weights = self.model.trainable_params() if trainable_only else self.model.get_parameters()
+        tensors = {p.name: p for p in weights if not p.name.startswith("kv_cache.")}
+        for p in self.optimizer.get_parameters():
+            tensors.setdefault(p.name, p)
+        tensors.update(state_parameters(self.step_cell))
+        return tensors
+
+    def save_checkpoint(self, prefix="CKP", directory=None, keep=None, trainable_only=False):
+        """A complete checkpoint of this moment (CheckpointMonitor); returns its path."""
+        folder = self.checkpoint_dir(directory)
+        name = checkpoint.folder_name(prefix, self.rank, self.state["epoch"], self.state["step"])
+        state = dict(self.state, rng=checkpoint.rng_state(), batch_size=self._spec(1).batch_size,
+                     accumulation=self.accumulation, total_steps=self.total_steps)
+        path = checkpoint.save(folder, name, self.checkpoint_tensors(trainable_only), state, self._extra_files)
+        checkpoint.prune(folder, keep, path)
+        self.last_checkpoint = path
+        return path
+
+    def _extra_files(self, tmp):
+        self.model.config.save_pretrained(tmp)
+        self.task.cfg.dump(tmp / "task.yaml")
+        if self.tokenizer is not None:
+            self.tokenizer.save_pretrained(tmp)
+
+    def _resume(self, resume):
+        """Restore weights, optimizer and step state, position and RNG from a checkpoint folder (``resume`` a path,
+        or true: the newest good one in ``load_checkpoint`` or this run's checkpoint folder)."""
+        if isinstance(resume, str) and resume.lower() not in ("true", "1"):
+            path = Path(resume) if Path(resume).exists() else self.checkpoint_dir() / resume
+        else:
+            source = self.task.get("load_checkpoint")
+            where = Path(source) if source and Path(source).is_dir() else self.checkpoint_dir()
+            path = where if (where / checkpoint.STATE).is_file() else checkpoint.newest_good(where)
+            if path is None:
+                logger.warning("resume_training: no complete checkpoint in %s; training from the start", where)
+                return
+        tensors, state = checkpoint.load(path)
+        if state is None:
+            raise TrainError("is not a training checkpoint (no trainer_state.json)", file=path, key="resume_training")
+        self._check_resumable(state, path)
+        checkpoint.restore(self.checkpoint_tensors(), tensors, path)
+        checkpoint.set_rng_state(state["rng"])
+        self.state = {k: state[k] for k in ("step", "epoch", "consumed_batches", "loss", "lr") if k in state}
+        self.report(f"resumed from {path} at step {self.state['step']}")
+
+    def _check_resumable(self, state, path):
+        for key, now in (("batch_size", self._spec(1).batch_size), ("accumulation", self.accumulation)):
+            if state.get(key) not in (None, now):
+                raise TrainError(f"the checkpoint was trained with {key} {state[key]}, this run has {now}: the data "
+                                 "position would not match", file=path, key="resume_training")
+
+    # -- output ------------------------------------------------------------------------------------
+    def report(self, text):
+        """One line on stderr (through the progress bar while training)."""
+        if self.recorder is not None:
+            self.recorder.line(text)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def _summary(self, seconds, curve):
+        steps = [r for r in self.recorder.steps]
+        tokens = sum(r["tokens"] for r in steps)
+        evals = self.recorder.evals
+        summary = {"steps": self.state["step"], "tokens": tokens, "seconds": seconds,
+                   "tokens_per_s": tokens / seconds if seconds > 0 else 0.0,
+                   "final_loss": steps[-1]["loss"] if steps else self.state.get("loss"),
+                   "best_perplexity": min((e["perplexity"] for e in evals), default=None),
+                   "checkpoint": str(getattr(self, "last_checkpoint", "")) or None,
+                   "loss_curve": str(curve) if curve else None, "output_dir": str(self.output_dir)}
+        best = f", best eval perplexity {summary['best_perplexity']:.3f}" if evals else ""
+        loss = f"{summary['final_loss']:.4f}" if summary["final_loss"] is not None else "n/a"
+        self.report(f"done: {summary['steps']} steps, {tokens} tokens in {seconds:.1f} s "
+                    f"({summary['tokens_per_s']:.0f} tokens/s), final loss {loss}{best}; checkpoint "
+                    f"{summary['checkpoint']}, curve {summary['loss_curve']}, metrics {self.output_dir}/metrics.jsonl")
+        return summary

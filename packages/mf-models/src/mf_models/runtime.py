@@ -14,15 +14,14 @@ def set_context(context=None):
     mode = context.get("mode", 0)
     if mode not in MODES:
         raise ModelError(f"expected 0 (graph) or 1 (PyNative), got {mode!r}", key="context.mode")
-    kwargs = {"mode": getattr(ms, MODES[mode])}
     target = context.get("device_target")
-    if target:
-        if not ms.hal.is_available(target):
-            raise ModelError(f"{target} is not available to this MindSpore build; override it, e.g. "
-                             "--set context.device_target=CPU", key="context.device_target")
-        kwargs["device_target"] = target
+    if target and not ms.hal.is_available(target):
+        raise ModelError(f"{target} is not available to this MindSpore build; override it, e.g. "
+                         "--set context.device_target=CPU", key="context.device_target")
     try:
-        ms.set_context(**kwargs)
+        ms.set_context(mode=getattr(ms, MODES[mode]))
+        if target and target != ms.get_context("device_target"):
+            ms.set_device(target, context.get("device_id"))
     except (RuntimeError, ValueError) as e:
         raise ModelError(f"MindSpore cannot use it here ({str(e).splitlines()[0]}); override it, e.g. "
                          "--set context.device_target=CPU", key="context.device_target") from None

@@ -160,5 +160,5 @@ def restore(params, tensors, path, strict=True):
         value = tensors[name]
         if tuple(value.shape) != tuple(param.shape):
             raise TrainError(f"shape {tuple(value.shape)} but the run's is {tuple(param.shape)}", file=path, key=name)
-        param.set_data(ms.Tensor(np.ascontiguousarray(value).astype(_numpy_dtype(param), copy=False)))
+        param.set_data(ms.Tensor(np.array(value, dtype=_numpy_dtype(param), order="C")))  # ascontiguousarray: 0-d -> 1-d
     return [n for n in params if n in tensors]

@@ -12,7 +12,8 @@ from mf_config.registry import register
 
 
 class EvalStep(nn.Cell):
-    """(sum of the token losses, number of tokens) of one batch; the network in inference mode."""
+    """Per token of one batch (b, s - 1): its loss, 0 where masked, and the mask; the host sums them in float64
+    (a float32 sum over a batch would be off by 1e-4 already)."""
 
     def __init__(self, network):
         super().__init__(auto_prefix=False)
@@ -28,12 +29,12 @@ class EvalStep(nn.Cell):
         logp = ops.log_softmax(logits, -1)
         picked = ops.gather_elements(logp, 2, ops.expand_dims(ops.maximum(target, 0), -1)).squeeze(-1)
         mask = ops.cast(mask, ms.float32)
-        return -ops.sum(picked * mask), ops.sum(mask)
+        return -picked * mask, mask
 
 
 @register("metric")
 class PerplexityMetric:
-    """Accumulates (loss sum, token count) of batches; ``eval()`` gives loss, perplexity and tokens."""
+    """Accumulates the token losses of batches; ``eval()`` gives loss, perplexity and tokens."""
 
     def __init__(self, **unused):
         self.clear()
@@ -41,9 +42,10 @@ class PerplexityMetric:
     def clear(self):
         self.total, self.count = 0.0, 0
 
-    def update(self, loss_sum, count):
-        self.total += float(np.asarray(loss_sum))
-        self.count += int(round(float(np.asarray(count))))
+    def update(self, losses, mask):
+        """Token losses (masked ones 0) and the mask of a batch."""
+        self.total += float(np.asarray(losses, np.float64).sum())
+        self.count += int(np.asarray(mask).sum())
 
     def eval(self):
         loss = self.total / self.count if self.count else float("nan")
@@ -56,6 +58,6 @@ def evaluate(step, batches):
     metric = PerplexityMetric()
     step.network.set_train(False)
     for ids, labels in batches:
-        loss_sum, count = step(ms.Tensor.from_numpy(ids), ms.Tensor.from_numpy(labels))
-        metric.update(loss_sum.asnumpy(), count.asnumpy())
+        losses, mask = step(ms.Tensor.from_numpy(ids), ms.Tensor.from_numpy(labels))
+        metric.update(losses.asnumpy(), mask.asnumpy())
     return metric.eval()

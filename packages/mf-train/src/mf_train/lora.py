@@ -221,6 +221,14 @@ def adapter_parameters(model):
             for p in (layer.mindpet_delta_lora_a, layer.mindpet_delta_lora_b)}
 
 
+def dropout_seed(model):
+    """The seed ``apply_lora`` gave the model's LoRA dropout (None without dropout)."""
+    for layer in lora_layers(model).values():
+        if layer.use_dropout:
+            return layer.lora_dropout.seed
+    return None
+
+
 def set_lora_step(model, step):
     """Tell the LoRA dropout which step runs next (the trainer calls it before each forward with its global
     micro-step count); the masks are a function of it, so a resumed run draws the masks of an uninterrupted

@@ -22,7 +22,15 @@ from mf_ckpt.store import open_checkpoint
 from mf_config.errors import ConfigError
 from mf_config.fileio import atomic_dir
 from mf_config.pet_config import LoraConfig
-from mf_train.lora import ADAPTER_SUFFIXES, LoraError, adapter_parameters, apply_lora, lora_layers, regex_for
+from mf_train.lora import (
+    ADAPTER_SUFFIXES,
+    LoraError,
+    adapter_parameters,
+    apply_lora,
+    dropout_seed,
+    lora_layers,
+    regex_for,
+)
 
 LORA_CONFIG = "lora_config.json"
 LORA_WEIGHTS = "lora_model.safetensors"
@@ -78,7 +86,7 @@ def save_lora(model, directory):
     if not params:
         raise LoraError(f"{type(model).__name__} has no LoRA adapters to save", key="pet_config")
     config = model.config.pet_config
-    info = {"format": FORMAT, "version": 1, "pet_config": config.to_dict(),
+    info = {"format": FORMAT, "version": 1, "pet_config": config.to_dict(), "dropout_seed": dropout_seed(model),
             "base_model": type(model.config).__name__, "layers": list(lora_layers(model))}
     directory = Path(directory)
     with atomic_dir(directory) as tmp:
@@ -93,11 +101,14 @@ def _read_ours(folder):
     if info.get("format") != FORMAT or not isinstance(info.get("pet_config"), dict):
         raise LoraError(f"not an mf LoRA config (expected format {FORMAT!r} and a pet_config object)",
                         file=folder / LORA_CONFIG)
+    seed = info.get("dropout_seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise LoraError(f"expected an integer or null, got {seed!r}", file=folder / LORA_CONFIG, key="dropout_seed")
     try:
         config = LoraConfig.from_dict(info["pet_config"])
     except ConfigError as e:
         raise LoraError(e.message, file=folder / LORA_CONFIG, key=e.key) from None
-    return config, _adapter_arrays(folder / LORA_WEIGHTS)
+    return config, _adapter_arrays(folder / LORA_WEIGHTS), seed
 
 
 def _adapter_arrays(path):
@@ -128,11 +139,12 @@ def _read_mindformers(path, model):
                 "exclude_layers": None}
     except ConfigError as e:
         raise LoraError(e.message, file=path) from None
-    return LoraConfig.from_dict(data), arrays
+    return LoraConfig.from_dict(data), arrays, None
 
 
 def read_adapter(path, model):
-    """(LoraConfig, {our adapter name: array}) of an adapter: our folder, a PEFT folder or a checkpoint file."""
+    """(LoraConfig, {our adapter name: array}, dropout seed or None) of an adapter: our folder, a PEFT folder or a
+    checkpoint file."""
     path = Path(path)
     if not path.exists():
         raise LoraError("no such adapter file or folder", file=path)
@@ -141,23 +153,23 @@ def read_adapter(path, model):
     if path.is_dir() and (path / "adapter_config.json").is_file():
         from mf_train.lora_peft import read_peft
 
-        return read_peft(path, model)
+        return (*read_peft(path, model), None)
     if path.is_dir():
         raise LoraError(f"no {LORA_CONFIG} (ours) or adapter_config.json (PEFT) in the folder", file=path)
     return _read_mindformers(path, model)
 
 
-def load_lora(model, path, seed=0):
+def load_lora(model, path, seed=None):
     """Load an adapter onto ``model``; returns the adapter Parameters.
 
-    A plain model gets LoRA applied first, with the adapter's config (``apply_lora``); an adapted one must have
-    exactly the adapter's layers and shapes. Names or shapes that differ are a LoraError naming the file and
-    tensor.
+    A plain model gets LoRA applied first, with the adapter's config (``apply_lora``; the dropout ``seed`` saved
+    with the adapter unless given); an adapted one must have exactly the adapter's layers and shapes. Names or
+    shapes that differ are a LoraError naming the file and tensor.
     """
-    config, arrays = read_adapter(path, model)
+    config, arrays, saved_seed = read_adapter(path, model)
     if not lora_layers(model):
         try:
-            apply_lora(model, config, seed=seed)
+            apply_lora(model, config, seed=seed if seed is not None else saved_seed or 0)
         except ConfigError as e:
             raise LoraError(f"does not fit {type(model).__name__}: {e.message}", file=path, key=e.key) from None
     current = model.config.pet_config

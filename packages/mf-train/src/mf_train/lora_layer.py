@@ -46,6 +46,7 @@ class HashDropout(nn.Cell):
     def __init__(self, p, seed, layer, step):
         super().__init__()
         self.step = step
+        self.seed = seed
         self.layer_key = Tensor(fmix32((seed * 0x9E3779B9 + fmix32(layer + 1)) & MASK32), ms.uint32)
         self.threshold = Tensor(min(round(p * 2.0 ** 32), MASK32), ms.uint32)
         self.scale = 1.0 / (1.0 - p)

@@ -141,9 +141,13 @@ def read_peft(folder, model):
         b_parts = _split_rows(parts[0][1], b) if parts[0][1].part is not None else [b]
         for (path, _), b_part in zip(parts, b_parts):
             out[path + ".mindpet_delta_lora_a"], out[path + ".mindpet_delta_lora_b"] = a, b_part
-    if len(ranks) != 1 or len(scalings) != 1:
-        raise LoraError(f"its modules have different ranks {sorted(ranks)} or scalings {sorted(scalings)}; one "
-                        "rank and one lora_alpha / r convert", file=folder / PEFT_CONFIG, key="rank_pattern")
+    for key, found in (("rank_pattern", ranks), ("alpha_pattern", scalings)):
+        if len(found) > 1:
+            raise LoraError(f"its modules have different {'ranks' if key == 'rank_pattern' else 'scalings'} "
+                            f"{sorted(found)}; only one rank and one lora_alpha / r convert", file=folder / PEFT_CONFIG,
+                            key=key)
+    if not ranks:
+        raise LoraError("holds no LoRA weights", file=file)
     rank, scaling = ranks.pop(), scalings.pop()
     try:
         layers = sorted({name.rpartition(".")[0] for name in out})

@@ -51,3 +51,39 @@ def values(model):
 
 def set_mode(graph):
     ms.set_context(mode=ms.GRAPH_MODE if graph else ms.PYNATIVE_MODE)
+
+
+def hf_config(family):
+    """The transformers config of the tiny ``family`` model."""
+    import transformers
+
+    c = CONFIGS[family]()
+    common = dict(vocab_size=c.vocab_size, bos_token_id=c.bos_token_id, eos_token_id=c.eos_token_id,
+                  pad_token_id=c.pad_token_id)
+    if family == "llama":
+        return transformers.LlamaConfig(hidden_size=c.hidden_size, intermediate_size=c.ffn_hidden_size,
+                                         num_hidden_layers=c.num_layers, num_attention_heads=c.num_heads,
+                                         num_key_value_heads=c.kv_heads, max_position_embeddings=c.seq_length,
+                                         **common)
+    if family == "gpt2":
+        return transformers.GPT2Config(n_embd=c.hidden_size, n_layer=c.num_layers, n_head=c.num_heads,
+                                       n_positions=c.seq_length, **common)
+    return transformers.BloomConfig(hidden_size=c.hidden_size, n_layer=c.num_layers, n_head=c.num_heads, **common)
+
+
+def hf_folders(tmp, family):
+    """A random tiny transformers model saved as a HF folder ``tmp/hf``, converted to ours (``tmp/ours``) by
+    mf-ckpt."""
+    import torch
+    import transformers
+
+    from mf_ckpt.convert import convert
+
+    torch.manual_seed(0)
+    model = transformers.AutoModelForCausalLM.from_config(hf_config(family))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.2)
+    model.save_pretrained(tmp / "hf")
+    convert(tmp / "hf", tmp / "ours")
+    return tmp

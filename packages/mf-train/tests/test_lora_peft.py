@@ -8,9 +8,8 @@ import peft
 import pytest
 import torch
 import transformers
-from lora_support import BATCH, CONFIGS, logits, randomize_adapters, set_mode
+from lora_support import BATCH, hf_folders, logits, randomize_adapters, set_mode
 
-from mf_ckpt.convert import convert
 from mf_ckpt.store import open_checkpoint
 from mf_models.auto import AutoModel
 from mf_train.lora import LoraError, apply_lora
@@ -20,34 +19,6 @@ from mf_train.lora_peft import PEFT_CONFIG, PEFT_WEIGHTS, save_peft
 PEFT_TARGETS = {"llama": ["q_proj", "v_proj", "down_proj"], "gpt2": ["c_attn", "c_proj"],
                 "bloom": ["query_key_value", "dense"]}
 OUR_TARGETS = {"llama": ".*wk|.*wo|.*w3", "gpt2": ".*dense1|.*dense3|.*mapping", "bloom": ".*dense2|.*projection"}
-
-
-def hf_config(family):
-    c = CONFIGS[family]()
-    common = dict(vocab_size=c.vocab_size, bos_token_id=c.bos_token_id, eos_token_id=c.eos_token_id,
-                  pad_token_id=c.pad_token_id)
-    if family == "llama":
-        return transformers.LlamaConfig(hidden_size=c.hidden_size, intermediate_size=c.ffn_hidden_size,
-                                         num_hidden_layers=c.num_layers, num_attention_heads=c.num_heads,
-                                         num_key_value_heads=c.kv_heads, max_position_embeddings=c.seq_length,
-                                         **common)
-    if family == "gpt2":
-        return transformers.GPT2Config(n_embd=c.hidden_size, n_layer=c.num_layers, n_head=c.num_heads,
-                                       n_positions=c.seq_length, **common)
-    return transformers.BloomConfig(hidden_size=c.hidden_size, n_layer=c.num_layers, n_head=c.num_heads, **common)
-
-
-def hf_folders(tmp, family):
-    """A random tiny transformers model saved as a HF folder ``tmp/hf``, converted to ours (``tmp/ours``) by
-    mf-ckpt."""
-    torch.manual_seed(0)
-    model = transformers.AutoModelForCausalLM.from_config(hf_config(family))
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0.0, 0.2)
-    model.save_pretrained(tmp / "hf")
-    convert(tmp / "hf", tmp / "ours")
-    return tmp
 
 
 @pytest.fixture(scope="module", params=["llama", "gpt2", "bloom"])

@@ -2,6 +2,7 @@
 
 import mindspore as ms
 import numpy as np
+import pytest
 from mindspore import Tensor
 
 from mf_config import BloomConfig, GPT2Config, LlamaConfig, MoEConfig
@@ -51,6 +52,16 @@ def values(model):
 
 def set_mode(graph):
     ms.set_context(mode=ms.GRAPH_MODE if graph else ms.PYNATIVE_MODE)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def pynative_module():
+    """A module that imports this runs in PyNative (tiny models run faster than they compile; a test that wants
+    graph mode sets it), and the mode the session had comes back after it."""
+    mode = ms.get_context("mode")
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    yield
+    ms.set_context(mode=mode)
 
 
 def hf_config(family):

@@ -3,7 +3,7 @@
 import mindspore as ms
 import numpy as np
 import pytest
-from lora_support import BATCH, build, logits, randomize_adapters, set_mode, values
+from lora_support import BATCH, build, logits, pynative_module, randomize_adapters, set_mode, values  # noqa: F401 (a fixture)
 from mindspore import Tensor, nn
 
 from mf_config.errors import ConfigError

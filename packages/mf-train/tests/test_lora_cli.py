@@ -8,7 +8,7 @@ import pytest
 import torch
 import transformers
 from click.testing import CliRunner
-from lora_support import BATCH, build, hf_folders, logits, randomize_adapters, set_mode
+from lora_support import BATCH, build, hf_folders, logits, pynative_module, randomize_adapters, set_mode  # noqa: F401 (a fixture)
 
 from mf_ckpt.cli import main as mf_ckpt
 from mf_ckpt.manifest import verify

@@ -3,7 +3,7 @@
 import mindspore as ms
 import numpy as np
 import pytest
-from lora_support import BATCH, build, logits, randomize_adapters, set_mode
+from lora_support import BATCH, build, logits, pynative_module, randomize_adapters, set_mode  # noqa: F401 (a fixture)
 from mindspore import Parameter, Tensor, nn
 
 from mf_train.lora import apply_lora, set_lora_step

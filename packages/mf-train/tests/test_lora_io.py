@@ -5,7 +5,7 @@ import json
 import mindspore as ms
 import numpy as np
 import pytest
-from lora_support import build, logits, randomize_adapters, set_mode
+from lora_support import build, logits, pynative_module, randomize_adapters, set_mode  # noqa: F401 (a fixture)
 
 from mf_ckpt.manifest import verify
 from mf_ckpt.store import open_checkpoint

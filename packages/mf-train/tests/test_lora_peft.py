@@ -8,7 +8,7 @@ import peft
 import pytest
 import torch
 import transformers
-from lora_support import BATCH, hf_folders, logits, randomize_adapters, set_mode
+from lora_support import BATCH, hf_folders, logits, pynative_module, randomize_adapters, set_mode  # noqa: F401 (a fixture)
 
 from mf_ckpt.store import open_checkpoint
 from mf_models.auto import AutoModel
@@ -44,12 +44,13 @@ def peft_model(tmp, adapter=None, **lora):
 
 def test_peft_adapter_on_ours_gives_transformers_logits(family):
     name, tmp = family
-    model = peft_model(tmp, r=4, lora_alpha=12, target_modules=PEFT_TARGETS[name])
+    rslora = name == "bloom"  # rank-stabilised: alpha / sqrt(r)
+    model = peft_model(tmp, r=4, lora_alpha=12, target_modules=PEFT_TARGETS[name], use_rslora=rslora)
     model.save_pretrained(tmp / "peft")
     expected = hf_logits(model)
     ours = AutoModel.from_pretrained(tmp / "ours")
     params = load_lora(ours, tmp / "peft")
-    assert ours.config.pet_config.lora_rank == 4 and ours.config.pet_config.scaling == 3.0
+    assert ours.config.pet_config.lora_rank == 4 and ours.config.pet_config.scaling == (6.0 if rslora else 3.0)
     assert all(p.name.endswith((".mindpet_delta_lora_a", ".mindpet_delta_lora_b")) for p in params)
     got = logits(ours)
     assert np.abs(got - expected).max() < 1e-4

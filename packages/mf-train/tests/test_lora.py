@@ -3,7 +3,15 @@
 import mindspore as ms
 import numpy as np
 import pytest
-from lora_support import BATCH, build, logits, pynative_module, randomize_adapters, set_mode, values  # noqa: F401 (a fixture)
+from lora_support import (
+    BATCH,
+    build,
+    logits,
+    pynative_module,  # noqa: F401 (an autouse fixture)
+    randomize_adapters,
+    set_mode,
+    values,
+)
 from mindspore import Tensor, nn
 
 from mf_config.errors import ConfigError

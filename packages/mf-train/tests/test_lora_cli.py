@@ -8,7 +8,15 @@ import pytest
 import torch
 import transformers
 from click.testing import CliRunner
-from lora_support import BATCH, build, hf_folders, logits, pynative_module, randomize_adapters, set_mode  # noqa: F401 (a fixture)
+from lora_support import (
+    BATCH,
+    build,
+    hf_folders,
+    logits,
+    pynative_module,  # noqa: F401 (an autouse fixture)
+    randomize_adapters,
+    set_mode,
+)
 
 from mf_ckpt.cli import main as mf_ckpt
 from mf_ckpt.manifest import verify

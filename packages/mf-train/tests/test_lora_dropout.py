@@ -3,7 +3,14 @@
 import mindspore as ms
 import numpy as np
 import pytest
-from lora_support import BATCH, build, logits, pynative_module, randomize_adapters, set_mode  # noqa: F401 (a fixture)
+from lora_support import (
+    BATCH,
+    build,
+    logits,
+    pynative_module,  # noqa: F401 (an autouse fixture)
+    randomize_adapters,
+    set_mode,
+)
 from mindspore import Parameter, Tensor, nn
 
 from mf_train.lora import apply_lora, set_lora_step

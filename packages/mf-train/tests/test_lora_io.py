@@ -5,7 +5,13 @@ import json
 import mindspore as ms
 import numpy as np
 import pytest
-from lora_support import build, logits, pynative_module, randomize_adapters, set_mode  # noqa: F401 (a fixture)
+from lora_support import (
+    build,
+    logits,
+    pynative_module,  # noqa: F401 (an autouse fixture)
+    randomize_adapters,
+    set_mode,
+)
 
 from mf_ckpt.manifest import verify
 from mf_ckpt.store import open_checkpoint

@@ -8,7 +8,14 @@ import peft
 import pytest
 import torch
 import transformers
-from lora_support import BATCH, hf_folders, logits, pynative_module, randomize_adapters, set_mode  # noqa: F401 (a fixture)
+from lora_support import (
+    BATCH,
+    hf_folders,
+    logits,
+    pynative_module,  # noqa: F401 (an autouse fixture)
+    randomize_adapters,
+    set_mode,
+)
 
 from mf_ckpt.store import open_checkpoint
 from mf_models.auto import AutoModel

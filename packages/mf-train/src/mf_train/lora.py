@@ -37,7 +37,7 @@ class LoraError(MFError):
     """A LoRA adapter file or folder is wrong (missing, names or shapes that do not fit the model)."""
 
 
-def lora_config(pet_config, model=None):
+def lora_config(pet_config: LoraConfig | dict | None, model: nn.Cell | None = None) -> LoraConfig:
     """``pet_config`` as a ``LoraConfig`` (a LoraConfig, a dict, or None: ``model.config.pet_config``), with
     ``target_modules`` filled in from the family's default when it is left out."""
     if pet_config is None and model is not None:
@@ -56,7 +56,7 @@ def lora_config(pet_config, model=None):
     return config
 
 
-def alternatives(pattern):
+def alternatives(pattern: str) -> list[str]:
     """The top-level ``|`` alternatives of a regex (outside groups and classes), so that each can be checked."""
     parts, depth, in_class, escaped, start = [], 0, False, False, 0
     for i, ch in enumerate(pattern):
@@ -76,14 +76,14 @@ def alternatives(pattern):
     return [*parts, pattern[start:]]
 
 
-def names_layer(regex, path):
+def names_layer(regex: re.Pattern, path: str) -> bool:
     """Whether ``regex`` names the layer at ``path``: it matches the attribute name (MindFormers' rule), or the
     whole path, or the whole name of the layer's weight."""
     local = path.rpartition(".")[2]
     return bool(regex.match(local) or regex.fullmatch(path) or regex.fullmatch(path + ".weight"))
 
 
-def find_targets(model, config):
+def find_targets(model: nn.Cell, config: LoraConfig) -> dict[str, Linear]:
     """{path: Linear} of the layers ``config.target_modules`` names and ``exclude_layers`` does not; each
     top-level alternative of the regex must name at least one Linear layer (ConfigError naming it otherwise)."""
     linears = {path: cell for path, cell in model.cells_and_names() if isinstance(cell, Linear)}
@@ -105,7 +105,7 @@ def find_targets(model, config):
     return {p: c for p, c in linears.items() if any(names_layer(r, p) for r in parts)}
 
 
-def regex_for(model, paths):
+def regex_for(model: nn.Cell, paths: list[str]) -> str:
     """A ``target_modules`` regex naming exactly the Linear layers ``paths`` of ``model``: ``.*\\.wq`` for a name
     whose every layer is listed, the escaped paths otherwise."""
     linears = [path for path, cell in model.cells_and_names() if isinstance(cell, (Linear, LoRALinear))]
@@ -131,7 +131,7 @@ def _parent(model, path):
     return parent
 
 
-def replace_cell(model, path, cell):
+def replace_cell(model: nn.Cell, path: str, cell: nn.Cell) -> None:
     """Put ``cell`` at ``path`` (dotted, as ``cells_and_names`` gives it) in ``model``."""
     parent, name = _parent(model, path), path.rpartition(".")[2]
     if isinstance(parent, (nn.CellList, nn.SequentialCell)):
@@ -140,14 +140,14 @@ def replace_cell(model, path, cell):
         setattr(parent, name, cell)
 
 
-def rename_parameters(model):
+def rename_parameters(model: nn.Cell) -> None:
     """Give each Parameter its path as its name: swapped cells keep local names (``wq.weight``) otherwise."""
     for path, param in model.parameters_and_names():
         if param.name != path:
             param.name = path
 
 
-def forget_compiled(model):
+def forget_compiled(model: nn.Cell) -> None:
     """Drop the graphs compiled for ``model`` before its layers changed: MindSpore keys a cell's graph by the
     cell, not by its sub-cells, so a swapped layer would not be seen by an already compiled graph."""
     for _, cell in model.cells_and_names():
@@ -164,7 +164,7 @@ def _dtype(name, key):
     return None if name is None else ms_dtype(name, key)
 
 
-def apply_lora(model, pet_config=None, seed=0):
+def apply_lora(model: nn.Cell, pet_config: LoraConfig | dict | None = None, seed: int = 0) -> list[Parameter]:
     """Adapt ``model`` in place; returns its adapter Parameters (A, B per layer, in layer order).
 
     Args:
@@ -210,18 +210,18 @@ def _freeze(model, adapters, config):
             param.requires_grad = False
 
 
-def lora_layers(model):
+def lora_layers(model: nn.Cell) -> dict[str, LoRALinear]:
     """{path: LoRALinear} of an adapted model (empty for a plain one)."""
     return {path: cell for path, cell in model.cells_and_names() if isinstance(cell, LoRALinear)}
 
 
-def adapter_parameters(model):
+def adapter_parameters(model: nn.Cell) -> dict[str, Parameter]:
     """{name: Parameter} of the adapters (``<layer>.mindpet_delta_lora_a`` / ``_b``), in layer order."""
     return {p.name: p for layer in lora_layers(model).values()
             for p in (layer.mindpet_delta_lora_a, layer.mindpet_delta_lora_b)}
 
 
-def dropout_seed(model):
+def dropout_seed(model: nn.Cell) -> int | None:
     """The seed ``apply_lora`` gave the model's LoRA dropout (None without dropout)."""
     for layer in lora_layers(model).values():
         if layer.use_dropout:
@@ -229,7 +229,7 @@ def dropout_seed(model):
     return None
 
 
-def set_lora_step(model, step):
+def set_lora_step(model: nn.Cell, step: int) -> None:
     """Tell the LoRA dropout which step runs next (the trainer calls it before each forward with its global
     micro-step count); the masks are a function of it, so a resumed run draws the masks of an uninterrupted
     one. No effect on a model without LoRA dropout."""
@@ -238,7 +238,7 @@ def set_lora_step(model, step):
             param.set_data(Tensor(step % 2 ** 31, ms.int32))
 
 
-def merge_lora(model):
+def merge_lora(model: nn.Cell) -> nn.Cell:
     """Fold each adapter into its base weight (``W += B @ A * alpha / rank``, computed in float32) and put the
     plain ``Linear`` layers back; returns ``model``, now without adapters (every parameter trainable again,
     ``config.pet_config`` None). Its logits equal the adapted model's up to float rounding."""

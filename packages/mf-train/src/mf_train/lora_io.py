@@ -12,7 +12,7 @@ from pathlib import Path
 
 import mindspore as ms
 import numpy as np
-from mindspore import Tensor, ops
+from mindspore import Parameter, Tensor, nn, ops
 
 from mf_ckpt.dtypes import st_dtype
 from mf_ckpt.errors import CheckpointError
@@ -38,7 +38,7 @@ FORMAT = "mf-lora"
 MAX_JSON = 1 << 20  # an adapter config is a few hundred bytes
 
 
-def read_json(path):
+def read_json(path: str | Path) -> dict:
     """The JSON object in ``path`` (at most 1 MiB); LoraError naming the file otherwise."""
     path = Path(path)
     if not path.is_file():
@@ -80,7 +80,7 @@ def write_safetensors(path, arrays, metadata=None):
             writer.write(name, [array])
 
 
-def save_lora(model, directory):
+def save_lora(model: nn.Cell, directory: str | Path) -> Path:
     """Write the adapters of ``model`` (applied by ``apply_lora``) to the folder ``directory``; returns it."""
     params = adapter_parameters(model)
     if not params:
@@ -113,11 +113,22 @@ def _read_ours(folder):
 
 def _adapter_arrays(path):
     """{name: array} of the adapter tensors in a checkpoint file or folder (other tensors ignored)."""
+    return read_arrays(path, lambda name: name.endswith(ADAPTER_SUFFIXES))
+
+
+def read_arrays(path, wanted=lambda name: True):
+    """{name: array (a copy)} of the tensors of a checkpoint file or folder that ``wanted(name)`` accepts, read
+    through mf-ckpt's bounds-checked readers; LoraError naming the file otherwise."""
     try:
         ckpt = open_checkpoint(path)
-        return {name: np.array(ckpt.get(name)) for name in ckpt.infos if name.endswith(ADAPTER_SUFFIXES)}
     except CheckpointError as e:
         raise LoraError(e.message, file=e.file or path, key=e.key) from None
+    try:
+        return {name: np.array(ckpt.get(name)) for name in ckpt.infos if wanted(name)}
+    except CheckpointError as e:
+        raise LoraError(e.message, file=e.file or path, key=e.key) from None
+    finally:
+        ckpt.close()
 
 
 def _read_mindformers(path, model):
@@ -142,7 +153,7 @@ def _read_mindformers(path, model):
     return LoraConfig.from_dict(data), arrays, None
 
 
-def read_adapter(path, model):
+def read_adapter(path: str | Path, model: nn.Cell) -> tuple[LoraConfig, dict, int | None]:
     """(LoraConfig, {our adapter name: array}, dropout seed or None) of an adapter: our folder, a PEFT folder or a
     checkpoint file."""
     path = Path(path)
@@ -159,7 +170,7 @@ def read_adapter(path, model):
     return _read_mindformers(path, model)
 
 
-def load_lora(model, path, seed=None):
+def load_lora(model: nn.Cell, path: str | Path, seed: int | None = None) -> list[Parameter]:
     """Load an adapter onto ``model``; returns the adapter Parameters.
 
     A plain model gets LoRA applied first, with the adapter's config (``apply_lora``; the dropout ``seed`` saved

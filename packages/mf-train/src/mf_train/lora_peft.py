@@ -15,18 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from mindspore import nn
 
-from mf_ckpt.errors import CheckpointError
 from mf_ckpt.families import FAMILIES
 from mf_ckpt.manifest import write_folder_manifest
 from mf_ckpt.rules import Fused, Rename
-from mf_ckpt.store import open_checkpoint
 from mf_config.errors import ConfigError
 from mf_config.fileio import atomic_dir
 from mf_config.hf import model_type_of
 from mf_config.pet_config import LoraConfig
 from mf_train.lora import LoraError, lora_layers, regex_for
-from mf_train.lora_io import read_json, to_numpy, write_safetensors
+from mf_train.lora_io import read_arrays, read_json, to_numpy, write_safetensors
 
 PEFT_CONFIG = "adapter_config.json"
 PEFT_WEIGHTS = "adapter_model.safetensors"
@@ -45,7 +44,7 @@ class HFLayer:
     fuse: object = None
 
 
-def hf_layers(config):
+def hf_layers(config) -> dict[str, HFLayer]:
     """{our Linear layer path: HFLayer} from mf-ckpt's rules for ``config``'s family."""
     rules = FAMILIES[model_type_of(config)].rules(config)
     biases = {r.hf[:-len(".bias")]: r for r in rules if isinstance(r, Fused) and r.hf.endswith(".bias")}
@@ -113,15 +112,11 @@ def _peft_modules(arrays, file):
 def _read_weights(folder):
     for name in (PEFT_WEIGHTS, "adapter_model.bin"):
         if (folder / name).is_file():
-            try:
-                ckpt = open_checkpoint(folder / name)
-                return folder / name, {n: np.array(ckpt.get(n)) for n in ckpt.infos}
-            except CheckpointError as e:
-                raise LoraError(e.message, file=e.file or folder / name, key=e.key) from None
+            return folder / name, read_arrays(folder / name)
     raise LoraError(f"no {PEFT_WEIGHTS} (or adapter_model.bin) beside {PEFT_CONFIG}", file=folder)
 
 
-def read_peft(folder, model):
+def read_peft(folder: str | Path, model: nn.Cell) -> tuple[LoraConfig, dict]:
     """(LoraConfig, {our adapter name: array}) of a PEFT LoRA folder for ``model`` (its config names the family)."""
     folder = Path(folder)
     cfg = read_json(folder / PEFT_CONFIG)
@@ -181,7 +176,7 @@ def _export_fused(parts, adapters, rank):
     return a, _fuse_rows(layer, blocks), width
 
 
-def peft_tensors(model):
+def peft_tensors(model: nn.Cell) -> dict[str, tuple]:
     """{HF module: (A, B, rank)} of an adapted model's adapters, as PEFT holds them."""
     rank, layers, where = model.config.pet_config.lora_rank, lora_layers(model), hf_layers(model.config)
     unknown = sorted(set(layers) - set(where))
@@ -216,7 +211,7 @@ def _target_modules(chosen, config):
     return targets
 
 
-def save_peft(model, directory, base_model_name_or_path=None):
+def save_peft(model: nn.Cell, directory: str | Path, base_model_name_or_path: str | None = None) -> Path:
     """Write ``model``'s adapters as a PEFT LoRA folder that ``peft.PeftModel.from_pretrained`` loads onto the
     Hugging Face model of the same weights (``mf-ckpt convert --reversed``); returns the folder."""
     if not lora_layers(model):

@@ -179,12 +179,12 @@ def apply_lora(model: nn.Cell, pet_config: LoraConfig | dict | None = None, seed
     """
     config = lora_config(pet_config, model)
     targets = find_targets(model, config)
-    step = None
+    param_dtype = _dtype(config.param_init_type, "pet_config.param_init_type")
+    compute_dtype = _dtype(config.compute_dtype, "pet_config.compute_dtype")
+    step = None  # every check is done: from here on the model changes
     if config.lora_dropout > 0:
         step = Parameter(Tensor(0, ms.int32), name=STEP_NAME, requires_grad=False)
         model.insert_param_to_cell(STEP_NAME, step)
-    param_dtype = _dtype(config.param_init_type, "pet_config.param_init_type")
-    compute_dtype = _dtype(config.compute_dtype, "pet_config.compute_dtype")
     adapters = []
     for index, (path, base) in enumerate(targets.items()):
         dropout = None if step is None else HashDropout(config.lora_dropout, seed, index, step)
@@ -230,9 +230,9 @@ def dropout_seed(model: nn.Cell) -> int | None:
 
 
 def set_lora_step(model: nn.Cell, step: int) -> None:
-    """Tell the LoRA dropout which step runs next (the trainer calls it before each forward with its global
-    micro-step count); the masks are a function of it, so a resumed run draws the masks of an uninterrupted
-    one. No effect on a model without LoRA dropout."""
+    """Tell the LoRA dropout which step runs next: the trainer calls it before each optimizer step with its global
+    step. The masks are a function of it, so a resumed run draws the masks of an uninterrupted one (and a step that
+    runs its forward twice, for the loss and for the gradients, sees one mask). No effect without LoRA dropout."""
     for path, param in model.parameters_and_names():
         if path == STEP_NAME:
             param.set_data(Tensor(step % 2 ** 31, ms.int32))

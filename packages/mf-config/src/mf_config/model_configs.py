@@ -2,6 +2,7 @@
 
 from mf_config.errors import ConfigError
 from mf_config.fields import Field, dtype, non_negative, positive, probability
+from mf_config.pet_config import LoraConfig
 from mf_config.pretrained import PretrainedConfig, nested
 from mf_config.registry import register
 
@@ -134,6 +135,7 @@ class CausalLMConfig(PretrainedConfig):
     num_blocks = Field(int, 512, check=positive)
     parallel_config = Field(ParallelConfig, None)
     moe_config = Field(MoEConfig, None)
+    pet_config = Field(LoraConfig, None, doc="LoRA (mf_config.pet_config.LoraConfig); null: none")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

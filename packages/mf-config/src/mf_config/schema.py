@@ -11,6 +11,7 @@ from mf_config.config import did_you_mean
 from mf_config.errors import ConfigError
 from mf_config.fields import Field, FieldError, non_negative, positive
 from mf_config.model_configs import MODEL_CONFIGS, MoEConfig, ParallelConfig, model_config_from_section
+from mf_config.pet_config import LoraConfig
 
 ANY = (int, float, bool, str, list, dict)
 
@@ -29,7 +30,10 @@ class ModelConfigSection:
 
 
 def _fields_of(cls):
-    return {name: field for name, field in cls.fields.items() if name not in ("parallel_config", "moe_config")}
+    fields = {name: field for name, field in cls.fields.items() if name not in ("parallel_config", "moe_config")}
+    if "pet_config" in fields:  # a sub-section: its keys are checked one by one
+        fields["pet_config"] = {"type": f(str), **LoraConfig.fields}
+    return fields
 
 
 DATASET = {

@@ -7,6 +7,7 @@ import click
 from mf_config.cli_support import group
 from mf_train import __version__
 from mf_train.errors import TrainError
+from mf_train.lora_cli import merge_lora_command
 
 
 @group(__version__, "mf-train")
@@ -78,3 +79,6 @@ def run(config, overrides, print_config, no_progress, **flags):
         trainer.finetune()
     else:
         trainer.train()
+
+
+main.add_command(merge_lora_command)

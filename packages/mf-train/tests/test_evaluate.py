@@ -18,7 +18,8 @@ def test_eval_perplexity_equals_transformers(tmp_path, mf_assets, sp_model):
     torch.manual_seed(0)
     hf = transformers.LlamaForCausalLM(transformers.LlamaConfig(
         vocab_size=32000, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=64, rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=2, pad_token_id=0)).eval()
+        num_key_value_heads=2, max_position_embeddings=64, rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=2,
+        pad_token_id=0)).eval()
     hf.save_pretrained(tmp_path / "hf")
     task = write_task(tmp_path / "task.yaml", sp_model, data)
     code, out, err = cli("run", "--config", task, "--run_mode", "eval", "--load_checkpoint", tmp_path / "hf")

@@ -8,6 +8,7 @@ from pathlib import Path
 from mf_generate.errors import GenerationError
 from mf_generate.loading import has_tokenizer, import_register_path, load_model
 
+
 def load_task(config=None, model=None, load_checkpoint=None, register_path=None, vocab_file=None, overrides=(),
               use_parallel=None, run_mode=None):
     """(network, tokenizer, task config or None) for the command-line sources; every mistake is a

@@ -67,6 +67,18 @@ def build_model(task):
     return model
 
 
+def apply_pet(model, seed):
+    """LoRA on ``model`` when its config has a ``pet_config`` (the base frozen, adapters trainable); returns whether
+    it did."""
+    if not getattr(model.config, "pet_config", None):
+        return False
+    from mf_train.lora import apply_lora, lora_layers
+
+    if not lora_layers(model):
+        apply_lora(model, seed=seed)
+    return True
+
+
 def is_hf_folder(path):
     import json
 

@@ -104,8 +104,8 @@ def complete(directory):
 def newest_good(directory):
     """The newest checkpoint in ``directory`` whose files match their manifest; damaged ones are named in a
     warning and passed over. None when there is none."""
-    from mf_config.errors import MFError
     from mf_ckpt.manifest import verify
+    from mf_config.errors import MFError
 
     for path in reversed(complete(directory)):
         try:
@@ -125,6 +125,12 @@ def prune(directory, keep, protect):
         doomed = path.with_name(f".{path.name}.removing")
         path.rename(doomed)  # gone from the listing at once; a kill mid-removal leaves a hidden folder only
         shutil.rmtree(doomed, ignore_errors=True)
+
+
+def is_training_output(path):
+    """Whether ``path`` is a training checkpoint or a folder of them (resume reads it; it is no weights source)."""
+    path = Path(path)
+    return path.is_dir() and ((path / STATE).is_file() or bool(complete(path)))
 
 
 def load(path):
@@ -160,5 +166,6 @@ def restore(params, tensors, path, strict=True):
         value = tensors[name]
         if tuple(value.shape) != tuple(param.shape):
             raise TrainError(f"shape {tuple(value.shape)} but the run's is {tuple(param.shape)}", file=path, key=name)
-        param.set_data(ms.Tensor(np.array(value, dtype=_numpy_dtype(param), order="C")))  # ascontiguousarray: 0-d -> 1-d
+        # np.array, not ascontiguousarray: that one makes a 0-d scalar (global_step) 1-d
+        param.set_data(ms.Tensor(np.array(value, dtype=_numpy_dtype(param), order="C")))
     return [n for n in params if n in tensors]

@@ -22,6 +22,7 @@ from mf_ckpt.store import open_checkpoint
 from mf_config.errors import ConfigError
 from mf_config.fileio import atomic_dir
 from mf_config.pet_config import LoraConfig
+from mf_config.state_names import is_optimizer_state
 from mf_train.lora import (
     ADAPTER_SUFFIXES,
     LoraError,
@@ -112,8 +113,19 @@ def _read_ours(folder):
 
 
 def _adapter_arrays(path):
-    """{name: array} of the adapter tensors in a checkpoint file or folder (other tensors ignored)."""
-    return read_arrays(path, lambda name: name.endswith(ADAPTER_SUFFIXES))
+    """{name: array} of the adapter tensors in a checkpoint file or folder (other tensors, optimizer moments of
+    the adapters among them, ignored)."""
+    return read_arrays(path, lambda name: name.endswith(ADAPTER_SUFFIXES) and not is_optimizer_state(name))
+
+
+def _read_training_checkpoint(folder):
+    """An mf-train checkpoint of a LoRA run: the pet_config its config.json saved, the adapters of its weights."""
+    pet = read_json(folder / "config.json").get("pet_config")
+    try:
+        config = LoraConfig.from_dict(pet)
+    except ConfigError as e:
+        raise LoraError(e.message, file=folder / "config.json", key=f"pet_config.{e.key}") from None
+    return config, _adapter_arrays(folder / "model.safetensors"), None
 
 
 def read_arrays(path, wanted=lambda name: True):
@@ -161,13 +173,21 @@ def read_adapter(path: str | Path, model: nn.Cell) -> tuple[LoraConfig, dict, in
         raise LoraError("no such adapter file or folder", file=path)
     if path.is_dir() and (path / LORA_CONFIG).is_file():
         return _read_ours(path)
+    if path.is_dir() and (path / "trainer_state.json").is_file() and _has_pet(path):
+        return _read_training_checkpoint(path)
     if path.is_dir() and (path / "adapter_config.json").is_file():
         from mf_train.lora_peft import read_peft
 
         return (*read_peft(path, model), None)
     if path.is_dir():
-        raise LoraError(f"no {LORA_CONFIG} (ours) or adapter_config.json (PEFT) in the folder", file=path)
+        raise LoraError(f"no {LORA_CONFIG} (ours), adapter_config.json (PEFT) or LoRA training checkpoint in the "
+                        "folder", file=path)
     return _read_mindformers(path, model)
+
+
+def _has_pet(folder):
+    return (folder / "config.json").is_file() and isinstance(read_json(folder / "config.json").get("pet_config"),
+                                                             dict)
 
 
 def load_lora(model: nn.Cell, path: str | Path, seed: int | None = None) -> list[Parameter]:

@@ -16,11 +16,19 @@ import mindspore as ms
 
 from mf_config.registry import register
 from mf_train import checkpoint
-from mf_train.building import build_callbacks, build_model, build_tokenizer, load_weights, setup_runtime
+from mf_train.building import (
+    apply_pet,
+    build_callbacks,
+    build_model,
+    build_tokenizer,
+    load_weights,
+    setup_runtime,
+)
 from mf_train.callbacks import RunContext, run_params
 from mf_train.data import Batches, DataSpec, group
 from mf_train.errors import TrainError
 from mf_train.evaluate import EvalStep, evaluate
+from mf_train.lora import set_lora_step
 from mf_train.metrics import Recorder
 from mf_train.optim import build_optimizer
 from mf_train.schedules import build_schedule
@@ -38,6 +46,7 @@ class CausalLanguageModelingTrainer:
         self.task = task
         setup_runtime(task)
         self.model = model if model is not None else build_model(task)
+        self.lora = apply_pet(self.model, int(task.get("seed", 0)))
         self.train_dataset, self.eval_dataset = train_dataset, eval_dataset
         self.user_callbacks, self.user_optimizer = list(callbacks or ()), optimizer
         self.progress = progress
@@ -58,8 +67,8 @@ class CausalLanguageModelingTrainer:
         source = load_checkpoint or self.task.get("load_checkpoint")
         if not source and not resume:
             raise TrainError("finetuning needs pretrained weights: --load_checkpoint PATH", key="load_checkpoint")
-        if source and not resume:
-            load_weights(self.model, source)
+        if source and not (resume and checkpoint.is_training_output(source)):
+            load_weights(self.model, source)  # the base weights (a LoRA run's checkpoints may hold adapters only)
         return self._fit(resume)
 
     def evaluate(self, load_checkpoint=None):
@@ -161,6 +170,8 @@ class CausalLanguageModelingTrainer:
     def _one_step(self, ids, labels, params):
         step = self.state["step"]
         lr = self.schedule.lr_at(step)
+        if self.lora:
+            set_lora_step(self.model, step)
         start = time.perf_counter()
         outputs = self.step_cell(ms.Tensor.from_numpy(ids), ms.Tensor.from_numpy(labels), ms.Tensor(lr, ms.float32))
         loss, overflow, scale, norm = (o.asnumpy() for o in outputs)
@@ -251,7 +262,9 @@ class CausalLanguageModelingTrainer:
         if state is None:
             raise TrainError("is not a training checkpoint (no trainer_state.json)", file=path, key="resume_training")
         self._check_resumable(state, path)
-        checkpoint.restore(self.checkpoint_tensors(), tensors, path)
+        checkpoint.restore(self.checkpoint_tensors(trainable_only=True), tensors, path)
+        frozen = {k: v for k, v in self.checkpoint_tensors().items() if k in tensors}
+        checkpoint.restore(frozen, tensors, path)  # a LoRA-only checkpoint leaves the loaded base weights
         checkpoint.set_rng_state(state["rng"])
         self.state = {k: state[k] for k in ("step", "epoch", "consumed_batches", "loss", "lr") if k in state}
         self.report(f"resumed from {path} at step {self.state['step']}")

@@ -52,7 +52,7 @@ def test_every_flag_says_which_yaml_key_it_sets():
     (["--batch_size", "100000"], "holds no batch of 100000 record(s)"),
     (["--set", "runner_config.epochs=many"], "runner_config.epochs: expected an integer"),
     (["--set", "runner_config.sink_mode=false", "--set", "lr_schedule.total_steps=100000"],
-     "lr_schedule.total_steps: 100000 steps, but the data gives"),
+     "lr_schedule.total_steps: 100000 steps, but the run has"),
     (["--set", "context.device_target=Ascend"], "context.device_target: Ascend is not available"),
     (["--set", "model.model_config.checkpoint_name_or_path=llama_7b"],
      "model.model_config.checkpoint_name_or_path: names 'llama_7b', which is not a file or folder"),
@@ -60,6 +60,7 @@ def test_every_flag_says_which_yaml_key_it_sets():
     (["--load_checkpoint", "/nonexistent/ckpt", "--run_mode", "finetune"], "no such checkpoint file or folder"),
     (["--set", "optimizer.betas=[0.9]"], "optimizer.betas: expected two numbers"),
     (["--set", "optimizer.type=Adafactor"], "unknown optimizer type 'Adafactor'"),
+    (["--use_parallel"], "use_parallel: mf-train runs one process here"),
 ])
 def test_bad_input_is_one_line_and_exit_2(task, tmp_path, args, message):
     result = invoke("run", "--config", task, "--output_dir", tmp_path / "out", *args)

@@ -131,6 +131,9 @@ class FP32StateAdamWeightDecay(AdamWeightDecay):
     fp32_state = True
 
 
+register("optimizer", "FusedAdamWeightDecay")(AdamWeightDecay)  # MindFormers' name for its fused Ascend kernel
+
+
 @register("optimizer")
 class SGD(Optimizer):
     """PyTorch's SGD: ``momentum``, ``dampening``, ``nesterov`` (or ``use_nesterov``), L2 ``weight_decay``."""

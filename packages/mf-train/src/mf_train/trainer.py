@@ -44,6 +44,9 @@ class CausalLanguageModelingTrainer:
     def __init__(self, task, model=None, train_dataset=None, eval_dataset=None, callbacks=None, optimizer=None,
                  progress=None):
         self.task = task
+        if task.get("use_parallel"):
+            raise TrainError("mf-train runs one process here; a distributed run is `mf-train launch` (mf-parallel). "
+                             "Pass --use_parallel False to train on one device", key="use_parallel")
         setup_runtime(task)
         self.model = model if model is not None else build_model(task)
         self.lora = apply_pet(self.model, int(task.get("seed", 0)))
@@ -99,9 +102,10 @@ class CausalLanguageModelingTrainer:
                                   total_steps)
         wanted = schedule.total_steps
         if wanted is not None and wanted > total_steps:
-            raise TrainError(f"{wanted} steps, but the data gives {total_steps} (records / batch_size / "
-                             "gradient_accumulation_steps x epochs): set it to -1 or raise runner_config.epochs",
-                             key="lr_schedule.total_steps")
+            how = ("runner_config.epochs x sink_size" if self.task.get("runner_config.sink_mode") else
+                   "records / batch_size / gradient_accumulation_steps x epochs")
+            raise TrainError(f"{wanted} steps, but the run has {total_steps} ({how}): set it to -1 or raise "
+                             "runner_config.epochs", key="lr_schedule.total_steps")
         optimizer = self.user_optimizer or build_optimizer(self.task.get("optimizer"), params)
         wrapper = self.task.get("runner_wrapper") or {}
         clip = wrapper.get("max_grad_norm", 1.0) if wrapper.get("use_clip_grad") else None

@@ -58,6 +58,10 @@ class Recorder:
             for key in ("eval_loss", "perplexity"):
                 self._tb.add_scalar(f"eval/{key}", record[key], record["step"])
 
+    def event(self, record):
+        """Anything else worth a line in metrics.jsonl (a checkpoint saved: its path, size and time)."""
+        self._write(record)
+
     def _write(self, record):
         self._jsonl.write(json.dumps(record) + "\n")
         self._jsonl.flush()
@@ -86,7 +90,7 @@ class Recorder:
 
         history = read_metrics(self.dir / METRICS)
         fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-        train = [r for r in history if "loss" in r]
+        train = [r for r in history if "loss" in r and "eval_loss" not in r]
         ax.plot([r["step"] for r in train], [r["loss"] for r in train], label="train loss", lw=1)
         evals = [r for r in history if "eval_loss" in r]
         if evals:
@@ -112,7 +116,8 @@ def read_metrics(path):
                 record = json.loads(line)
             except ValueError:
                 continue  # a line cut short by a kill
-            latest[("eval" if "eval_loss" in record else "train", record.get("step"))] = record
+            kind = "eval" if "eval_loss" in record else "train" if "loss" in record else "event"
+            latest[(kind, record.get("step"))] = record
     return sorted(latest.values(), key=lambda r: (r.get("step", 0), "eval_loss" in r))
 
 

@@ -147,7 +147,7 @@ class CausalLanguageModelingTrainer:
         context = RunContext(params)
         for cb in callbacks:
             cb.on_train_begin(context)
-        started = time.perf_counter()
+        started = self.started = time.perf_counter()
         skip = self.state["consumed_batches"]
         try:
             for ids, labels in group(batches.iterate(skip), self.accumulation):
@@ -192,7 +192,8 @@ class CausalLanguageModelingTrainer:
         record = {"step": step + 1, "epoch": self.state["epoch"], "loss": loss, "lr": lr,
                   "grad_norm": float(norm) if self.step_cell.clip else None, "loss_scale": float(scale),
                   "overflow": bool(overflow), "tokens": tokens, "step_time_ms": seconds * 1000,
-                  "tokens_per_s": tokens / seconds if seconds > 0 else 0.0}
+                  "tokens_per_s": tokens / seconds if seconds > 0 else 0.0,
+                  "elapsed_s": time.perf_counter() - self.started}
         self.state["loss"], self.state["lr"] = loss, lr
         self.recorder.step(record)
         params.cur_step_num, params.cur_epoch_num = step + 1, self.state["epoch"]
@@ -239,8 +240,12 @@ class CausalLanguageModelingTrainer:
         name = checkpoint.folder_name(prefix, self.rank, self.state["epoch"], self.state["step"])
         state = dict(self.state, rng=checkpoint.rng_state(), batch_size=self._spec(1).batch_size,
                      accumulation=self.accumulation, total_steps=self.total_steps)
+        start = time.perf_counter()
         path = checkpoint.save(folder, name, self.checkpoint_tensors(trainable_only), state, self._extra_files)
+        seconds = time.perf_counter() - start
         checkpoint.prune(folder, keep, path)
+        self.recorder.event({"checkpoint": str(path), "step": self.state["step"], "save_s": seconds,
+                             "bytes": sum(f.stat().st_size for f in path.iterdir())})
         self.last_checkpoint = path
         return path
 

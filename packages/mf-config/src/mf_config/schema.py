@@ -145,12 +145,7 @@ def validate(cfg, device_num=None):
     findings = []
 
     def add(level, key, message):
-        file, line = cfg._sources.get(key, (cfg.file(), None))
-        if key not in cfg._sources:  # a key from an alias or override: point at its section
-            parent = key.rpartition(".")[0]
-            while parent and parent not in cfg._sources:
-                parent = parent.rpartition(".")[0]
-            file, line = cfg._sources.get(parent, (cfg.file(), None))
+        file, line = cfg.where(key, nearest=True) or (cfg.file(), None)  # an alias's key: its section's place
         findings.append(Finding(level, key, message, file, line))
 
     _walk(cfg, SCHEMA, "", add)

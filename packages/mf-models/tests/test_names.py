@@ -3,7 +3,7 @@
 import pytest
 from conftest import CONFIGS
 
-from mf_models.specs import param_shapes
+from mf_config import param_shapes
 
 LLAMA_LAYER = ["attention_norm.weight", "attention.wq.weight", "attention.wk.weight", "attention.wv.weight",
                "attention.wo.weight", "ffn_norm.weight"]

@@ -9,7 +9,7 @@ from safetensors.numpy import load_file
 
 from mf_config.errors import MFError
 from mf_models import AutoModel
-from mf_models.specs import count
+from mf_models.cli import count
 
 
 def weights(model):

@@ -71,7 +71,7 @@ def train_tiny_llama(folder, text_file, steps=300):
     import sentencepiece as spm
     from mindspore import nn
 
-    from mf_config import LlamaConfig
+    from mf_config import preset
     from mf_models import LlamaForCausalLM
     from mf_tokenizers import LlamaTokenizer
 
@@ -88,10 +88,8 @@ def train_tiny_llama(folder, text_file, steps=300):
     batch = np.zeros((len(ids), width), np.int32)
     for i, row in enumerate(ids):
         batch[i, :len(row)] = row
-    config = LlamaConfig(num_layers=2, hidden_size=64, num_heads=4, n_kv_heads=2, intermediate_size=128,
-                         vocab_size=tokenizer.vocab_size, seq_length=64, compute_dtype="float32",
-                         param_init_type="float32", bos_token_id=1, eos_token_id=2, pad_token_id=0,
-                         do_sample=False, max_decode_length=64)
+    config = preset("llama", "tiny", hidden_size=64, intermediate_size=128, vocab_size=tokenizer.vocab_size,
+                    seq_length=64, do_sample=False, max_decode_length=64)
     ms.set_seed(0)
     model = LlamaForCausalLM(config)
     model.set_train(True)

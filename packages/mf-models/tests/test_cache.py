@@ -3,7 +3,7 @@
 import mindspore as ms
 import numpy as np
 import pytest
-from conftest import build
+from conftest import FAMILIES, build
 
 LENGTHS = [5, 3, 7]
 STEPS = 4
@@ -22,7 +22,7 @@ def padded(prompts, width, left):
     return ids
 
 
-@pytest.mark.parametrize("family", ["llama", "mixtral", "gpt2", "bloom"])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_prefill_and_decode_equal_full_forward(family):
     model = build(family, initializer_range=0.2)
     _ALIVE.append(model)

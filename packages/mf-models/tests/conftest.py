@@ -7,7 +7,7 @@ import pytest
 
 from mf_config import preset
 
-FAMILIES = ["llama", "mixtral", "gpt2", "bloom"]
+FAMILIES = ["llama", "mixtral", "gpt2", "bloom", "qwen2"]
 CONFIGS = {name: functools.partial(preset, name, "tiny") for name in FAMILIES}
 
 

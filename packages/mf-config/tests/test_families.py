@@ -22,6 +22,7 @@ from mf_config import (
     register_part,
 )
 from mf_config.hf import to_hf_dict
+from mf_config.registry import get
 
 PRESETS = [(name, size) for name, sizes in presets().items() for size in sizes]
 
@@ -90,6 +91,8 @@ def test_family_of_each_config():
     assert family_of(LlamaConfig(hf_model_type="mistral")).name == "mistral"
     assert family_of(LlamaConfig(hf_model_type="gpt2")).name == "llama"  # a name that does not fit is ignored
     assert [s.name for s in families()][:5] == ["bloom", "gpt2", "llama", "mistral", "mixtral"]
+    for spec in families():  # MindFormers' model_config type names are registered config classes
+        assert isinstance(spec.config_class(), get("config", spec.mf_config_type))
 
 
 def test_parts_registered_in_code():

@@ -115,6 +115,7 @@ class DecodeSession:
             for i in range(2 * model.num_layers))
         self.cache = KVCache(tensors, batch_size, max_length)
         self.graphs = {}
+        self._heads, self._uses_positions = model.cache_heads, model.uses_positions  # read once, not per step
 
     def graph(self, kind: str) -> nn.Cell:
         """The graph cell of ``kind`` ("prefill", "prefill_last" or "decode"), made on first use."""
@@ -169,10 +170,11 @@ class DecodeSession:
             raise ModelError(f"expected {cache.batch_size} rows, got {next_ids.shape[0]}", key="next_ids")
         if start.max() >= cache.max_length:
             raise ModelError(f"the cache is full ({cache.max_length} slots)", key="max_length")
-        positions, bias, write = decode_positions(start, cache.offset, self.model.cache_heads, cache.max_length)
-        inputs = (next_ids, bias, write) + ((positions,) if self.model.uses_positions else ())
+        positions, bias, write = decode_positions(start, cache.offset, self._heads, cache.max_length)
+        inputs = (next_ids, bias, write) + ((positions,) if self._uses_positions else ())
         # from_numpy shares the arrays' memory (the Tensors keep them alive): 1 us each where Tensor() takes 10
-        logits = self.graph("decode")(*(Tensor.from_numpy(np.ascontiguousarray(a)) for a in inputs))
+        graph = self.graphs.get("decode") or self.graph("decode")
+        logits = graph(*(Tensor.from_numpy(np.ascontiguousarray(a)) for a in inputs))
         cache.next_slot = start + 1
         return logits
 

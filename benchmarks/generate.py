@@ -98,7 +98,7 @@ def decode_times(model, positions=(16, 256), window=8, runs=7):
         return out
 
     model.decode = timed_decode
-    model._caches.clear()  # forget compiled graphs: count those this generation compiles
+    model.decode_sessions.clear()  # forget compiled graphs: count those this generation compiles
     try:
         for _ in range(runs + 1):  # the first compiles
             steps.append([])
@@ -108,7 +108,7 @@ def decode_times(model, positions=(16, 256), window=8, runs=7):
         del model.decode
     # step i feeds the token at position 8 + i
     return {p: min(statistics.median(run[p - 8 - window // 2:p - 8 + window // 2]) for run in steps[1:])
-            for p in positions}, sum(len(g.compile_cache) for g in model._graphs.values())
+            for p in positions}, sum(len(g.compile_cache) for g in model.decode_sessions.graphs().values())
 
 
 def main():

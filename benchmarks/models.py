@@ -22,7 +22,7 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 from mindspore import nn  # noqa: E402
 
-from mf_config import LlamaConfig  # noqa: E402
+from mf_config import preset  # noqa: E402
 from mf_models import LlamaForCausalLM  # noqa: E402
 
 SIZES = {  # name: (layers, hidden, heads, kv heads, vocab, seq, batch)
@@ -33,8 +33,8 @@ SIZES = {  # name: (layers, hidden, heads, kv heads, vocab, seq, batch)
 
 def configs(size):
     layers, hidden, heads, kv, vocab, seq, _ = SIZES[size]
-    ours = LlamaConfig(num_layers=layers, hidden_size=hidden, num_heads=heads, n_kv_heads=kv, vocab_size=vocab,
-                       seq_length=seq + 1, compute_dtype="float32", param_init_type="float32")
+    ours = preset("llama", "tiny", num_layers=layers, hidden_size=hidden, num_heads=heads, n_kv_heads=kv,
+                  vocab_size=vocab, seq_length=seq + 1, intermediate_size=None)  # Llama's rule: 768, 1536
     hf = transformers.LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=ours.ffn_hidden_size,
                                   num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv,
                                   max_position_embeddings=seq + 1, tie_word_embeddings=False)

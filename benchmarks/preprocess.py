@@ -1,7 +1,7 @@
 """mf-data preprocess vs the raw tokenizer alone (the ceiling) on the shared alpaca and WikiText files.
 
 In one run: SentencePiece encoding the very texts the pipeline tokenizes (one thread: the one-core
-ceiling), then ``mf_data.preprocess`` (alpaca and wiki, seq_length 512, the Mistral SentencePiece model)
+ceiling), then ``mf_data.preprocessing`` (alpaca and wiki, seq_length 512, the Mistral SentencePiece model)
 to MindRecord and to the indexed format with 1 and 2 worker processes. Each is run ``--repeat`` times,
 interleaved (one run of each per round, so that all meet the same load); the fastest run counts. Times
 are wall clock of the whole call (tokenizer load, worker start, writing, renaming); MindSpore is imported
@@ -23,7 +23,7 @@ import sentencepiece as spm
 
 from mf_data.alpaca import ALPACA_KEYS, to_conversation
 from mf_data.conversation import rounds
-from mf_data.preprocess import preprocess
+from mf_data.preprocessing import preprocess
 from mf_data.textio import BadCounter, read_json_records, read_lines
 from mf_data.wiki import articles
 

@@ -20,6 +20,9 @@ CASES = {
         vocab_size=96, n_embd=48, n_layer=2, n_head=4, n_positions=64, bos_token_id=0, eos_token_id=0)),
     "bloom": ("BloomForCausalLM", transformers.BloomConfig, dict(
         vocab_size=96, hidden_size=48, n_layer=2, n_head=4)),
+    "qwen2": ("Qwen2ForCausalLM", transformers.Qwen2Config, dict(
+        vocab_size=96, hidden_size=64, intermediate_size=80, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=64, rope_theta=1000000.0, rms_norm_eps=1e-6)),
 }
 
 

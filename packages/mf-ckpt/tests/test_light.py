@@ -34,3 +34,14 @@ def test_copying_commands_do_not_import_numpy(hf, tmp_path):
         assert imported(args, light) == "[]", args[0]
     cast = ["cast", tmp_path / "ours", tmp_path / "bf16", "--dtype", "bf16"]
     assert imported(cast, light) == "['ml_dtypes', 'numpy']"  # what makes new values needs them
+
+
+def test_package_exports_its_api_lazily():
+    """``from mf_ckpt import convert`` gives the function; ``import mf_ckpt`` imports no numpy."""
+    code = ("import sys, mf_ckpt; assert 'numpy' not in sys.modules\n"
+            "import mf_ckpt.cli, mf_ckpt.conversion\n"
+            "from mf_ckpt import convert, reshard, open_checkpoint, verify, CheckpointError\n"
+            "assert callable(convert) and convert.__module__ == 'mf_ckpt.conversion' and callable(reshard)\n"
+            "assert {'convert', 'info', 'diff', 'load_layout'} <= set(dir(mf_ckpt))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -22,6 +22,9 @@ CASES = [
      {"num_layers": 2, "hidden_size": 64, "num_heads": 4, "seq_length": 1024, "tie_word_embeddings": True}),
     (transformers.BloomConfig(n_layer=2, hidden_size=64, n_head=8), BloomConfig,
      {"num_layers": 2, "hidden_size": 64, "num_heads": 8}),
+    (transformers.Qwen2Config(num_hidden_layers=2, hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
+                              intermediate_size=128, vocab_size=1000, tie_word_embeddings=True), LlamaConfig,
+     {"qkv_has_bias": True, "theta": 10000.0, "rms_norm_eps": 1e-6, "tie_word_embeddings": True, "n_kv_heads": 2}),
 ]
 
 

@@ -135,7 +135,7 @@ def test_a_yaml_of_another_family_is_refused(mf_assets):
 
 def test_model_config_from_task_names_the_line(tmp_path):
     from mf_config import load_config
-    from mf_config.model_configs import model_config_from_task
+    from mf_config.sources import model_config_from_task
 
     path = tmp_path / "t.yaml"
     path.write_text("model:\n  model_config:\n    type: LlamaConfig\n    hidden_size: 100\n")

@@ -23,7 +23,7 @@ def test_indexed_path_needs_no_mindspore(tmp_path, alpaca_small, sp_model):
 
     code = (
         "import sys\n"
-        "from mf_data.preprocess import preprocess\n"
+        "from mf_data.preprocessing import preprocess\n"
         "from mf_data.dataset import numpy_batches\n"
         "from mf_data.indexed import IndexedDataset\n"
         f"preprocess('alpaca', {str(alpaca_small)!r}, {str(sp_model)!r}, 128, {str(tmp_path / 'o')!r}, "
@@ -33,5 +33,20 @@ def test_indexed_path_needs_no_mindspore(tmp_path, alpaca_small, sp_model):
         f"assert len(list(numpy_batches(cfg))) == len(IndexedDataset({str(tmp_path / 'o')!r})) // 4 > 50\n"
         "assert not [m for m in sys.modules if m.startswith(('mindspore', 'torch'))], 'framework imported'\n"
     )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_package_exports_its_api_lazily():
+    """``from mf_data import X`` for the API names; ``import mf_data`` itself loads neither numpy nor MindSpore."""
+    import subprocess
+    import sys
+
+    code = ("import sys, mf_data; assert not {'numpy', 'mindspore'} & set(sys.modules), 'eager import'\n"
+            "import mf_data.preprocessing, mf_data.dataset\n"
+            "from mf_data import preprocess, numpy_batches, IndexedDataset, DataError, eos_reset_batch\n"
+            "assert callable(preprocess) and preprocess.__module__ == 'mf_data.preprocessing'\n"
+            "assert {'preprocess', 'CausalLanguageModelDataset', 'wikitext_clean'} <= set(dir(mf_data))\n"
+            "assert 'mindspore' not in sys.modules\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

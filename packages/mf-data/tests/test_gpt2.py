@@ -6,7 +6,7 @@ import pytest
 import tiktoken
 from helpers import cli, preprocess, read_indexed, vicuna_prompt
 
-from mf_data.preprocess import preprocess as run
+from mf_data.preprocessing import preprocess as run
 from mf_data.textio import BadCounter, read_lines
 from mf_data.wiki import articles
 from mf_tokenizers import AutoTokenizer

@@ -19,6 +19,9 @@ HF_CASES = {
         vocab_size=96, n_embd=48, n_layer=2, n_head=4, n_positions=64, bos_token_id=1, eos_token_id=2)),
     "bloom": ("BloomForCausalLM", transformers.BloomConfig, dict(vocab_size=96, hidden_size=48, n_layer=2, n_head=4,
                                                                  seq_length=64)),
+    "qwen2": ("Qwen2ForCausalLM", transformers.Qwen2Config, dict(
+        vocab_size=96, hidden_size=64, intermediate_size=80, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=64, tie_word_embeddings=True, bos_token_id=1, eos_token_id=2)),
 }
 
 
@@ -71,7 +74,7 @@ def train_tiny_llama(folder, text_file, steps=300):
     import sentencepiece as spm
     from mindspore import nn
 
-    from mf_config import LlamaConfig
+    from mf_config import preset
     from mf_models import LlamaForCausalLM
     from mf_tokenizers import LlamaTokenizer
 
@@ -88,10 +91,8 @@ def train_tiny_llama(folder, text_file, steps=300):
     batch = np.zeros((len(ids), width), np.int32)
     for i, row in enumerate(ids):
         batch[i, :len(row)] = row
-    config = LlamaConfig(num_layers=2, hidden_size=64, num_heads=4, n_kv_heads=2, intermediate_size=128,
-                         vocab_size=tokenizer.vocab_size, seq_length=64, compute_dtype="float32",
-                         param_init_type="float32", bos_token_id=1, eos_token_id=2, pad_token_id=0,
-                         do_sample=False, max_decode_length=64)
+    config = preset("llama", "tiny", hidden_size=64, intermediate_size=128, vocab_size=tokenizer.vocab_size,
+                    seq_length=64, do_sample=False, max_decode_length=64)
     ms.set_seed(0)
     model = LlamaForCausalLM(config)
     model.set_train(True)

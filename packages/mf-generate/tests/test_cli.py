@@ -55,7 +55,7 @@ def test_run_mindformers_predict_yaml_with_checkpoint(trained, mf_assets):
 
 
 def test_run_hugging_face_folder_converted_on_the_fly(trained, tmp_path):
-    from mf_ckpt.convert import convert
+    from mf_ckpt.conversion import convert
 
     folder, _ = trained
     hf = tmp_path / "hf"

@@ -3,8 +3,7 @@
 import mindspore as ms
 import numpy as np
 import pytest
-from conftest import CONFIGS
-from test_oracle import CLASSES
+from conftest import FAMILIES, build
 
 LENGTHS = [5, 3, 7]
 STEPS = 4
@@ -23,9 +22,9 @@ def padded(prompts, width, left):
     return ids
 
 
-@pytest.mark.parametrize("family", ["llama", "mixtral", "gpt2", "bloom"])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_prefill_and_decode_equal_full_forward(family):
-    model = CLASSES[family](CONFIGS[family](initializer_range=0.2))
+    model = build(family, initializer_range=0.2)
     _ALIVE.append(model)
     model.set_train(False)
     rng = np.random.default_rng(0)
@@ -50,8 +49,9 @@ def test_prefill_and_decode_equal_full_forward(family):
             assert got.shape == full.shape
             assert np.abs(got - full).max() < 1e-4
     # one graph per kind (prefill, decode, prefill of the last tokens) for both generations and all their steps
-    assert sorted(kind for kind, _, _ in model._graphs) == ["decode", "prefill", "prefill_last"]
-    assert [len(g.compile_cache) for g in model._graphs.values()] == [1, 1, 1]
+    graphs = model.decode_sessions.graphs()
+    assert sorted(kind for kind, _, _ in graphs) == ["decode", "prefill", "prefill_last"]
+    assert [len(g.compile_cache) for g in graphs.values()] == [1, 1, 1]
 
 
 def test_decode_state_and_errors(family_models):

@@ -72,5 +72,7 @@ def test_params_reports_a_bad_value_in_one_line(mf_assets):
 
 
 def test_package_and_cli_import_without_mindspore():
-    code = "import sys, mf_models, mf_models.cli, mf_models.specs; assert 'mindspore' not in sys.modules"
+    code = ("import sys, mf_models, mf_models.cli; assert 'mindspore' not in sys.modules\n"
+            "assert {'AutoModel', 'CausalLM', 'DecodeSession', 'LlamaForCausalLM'} <= set(dir(mf_models))\n"
+            "assert 'mindspore' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

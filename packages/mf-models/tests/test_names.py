@@ -3,7 +3,7 @@
 import pytest
 from conftest import CONFIGS
 
-from mf_models.specs import param_shapes
+from mf_config import param_shapes
 
 LLAMA_LAYER = ["attention_norm.weight", "attention.wq.weight", "attention.wk.weight", "attention.wv.weight",
                "attention.wo.weight", "ffn_norm.weight"]
@@ -28,7 +28,13 @@ BLOOM = (["transformer.embedding.word_embedding.embedding_table", "transformer.e
           "transformer.embedding.norm.beta"]
          + [f"transformer.blocks.{i}.{n}" for i in range(2) for n in BLOCK]
          + ["transformer.ln_f.gamma", "transformer.ln_f.beta"])
-NAMES = {"llama": LLAMA, "mixtral": MIXTRAL, "gpt2": GPT2, "bloom": BLOOM}
+QWEN2 = (["model.tok_embeddings.embedding_weight"]
+         + [f"model.layers.{i}.{n}" for i in range(2) for n in [
+             "attention_norm.weight", "attention.wq.weight", "attention.wq.bias", "attention.wk.weight",
+             "attention.wk.bias", "attention.wv.weight", "attention.wv.bias", "attention.wo.weight", "ffn_norm.weight",
+             "feed_forward.w1.weight", "feed_forward.w3.weight", "feed_forward.w2.weight"]]
+         + ["model.norm_out.weight", "lm_head.weight"])
+NAMES = {"llama": LLAMA, "mixtral": MIXTRAL, "gpt2": GPT2, "bloom": BLOOM, "qwen2": QWEN2}
 
 
 @pytest.mark.parametrize("family", NAMES)

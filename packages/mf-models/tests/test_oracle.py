@@ -1,46 +1,57 @@
-"""Our networks compute what `transformers` computes on the same weights (renamed as MindFormers' converters do)."""
+"""Our networks compute what `transformers` computes on the same weights, read from the Hugging Face folder
+through the family's weight rules (as MindFormers' converters map them)."""
 
 import mindspore as ms
 import numpy as np
 import pytest
 import torch
-from conftest import CONFIGS
-from hf_oracle import hf_model, load_numpy, ours_from_hf
+from conftest import CONFIGS, FAMILIES, build
+from hf_oracle import hf_model, saved
 
-from mf_models.bloom import BloomLMHeadModel
-from mf_models.gpt2 import GPT2LMHeadModel
-from mf_models.llama import LlamaForCausalLM
-
-CLASSES = {"llama": LlamaForCausalLM, "mixtral": LlamaForCausalLM, "gpt2": GPT2LMHeadModel,
-           "bloom": BloomLMHeadModel}
+from mf_models import AutoModel
 
 
-def compare(family, config):
+def logits_of(model, ids):
+    model.set_train(False)
+    return model(ms.Tensor(ids.astype(np.int32))).asnumpy()
+
+
+def compare(family, tmp_path, config_keys=None, **hf_keys):
+    """Logits of our network (config ``CONFIGS[family](**config_keys)``) and of transformers' on the weights of
+    the transformers model, saved as a Hugging Face folder."""
     ms.set_context(mode=ms.PYNATIVE_MODE)
-    hf = hf_model(family, config)
-    ours = CLASSES[family](config)
-    load_numpy(ours, ours_from_hf(family, hf, config))
-    ours.set_train(False)
+    config = CONFIGS[family](**(config_keys or {}))
+    hf = hf_model(config, **hf_keys)
+    ours = build(family, **(config_keys or {}))
+    ours.load_weights(saved(hf, tmp_path / "hf"))
     ids = np.random.default_rng(1).integers(3, config.vocab_size, (2, 12)).astype(np.int64)
     with torch.no_grad():
         expected = hf(torch.from_numpy(ids)).logits.numpy()
-    got = ours(ms.Tensor(ids.astype(np.int32))).asnumpy()
+    got = logits_of(ours, ids)
     assert got.shape == expected.shape == (2, 12, config.vocab_size)
     np.testing.assert_allclose(got, expected, atol=2e-4, rtol=1e-4)
+    return got, ids
 
 
-@pytest.mark.parametrize("family", ["llama", "mixtral", "gpt2", "bloom"])
-def test_logits_match_transformers(family):
-    compare(family, CONFIGS[family]())
+@pytest.mark.parametrize("family", FAMILIES)
+def test_logits_match_transformers(family, tmp_path):
+    got, ids = compare(family, tmp_path)
+    # AutoModel reads the Hugging Face folder itself: config.json through the family spec, weights through its rules
+    loaded = AutoModel.from_pretrained(tmp_path / "hf")
+    assert loaded.num_parameters() == build(family).num_parameters()
+    np.testing.assert_array_equal(logits_of(loaded, ids), got)
 
 
-def test_llama_pi_scaling_matches_transformers_linear_rope():
-    compare("llama", CONFIGS["llama"](extend_method="PI", scaling_factor=2.0, theta=500000.0))
+def test_llama_pi_scaling_matches_transformers_linear_rope(tmp_path):
+    compare("llama", tmp_path, dict(extend_method="PI", scaling_factor=2.0, theta=500000.0))
 
 
-def test_llama_ntk_scaling_is_a_change_of_base():
-    compare("llama", CONFIGS["llama"](extend_method="NTK", scaling_factor=4.0))
+def test_llama_ntk_scaling_is_a_change_of_base(tmp_path):
+    config = CONFIGS["llama"]()
+    theta = config.theta * 4.0 ** (config.head_dim / (config.head_dim - 2))  # MindFormers' NTK: a new base
+    compare("llama", tmp_path, dict(extend_method="NTK", scaling_factor=4.0),
+            rope_parameters={"rope_type": "default", "rope_theta": theta}, rope_scaling=None)
 
 
-def test_bloom_alibi_with_a_head_count_that_is_not_a_power_of_two():
-    compare("bloom", CONFIGS["bloom"](num_heads=6, hidden_size=48))
+def test_bloom_alibi_with_a_head_count_that_is_not_a_power_of_two(tmp_path):
+    compare("bloom", tmp_path, dict(num_heads=6, hidden_size=48))

@@ -4,19 +4,19 @@ import mindspore as ms
 import numpy as np
 import pytest
 import transformers
-from conftest import CONFIGS
+from conftest import CONFIGS, FAMILIES
 from safetensors.numpy import load_file
 
 from mf_config.errors import MFError
 from mf_models import AutoModel
-from mf_models.specs import count
+from mf_models.cli import count
 
 
 def weights(model):
     return {p.name: p.asnumpy() for p in model.get_parameters()}
 
 
-@pytest.mark.parametrize("family", ["llama", "mixtral", "gpt2", "bloom"])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_save_load_round_trip_is_bitwise(family_models, family, tmp_path):
     model = family_models[family]
     path = model.save_pretrained(tmp_path)
@@ -43,7 +43,7 @@ def test_wrong_names_are_reported(family_models, tmp_path):
         family_models["bloom"].load_weights(tmp_path)
 
 
-@pytest.mark.parametrize("family", ["llama", "mixtral", "gpt2", "bloom"])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_num_parameters(family_models, family):
     model = family_models[family]
     assert model.num_parameters() == count(CONFIGS[family]())["total"] == sum(w.size for w in weights(model).values())

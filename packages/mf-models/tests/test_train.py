@@ -3,9 +3,8 @@
 import mindspore as ms
 import numpy as np
 import pytest
-from conftest import CONFIGS
+from conftest import build
 from mindspore import nn
-from test_oracle import CLASSES
 
 
 def train_step(model, graph):
@@ -22,7 +21,7 @@ BATCH = np.random.default_rng(3).integers(3, 97, (2, 13)).astype(np.int32)
 @pytest.mark.parametrize("family,graph", [("llama", True), ("llama", False), ("mixtral", True), ("gpt2", True),
                                           ("bloom", True)])
 def test_loss_falls_over_30_steps(family, graph):
-    model = CLASSES[family](CONFIGS[family]())
+    model = build(family)
     step = train_step(model, graph)
     ids = ms.Tensor(BATCH)
     try:
@@ -71,7 +70,7 @@ def test_graph_mode_forward_equals_pynative(family_models, family):
 @pytest.mark.parametrize("family", ["gpt2", "bloom", "llama"])
 def test_tied_head_is_the_word_embedding(family):
     ms.set_context(mode=ms.PYNATIVE_MODE)
-    model = CLASSES[family](CONFIGS[family](tie_word_embeddings=True))
+    model = build(family, tie_word_embeddings=True)
     model.set_train(False)
     table = {"gpt2": lambda: model.backbone.embedding.word_embedding.embedding_table,
              "bloom": lambda: model.transformer.embedding.word_embedding.embedding_table,

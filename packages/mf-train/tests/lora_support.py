@@ -88,7 +88,7 @@ def hf_folders(tmp, family):
     import torch
     import transformers
 
-    from mf_ckpt.convert import convert
+    from mf_ckpt.conversion import convert
 
     torch.manual_seed(0)
     model = transformers.AutoModelForCausalLM.from_config(hf_config(family))

@@ -3,7 +3,7 @@
 import torch
 import transformers
 
-from mf_ckpt.convert import convert
+from mf_ckpt.conversion import convert
 from mf_models.auto import AutoModel
 
 COMMON = dict(vocab_size=97, bos_token_id=1, eos_token_id=2, pad_token_id=0)

@@ -14,8 +14,8 @@ from lora_support import (
 )
 from mindspore import Tensor, nn
 
+from mf_config import param_shapes
 from mf_config.errors import ConfigError
-from mf_models.specs import param_shapes
 from mf_train.lora import DEFAULT_TARGETS, adapter_parameters, apply_lora, merge_lora
 
 # the attention weights each family's default targets name (MindFormers' parameter names, mf_models.specs)

@@ -10,8 +10,9 @@ from conftest import cli
 SHRINK = ["model.model_config.num_layers=2", "model.model_config.hidden_size=32", "model.model_config.num_heads=4",
           "model.model_config.seq_length=32", "model.model_config.compute_dtype=float32",
           "model.model_config.param_init_type=float32", "model.model_config.layernorm_compute_type=float32",
-          "model.model_config.softmax_compute_type=float32", "context.device_target=CPU", "runner_config.sink_mode=true",
-          "runner_config.sink_size=2", "runner_config.epochs=1", "runner_config.batch_size=2",
+          "model.model_config.softmax_compute_type=float32", "context.device_target=CPU",
+          "runner_config.sink_mode=true", "runner_config.sink_size=2", "runner_config.epochs=1",
+          "runner_config.batch_size=2",
           "model.model_config.checkpoint_name_or_path=''"]
 CASES = {
     "finetune_llama2_7b.yaml": ("alpaca_mindrecord", ["model.model_config.n_kv_heads=2",
@@ -27,9 +28,9 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def alpaca_mindrecord(tmp_path_factory, mf_assets, sp_model):
-    from conftest import script
-
     import subprocess
+
+    from conftest import script
 
     out = tmp_path_factory.mktemp("alpaca") / "alpaca.mindrecord"  # the Vicuna system prompt alone is ~40 tokens
     subprocess.run([script("mf-data"), "preprocess", "--dataset_type", "alpaca", "--input_glob",

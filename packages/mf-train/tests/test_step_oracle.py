@@ -56,7 +56,7 @@ def test_one_step_loss_and_gradients_equal_transformers(tmp_path, family, accumu
         for name, p in hf.named_parameters():
             p.copy_(torch.from_numpy(expected[name]))
     hf.save_pretrained(grads_hf, safe_serialization=True)
-    from mf_ckpt.convert import convert
+    from mf_ckpt.conversion import convert
     from mf_ckpt.store import open_checkpoint
 
     convert(grads_hf, tmp_path / "grads_ours")

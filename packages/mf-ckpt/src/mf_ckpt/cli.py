@@ -10,6 +10,7 @@ from mf_ckpt.dtypes import cli_dtype
 from mf_ckpt.errors import CheckpointError
 from mf_ckpt.output import DEFAULT_SHARD_BYTES
 from mf_config.cli_support import group
+from mf_config.spec import families
 
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 DTYPES = click.Choice(["fp32", "fp16", "bf16", "float32", "float16", "bfloat16"], case_sensitive=False)
@@ -105,7 +106,7 @@ def verify(path):
 @main.command()
 @click.option("--input_path", required=True, help="Hugging Face folder (or, --reversed, our folder or file).")
 @click.option("--output_path", required=True, help="Folder to write.")
-@click.option("--model", type=click.Choice(["llama", "mistral", "mixtral", "gpt2", "bloom"]), default=None,
+@click.option("--model", type=click.Choice([spec.name for spec in families()]), default=None,
               help="Model family; default: what config.json says.")
 @click.option("--reversed", "reverse", is_flag=True, help="Ours -> Hugging Face (config.json, shards, index).")
 @click.option("--dtype", type=DTYPES, default=None, help="Cast floating-point weights (default: keep).")
@@ -116,7 +117,7 @@ def verify(path):
 @click.option("--max_shard_size", default=None, help="Largest shard (default: one file for ours, 5GB for HF).")
 def convert(input_path, output_path, model, reverse, dtype, fmt, config, max_shard_size):
     """Convert a Hugging Face model folder to ours (MindFormers' parameter names), or back with --reversed."""
-    from mf_ckpt.convert import convert as run
+    from mf_ckpt.conversion import convert as run
 
     if reverse and fmt == "ckpt":
         raise CheckpointError("--format ckpt writes our folders; --reversed always writes safetensors", key="format")
@@ -126,7 +127,7 @@ def convert(input_path, output_path, model, reverse, dtype, fmt, config, max_sha
 
 
 def _reshard(src, dst, src_strategy, dst_strategy, prefix, fmt, verb):
-    from mf_ckpt.reshard import reshard
+    from mf_ckpt.resharding import reshard
     from mf_ckpt.strategy import load_layout
 
     stats = reshard(src, dst, src_layout=load_layout(src_strategy) if src_strategy else None,

@@ -1,67 +1,15 @@
-"""How one of our tensors relates to Hugging Face's: renamed (maybe transposed), stacked, or fused.
+"""Streaming the family weight rules (``mf_config.rules``: ``Rename``/``Stack``/``Fused``) into checkpoints.
 
-A family lists its rules for a config (``families.<name>.rules(config)``); ``specs_to_ours`` and
-``specs_to_hf`` turn them into output Specs for either direction, after checking that the source
-holds exactly the tensors, with exactly the shapes, the config implies.
+A family's spec lists its rules for a config (``mf_config.family(name).weight_rules(config)``); ``specs_to_ours``
+and ``specs_to_hf`` turn them into output Specs for either direction, after ``check_source`` has checked that
+the source holds exactly the tensors, with exactly the shapes, the config implies.
 """
-
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from mf_ckpt.dtypes import cast_name
 from mf_ckpt.errors import CheckpointError
 from mf_ckpt.output import Spec, verbatim_ranges
+from mf_config.rules import Rename, Stack
 from mf_config.state_names import is_optimizer_state
-
-
-@dataclass
-class Rename:
-    """``ours`` (shape ``shape``) is HF's ``hf``, transposed when ``transpose`` (2-D)."""
-
-    ours: str
-    hf: str
-    shape: tuple
-    transpose: bool = False
-
-    def hf_shapes(self):
-        return {self.hf: self.shape[::-1] if self.transpose else self.shape}
-
-    def ours_shapes(self):
-        return {self.ours: self.shape}
-
-
-@dataclass
-class Stack:
-    """``ours`` (shape (n, ...)) stacks HF's tensors ``hf`` (n of them, each ``shape[1:]``) along axis 0."""
-
-    ours: str
-    hf: list
-    shape: tuple
-
-    def hf_shapes(self):
-        return {name: self.shape[1:] for name in self.hf}
-
-    def ours_shapes(self):
-        return {self.ours: self.shape}
-
-
-@dataclass
-class Fused:
-    """HF's ``hf`` (shape ``hf_shape``) fuses our tensors ``ours`` (shapes ``shapes``): ``split(fused)`` gives
-    them (views), ``fuse(list)`` gives the fused tensor back."""
-
-    ours: list
-    hf: str
-    shapes: list
-    hf_shape: tuple
-    split: Callable
-    fuse: Callable
-
-    def hf_shapes(self):
-        return {self.hf: self.hf_shape}
-
-    def ours_shapes(self):
-        return dict(zip(self.ours, self.shapes))
 
 
 def check_source(ckpt, expected, ignorable, family, config_file):

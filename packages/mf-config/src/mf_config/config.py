@@ -81,11 +81,21 @@ class MFConfig(dict):
 
     def source(self, dotted):
         """``"file:line"`` where a dotted key was set, or the file alone, or None."""
-        where = self._sources.get(dotted)
+        where = self.where(dotted)
         if where is None:
             return None
         file, line = where
         return file if line is None else f"{file}:{line}"
+
+    def where(self, dotted, nearest=False):
+        """``(file, line)`` where a dotted key was set (``("override", None)`` for a command-line override), or
+        None when unknown. With ``nearest``, a key that no file line set (it came from an alias or an override
+        of a parent) gets the place of its nearest enclosing section that has one."""
+        where = self._sources.get(dotted)
+        while where is None and nearest and "." in dotted:
+            dotted = dotted.rpartition(".")[0]
+            where = self._sources.get(dotted)
+        return where
 
 
 class _Dumper(yaml.SafeDumper):

@@ -290,37 +290,3 @@ class BloomConfig(CausalLMConfig):
 
 nested("parallel_config", ParallelConfig)
 nested("moe_config", MoEConfig)
-
-MODEL_CONFIGS = {c.__name__: c for c in (LlamaConfig, MixtralConfig, GPT2Config, BloomConfig)}
-
-
-def model_config_from_task(cfg, default_type="LlamaConfig"):
-    """The model config of a loaded task config (``model.model_config`` with the top-level ``moe_config``
-    and ``parallel_config``); errors name the file, the dotted key and its line."""
-    model = cfg.get("model")
-    if not isinstance(model, dict) or not isinstance(model.get("model_config"), dict):
-        raise ConfigError("expected a model.model_config section", file=cfg.file(), key="model.model_config")
-    try:
-        return model_config_from_section(model["model_config"], cfg.get("moe_config"), cfg.get("parallel_config"),
-                                         default_type=default_type)
-    except ConfigError as e:
-        key = f"model.model_config.{e.key}" if e.key else "model.model_config"
-        file, line = cfg._sources.get(key, (cfg.file(), None))
-        raise ConfigError(e.message, file=cfg.file() if file == "override" else file, key=key, line=line) from None
-
-
-def model_config_from_section(section, moe_config=None, parallel_config=None, default_type="LlamaConfig"):
-    """The config object of a ``model.model_config`` section (its ``type`` names the class)."""
-    data = dict(section)
-    name = data.get("type", default_type)
-    cls = MODEL_CONFIGS.get(name)
-    if cls is None:
-        from mf_config.config import did_you_mean
-
-        raise ConfigError(f"unknown config type '{name}'{did_you_mean(name, MODEL_CONFIGS)}; known: "
-                          f"{', '.join(MODEL_CONFIGS)}", key="type")
-    if moe_config is not None and "moe_config" not in data:
-        data["moe_config"] = dict(moe_config)
-    if parallel_config is not None and "parallel_config" not in data:
-        data["parallel_config"] = dict(parallel_config)
-    return cls.from_dict(data)

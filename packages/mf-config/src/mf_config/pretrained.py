@@ -3,12 +3,9 @@
 import json
 from pathlib import Path
 
-from mf_config.config import load_config
-from mf_config.errors import ConfigError
 from mf_config.fields import Field
 from mf_config.fileio import atomic_write
-
-CONFIG_NAME = "config.json"
+from mf_config.sources import CONFIG_NAME, config_as, config_from_yaml, identify
 
 
 class PretrainedConfig:
@@ -84,38 +81,15 @@ class PretrainedConfig:
 
     @classmethod
     def from_yaml(cls, path, overrides=()):
-        """From a MindFormers task YAML (``model.model_config`` plus the top-level
-        ``parallel_config`` and ``moe_config``) or from a YAML of this config's keys alone."""
-        cfg = load_config(path, overrides)
-        if isinstance(cfg.get("model"), dict) and "model_config" in cfg.model:
-            from mf_config.model_configs import model_config_from_task
-
-            config = model_config_from_task(cfg, default_type=cls.__name__)
-        else:
-            try:
-                config = cls.from_dict(cfg)
-            except ConfigError as e:
-                raise ConfigError(e.message, file=path, key=e.key, line=cfg._sources.get(e.key, (None, None))[1]) \
-                    from None
-        return _checked(config, cls, path)
+        """From a MindFormers task YAML (``model.model_config`` plus the top-level ``parallel_config`` and
+        ``moe_config``) or from a YAML of this config's keys alone."""
+        return config_as(config_from_yaml(path, overrides, default_type=cls.__name__)[0], cls, path)
 
     @classmethod
     def from_pretrained(cls, path):
-        """From a folder holding ``config.json`` (ours or a Hugging Face one), a JSON file or a YAML."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / CONFIG_NAME
-        if path.suffix in (".yaml", ".yml"):
-            return cls.from_yaml(path)
-        data = read_config_json(path)
-        try:
-            if "type" not in data and "model_type" in data:
-                from mf_config.hf import from_hf_dict
-
-                return _checked(from_hf_dict(data), cls, path)
-            return cls.from_dict(data)
-        except ConfigError as e:
-            raise ConfigError(e.message, file=path, key=e.key) from None
+        """From anything ``mf_config.sources.identify`` reads: a folder holding ``config.json`` (ours or a
+        Hugging Face one), a JSON file, a YAML, or weights beside a config.json."""
+        return config_as(identify(path, default_type=cls.__name__).config, cls, path)
 
     def save_pretrained(self, directory):
         """Write ``config.json`` (our field names) into ``directory``; returns its path."""
@@ -124,28 +98,6 @@ class PretrainedConfig:
             json.dump(self.to_dict(), f, indent=2)
             f.write("\n")
         return path
-
-
-def read_config_json(path):
-    """The JSON object in ``path``; a missing file, bad JSON or a non-object is a ConfigError."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("no such file", file=path) from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"invalid JSON: {e.msg}", file=path, line=e.lineno) from None
-    if not isinstance(data, dict):
-        raise ConfigError("expected a JSON object", file=path)
-    return data
-
-
-def _checked(config, cls, path):
-    """``config`` as a ``cls``: built again as ``cls`` when it is of a base class (LlamaConfig -> MixtralConfig)."""
-    if type(config) is not cls and issubclass(cls, type(config)):
-        return cls.from_dict(config.to_dict())
-    if not isinstance(config, cls):
-        raise ConfigError(f"holds a {type(config).__name__}, not a {cls.__name__}", file=path)
-    return config
 
 
 _NESTED = {}

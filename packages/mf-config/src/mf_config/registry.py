@@ -12,6 +12,7 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from mf_config.config import did_you_mean
 from mf_config.errors import ConfigError
 
 KINDS = ("config", "model", "tokenizer", "processor", "dataset", "data_loader", "optimizer", "lr",
@@ -59,8 +60,6 @@ def get(kind, name):
         cls = ep.load()
         _registry[kind].setdefault(name, cls)
         return cls
-    from mf_config.config import did_you_mean
-
     names = known(kind)
     raise ConfigError(f"unknown {kind} type '{name}'{did_you_mean(name, names)}; known {kind} types: "
                       f"{', '.join(names) or '(none installed)'}", key="type")

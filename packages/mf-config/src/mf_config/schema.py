@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from mf_config.config import did_you_mean
 from mf_config.errors import ConfigError
 from mf_config.fields import Field, FieldError, non_negative, positive
-from mf_config.model_configs import MODEL_CONFIGS, MoEConfig, ParallelConfig, model_config_from_section
+from mf_config.model_configs import MoEConfig, ParallelConfig
 from mf_config.pet_config import LoraConfig
+from mf_config.sources import model_config_from_section
+from mf_config.spec import config_classes
 
 ANY = (int, float, bool, str, list, dict)
 
@@ -149,12 +151,7 @@ def validate(cfg, device_num=None):
     findings = []
 
     def add(level, key, message):
-        file, line = cfg._sources.get(key, (cfg.file(), None))
-        if key not in cfg._sources:  # a key from an alias or override: point at its section
-            parent = key.rpartition(".")[0]
-            while parent and parent not in cfg._sources:
-                parent = parent.rpartition(".")[0]
-            file, line = cfg._sources.get(parent, (cfg.file(), None))
+        file, line = cfg.where(key, nearest=True) or (cfg.file(), None)  # an alias's key: its section's place
         findings.append(Finding(level, key, message, file, line))
 
     _walk(cfg, SCHEMA, "", add)
@@ -196,10 +193,11 @@ def _walk_model_config(value, dotted, add):
         add("error", dotted, f"expected a mapping (a section), got {type(value).__name__}")
         return
     name = value.get("type", "LlamaConfig")
-    cls = MODEL_CONFIGS.get(name)
+    classes = config_classes()
+    cls = classes.get(name)
     if cls is None:
-        add("error", f"{dotted}.type", f"unknown config type '{name}'{did_you_mean(name, MODEL_CONFIGS)}; known: "
-                                       f"{', '.join(MODEL_CONFIGS)}")
+        add("error", f"{dotted}.type", f"unknown config type '{name}'{did_you_mean(name, classes)}; known: "
+                                       f"{', '.join(classes)}")
         return
     _walk({k: v for k, v in value.items() if k != "type"}, _fields_of(cls), dotted + ".", add)
 

@@ -47,7 +47,7 @@ def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, fmt
                bos_token_id, eos_token_id, pad_token_id, ignore_token_id, overrides, exact_length, skip_bad,
                no_progress):
     """Tokenize wiki/qa/alpaca text into MindRecord or the indexed format; prints a summary line."""
-    from mf_data.preprocess import preprocess as run
+    from mf_data.preprocessing import preprocess as run
 
     columns = [c.strip() for c in data_columns.split(",") if c.strip()] if data_columns else None
     ids = {"bos_token_id": bos_token_id, "eos_token_id": eos_token_id, "pad_token_id": pad_token_id,

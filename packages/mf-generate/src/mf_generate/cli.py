@@ -22,9 +22,9 @@ def model_options(f):
     options = [
         click.option("--config", type=click.Path(dir_okay=False), help="A MindFormers predict YAML."),
         click.option("--model", type=click.Path(file_okay=False),
-                     help="A model folder with its tokenizer (ours, or Hugging Face's: converted on the fly)."),
+                     help="A model folder with its tokenizer (ours, or Hugging Face's: read as it is)."),
         click.option("--load_checkpoint", help="Weights: our folder or file, a MindFormers .ckpt, a Hugging Face "
-                                               "folder (converted on the fly)."),
+                                               "folder (read as it is)."),
         click.option("--vocab_file", help="Tokenizer file, when the YAML names none."),
         click.option("--register_path", type=click.Path(file_okay=False), help="Package of user classes."),
         click.option("--run_mode", type=click.Choice(["predict"]), default=None),

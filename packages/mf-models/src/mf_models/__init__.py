@@ -1,7 +1,9 @@
-"""mf-models: Llama 2/3, Mixtral, GPT-2 and Bloom as MindSpore networks with a KV cache.
+"""mf-models: Llama 2/3, Mistral, Mixtral, GPT-2 and Bloom as MindSpore networks with a KV cache.
 
 Importing the package is light; the networks (and mindspore) load on first use of a name below.
 """
+
+import importlib
 
 __version__ = "0.2.0"
 
@@ -9,7 +11,9 @@ _LAZY = {
     "AutoModel": "mf_models.auto",
     "PreTrainedModel": "mf_models.modeling",
     "CausalLM": "mf_models.modeling",
-    "ModelError": "mf_models.config_files",
+    "DecodeSession": "mf_models.decoding",
+    "KVCache": "mf_models.decoding",
+    "ModelError": "mf_models.errors",
     "LlamaForCausalLM": "mf_models.llama",
     "MixtralForCausalLM": "mf_models.llama",
     "GPT2LMHeadModel": "mf_models.gpt2",
@@ -21,7 +25,9 @@ __all__ = [*_LAZY, "__version__"]
 
 def __getattr__(name):
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'mf_models' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

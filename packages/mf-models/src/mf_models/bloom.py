@@ -3,7 +3,7 @@
 Parameter names are MindFormers' (``transformer.embedding.word_embedding.embedding_table``,
 ``transformer.embedding.norm.gamma``, ``transformer.blocks.N.attention.dense1.weight`` (query; dense2 key,
 dense3 value: Bloom's fused per-head query_key_value split as MindFormers' converter does),
-``transformer.ln_f.gamma``); see ``mf_models.specs``.
+``transformer.ln_f.gamma``); see the family spec ``mf_config.family("bloom")``.
 """
 
 import mindspore as ms
@@ -11,15 +11,11 @@ from mindspore import Tensor, nn, ops
 
 from mf_config import BloomConfig
 from mf_config.registry import register
-from mf_models.layers import (
-    LayerNorm,
-    PreLNBlock,
-    VocabEmbedding,
-    alibi_slopes,
-    dtypes,
-    run_blocks,
-)
+from mf_models.blocks import PreLNBlock, run_blocks
+from mf_models.cells import LayerNorm, VocabEmbedding
+from mf_models.dtypes import dtypes
 from mf_models.modeling import TiedEmbeddingLM
+from mf_models.positions import alibi_slopes
 
 
 class BloomEmbedding(nn.Cell):
@@ -64,6 +60,6 @@ class BloomLMHeadModel(TiedEmbeddingLM):
     def __init__(self, config=None):
         super().__init__(config, "transformer", BloomModel)
 
-    def run(self, input_ids, positions, bias, caches=None, write=None, last=None):
+    def compute_logits(self, input_ids, positions, bias, caches=None, write=None, last=None):
         """Logits (b, s, V) float32, per-layer keys/values and a zero aux loss; see ``CausalLM``."""
-        return self.tied_run(self.transformer, input_ids, positions, bias, caches, write, last)
+        return self.tied_logits_of(self.transformer, input_ids, positions, bias, caches, write, last)

@@ -1,21 +1,20 @@
 """The `mf-models` command: ``list`` the families, count a config's ``params`` (without building the network)."""
 
+import math
+
 import click
 
 from mf_config.cli_support import group
 from mf_config.registry import known
+from mf_config.sources import identify
+from mf_config.spec import families, param_shapes
 from mf_models import __version__
-from mf_models.config_files import config_from_file
-from mf_models.specs import count
 
-FAMILIES = [
-    ("Llama 2 / Llama 3 / Mistral", "LlamaConfig", "LlamaForCausalLM", "llama, mistral"),
-    ("Mixtral (MoE)", "LlamaConfig + moe_config (or MixtralConfig)", "LlamaForCausalLM", "mixtral"),
-    ("GPT-2", "GPT2Config", "GPT2LMHeadModel", "gpt2"),
-    ("Bloom", "BloomConfig", "BloomLMHeadModel", "bloom"),
-]
 _SECTIONS = ("model.", "moe_config.", "parallel_config.", "context.")
 GIB = 1024 ** 3
+_COMPONENTS = (("embedding", ("embedding",)), ("attention", ("attention.",)), ("router", ("router.",)),
+               ("experts", ("feed_forward.ffn.",)), ("mlp", ("feed_forward.", "output.")),
+               ("norms", ("norm", "layernorm", "ln_f")), ("lm_head", ("lm_head",)))
 
 
 @group(__version__, "mf-models")
@@ -25,10 +24,12 @@ def main():
 
 @main.command("list")
 def list_models():
-    """The model families, their config and network classes, and the model types the registry knows."""
-    click.echo(f"{'family':<28} {'config':<44} {'network':<18} HF model_type")
-    for row in FAMILIES:
-        click.echo(f"{row[0]:<28} {row[1]:<44} {row[2]:<18} {row[3]}")
+    """The model families: config and network classes, Hugging Face model_type, presets; registered types."""
+    click.echo(f"{'family':<9} {'config':<14} {'network':<22} {'HF model_type':<14} presets")
+    for spec in families():
+        network = spec.part("network", None)
+        click.echo(f"{spec.name:<9} {spec.config_class.__name__:<14} {getattr(network, '__name__', '-'):<22} "
+                   f"{spec.hf_model_type:<14} {', '.join(spec.presets)}")
     click.echo(f"registered model types: {', '.join(known('model'))}")
 
 
@@ -38,12 +39,15 @@ def list_models():
               help="Override a config key (for a YAML, keys without a section go to model.model_config).")
 def params(config, overrides):
     """Parameters per component and in total, weight memory (fp32/bf16) and AdamW state memory of CONFIG
-    (a MindFormers task YAML, our config.json or a Hugging Face config.json), computed from shapes alone."""
+    (a MindFormers task YAML, our config.json or a Hugging Face config.json, or their folder), computed from
+    shapes alone."""
     if config.endswith((".yaml", ".yml")):
         overrides = [o if o.startswith(_SECTIONS) else f"model.model_config.{o}" for o in overrides]
-    cfg, arch = config_from_file(config, overrides)
+    source = identify(config, overrides=overrides)
+    cfg = source.config
     counts = count(cfg)
     total = counts.pop("total")
+    arch = source.arch or source.family.mf_arch_type
     click.echo(f"{arch} ({type(cfg).__name__}): {cfg.num_layers} layers, hidden {cfg.hidden_size}, "
                f"vocab {cfg.vocab_size}")
     for name, n in counts.items():
@@ -51,3 +55,21 @@ def params(config, overrides):
     click.echo(f"  {'total':<10} {total:>16,}")
     click.echo(f"weights: {total * 4 / GIB:.2f} GiB fp32, {total * 2 / GIB:.2f} GiB bf16; "
                f"AdamW states (fp32 m and v): {total * 8 / GIB:.2f} GiB")
+
+
+def component_of(name: str) -> str:
+    """The component a parameter belongs to: embedding, attention, router, experts, mlp, norms or lm_head."""
+    for component, keys in _COMPONENTS:
+        if any(k in name for k in keys):
+            return component
+    raise ValueError(f"no component for {name}")
+
+
+def count(config) -> dict:
+    """{component: number of parameters} plus ``total``, computed from the family's shapes only."""
+    counts = {}
+    for name, shape in param_shapes(config).items():
+        key = component_of(name)
+        counts[key] = counts.get(key, 0) + math.prod(shape)
+    counts["total"] = sum(counts.values())
+    return counts

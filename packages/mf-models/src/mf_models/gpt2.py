@@ -2,20 +2,16 @@
 
 Parameter names are MindFormers' (``backbone.embedding.word_embedding.embedding_table``,
 ``backbone.embedding.position_embedding.embedding_table``, ``backbone.blocks.N.attention.dense1.weight``,
-``backbone.blocks.N.output.mapping.weight``, ``backbone.layernorm.gamma``); see ``mf_models.specs``.
+``backbone.blocks.N.output.mapping.weight``, ``backbone.layernorm.gamma``); see ``mf_config.family("gpt2")``.
 """
 
 from mindspore import nn
 
 from mf_config import GPT2Config
 from mf_config.registry import register
-from mf_models.layers import (
-    LayerNorm,
-    PreLNBlock,
-    VocabEmbedding,
-    dtypes,
-    run_blocks,
-)
+from mf_models.blocks import PreLNBlock, run_blocks
+from mf_models.cells import LayerNorm, VocabEmbedding
+from mf_models.dtypes import dtypes
 from mf_models.modeling import TiedEmbeddingLM
 
 
@@ -59,6 +55,6 @@ class GPT2LMHeadModel(TiedEmbeddingLM):
     def __init__(self, config=None):
         super().__init__(config, "backbone", GPT2Model)
 
-    def run(self, input_ids, positions, bias, caches=None, write=None, last=None):
+    def compute_logits(self, input_ids, positions, bias, caches=None, write=None, last=None):
         """Logits (b, s, V) float32, per-layer keys/values and a zero aux loss; see ``CausalLM``."""
-        return self.tied_run(self.backbone, input_ids, positions, bias, caches, write, last)
+        return self.tied_logits_of(self.backbone, input_ids, positions, bias, caches, write, last)

@@ -2,7 +2,7 @@
 
 Parameter names are MindFormers' (``model.tok_embeddings.embedding_weight``, ``model.layers.N.attention.wq.weight``,
 ``model.layers.N.feed_forward.w1.weight`` or, for MoE, ``feed_forward.router.dense.weight`` and stacked
-``feed_forward.ffn.w1.weight``, ``model.norm_out.weight``, ``lm_head.weight``); see ``mf_models.specs``.
+``feed_forward.ffn.w1.weight``, ``model.norm_out.weight``, ``lm_head.weight``); see ``mf_config.family("llama")``.
 """
 
 import math
@@ -12,21 +12,12 @@ from mindspore import Tensor, nn, ops
 
 from mf_config import LlamaConfig, MixtralConfig
 from mf_config.registry import register
-from mf_models.layers import (
-    Embedding,
-    Linear,
-    RMSNorm,
-    SwiGLU,
-    apply_rope,
-    attention,
-    dtypes,
-    half_swap,
-    rope_tables,
-    select_columns,
-    update_cache,
-)
-from mf_models.modeling import CausalLM
+from mf_models.attention import attention, update_cache
+from mf_models.cells import Embedding, Linear, RMSNorm, SwiGLU
+from mf_models.dtypes import dtypes
+from mf_models.modeling import CausalLM, select_columns
 from mf_models.moe import MoEFeedForward
+from mf_models.positions import apply_rope, half_swap, rope_tables
 
 
 class LlamaAttention(nn.Cell):
@@ -138,7 +129,7 @@ class LlamaForCausalLM(CausalLM):
         self.max_positions = self.model.max_positions
         self.compute_dtype = compute
 
-    def run(self, input_ids, positions, bias, caches=None, write=None, last=None):
+    def compute_logits(self, input_ids, positions, bias, caches=None, write=None, last=None):
         """Logits (b, s, V) float32, per-layer keys/values and the MoE aux loss; see ``CausalLM``."""
         h, kv, aux = self.model(input_ids, positions, bias, caches, write)
         if last is not None:

@@ -11,7 +11,8 @@ import mindspore as ms
 from mindspore import Parameter, nn, ops
 from mindspore.common.initializer import Normal, initializer
 
-from mf_models.layers import Linear, ms_dtype
+from mf_models.cells import Linear
+from mf_models.dtypes import ms_dtype
 
 
 class ExpertLinear(nn.Cell):

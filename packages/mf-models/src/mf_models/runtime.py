@@ -1,6 +1,6 @@
 """MindSpore's context from a task YAML's ``context`` section, for every command that runs a network."""
 
-from mf_models.config_files import ModelError
+from mf_models.errors import ModelError
 
 MODES = {0: "GRAPH_MODE", 1: "PYNATIVE_MODE"}
 

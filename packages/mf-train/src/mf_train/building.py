@@ -3,13 +3,13 @@ from ``load_checkpoint`` or ``checkpoint_name_or_path``), the tokenizer it names
 
 import logging
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from mf_config.errors import MFError
-from mf_config.registry import build, get
+from mf_config.registry import build
+from mf_config.sources import identify
 from mf_config.state_names import is_optimizer_state
 from mf_train.errors import TrainError
 
@@ -52,11 +52,11 @@ def _auto_registered(cfg):
 
 def build_model(task):
     """The network of ``model.model_config`` / ``model.arch``, with ``checkpoint_name_or_path`` loaded."""
-    from mf_config.model_configs import model_config_from_task
+    from mf_config.sources import model_config_from_task
+    from mf_models.auto import network_class
 
     config = model_config_from_task(task.cfg)
-    arch = task.get("model.arch.type") or type(config).__name__.replace("Config", "ForCausalLM")
-    model = get("model", arch)(config)
+    model = network_class(config, task.get("model.arch.type"))(config)
     named = getattr(config, "checkpoint_name_or_path", "")
     if named:
         if not Path(named).exists():
@@ -79,31 +79,17 @@ def apply_pet(model, seed):
     return True
 
 
-def is_hf_folder(path):
-    import json
-
-    config = Path(path) / "config.json"
-    try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and "model_type" in data and "type" not in data
-
-
 def load_weights(model, path, key="load_checkpoint"):
     """Load a folder or file of weights into ``model``: ours (optimizer state in a training checkpoint is skipped),
-    a MindFormers ``.ckpt``, or a Hugging Face folder (converted by mf-ckpt first)."""
+    a MindFormers ``.ckpt``, or a Hugging Face folder (read through the family's weight rules by mf-models)."""
     from mf_train import checkpoint
 
     path = Path(path)
     if not path.exists():
         raise TrainError("no such checkpoint file or folder", file=path, key=key)
-    if path.is_dir() and is_hf_folder(path):
-        from mf_ckpt.convert import convert
-
-        with tempfile.TemporaryDirectory(prefix="mf-train-") as tmp:
-            convert(path, Path(tmp) / "model")
-            return load_weights(model, Path(tmp) / "model", key)
+    if path.is_dir() and identify(path).hf_names:
+        model.load_weights(path, hf=True)
+        return [p.name for p in model.get_parameters()]
     tensors, _ = checkpoint.load(path)
     params = {p.name: p for p in model.get_parameters()}
     unexpected = [n for n in tensors if n not in params and not is_optimizer_state(n)]

@@ -16,7 +16,8 @@ from mindspore import Parameter, Tensor, nn, ops
 from mf_config.errors import ConfigError, MFError
 from mf_config.hf import model_type_of
 from mf_config.pet_config import LoraConfig
-from mf_models.layers import Linear, ms_dtype
+from mf_models.cells import Linear
+from mf_models.dtypes import ms_dtype
 from mf_train.lora_layer import HashDropout, LoRALinear
 
 ADAPTER_SUFFIXES = ("mindpet_delta_lora_a", "mindpet_delta_lora_b")
@@ -152,12 +153,9 @@ def forget_compiled(model: nn.Cell) -> None:
     cell, not by its sub-cells, so a swapped layer would not be seen by an already compiled graph."""
     for _, cell in model.cells_and_names():
         cell.compile_cache.clear()
-    # mf_models.CausalLM's generation graphs and caches (prefill/decode cells hold the model): no public way to
-    # drop them yet, so the attribute is cleared here when present
-    caches = getattr(model, "_caches", None)
-    if isinstance(caches, dict) and caches:
-        caches.clear()
-        object.__setattr__(model, "kv_cache", None)
+    sessions = getattr(model, "decode_sessions", None)  # generation graphs and caches of mf_models' causal LMs
+    if sessions is not None:
+        sessions.clear()
 
 
 def _dtype(name, key):

@@ -5,13 +5,12 @@ The output (``config.json``, ``model.safetensors``, the base folder's tokenizer 
 """
 
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import click
 
-from mf_config.pretrained import CONFIG_NAME, read_config_json
+from mf_config.sources import CONFIG_NAME
 
 # files of a model folder that are not its weights or config: the tokenizer and generation settings, copied over
 COPIED = ("tokenizer_config.json", "tokenizer.json", "tokenizer.model", "vocab.json", "merges.txt",
@@ -37,15 +36,10 @@ def _check_paths(base, adapter, output_dir):
         raise LoraError("exists and is not a model folder (not replaced)", file=output_dir, key="--output_dir")
 
 
-def load_base(base, scratch):
-    """The model in ``base``: our folder, or a Hugging Face one converted by mf-ckpt into ``scratch`` first."""
+def load_base(base):
+    """The model in ``base``: our folder, or a Hugging Face one (read through the family's weight rules)."""
     from mf_models.auto import AutoModel
 
-    if "type" not in read_config_json(base / CONFIG_NAME):
-        from mf_ckpt.convert import convert
-
-        convert(base, scratch / "base")
-        base = scratch / "base"
     return AutoModel.from_pretrained(base)
 
 
@@ -59,17 +53,16 @@ def merge_folder(base, adapter, output_dir):
 
     base, adapter, output_dir = Path(base), Path(adapter), Path(output_dir)
     _check_paths(base, adapter, output_dir)
-    with tempfile.TemporaryDirectory(prefix="mf-merge-lora-") as scratch:
-        model = load_base(base, Path(scratch))
-        load_lora(model, adapter)
-        config = model.config.pet_config
-        merge_lora(model)
-        with atomic_dir(output_dir) as tmp:
-            model.save_pretrained(tmp)
-            for name in COPIED:
-                if (base / name).is_file():
-                    shutil.copyfile(base / name, tmp / name)
-            write_folder_manifest(tmp)
+    model = load_base(base)
+    load_lora(model, adapter)
+    config = model.config.pet_config
+    merge_lora(model)
+    with atomic_dir(output_dir) as tmp:
+        model.save_pretrained(tmp)
+        for name in COPIED:
+            if (base / name).is_file():
+                shutil.copyfile(base / name, tmp / name)
+        write_folder_manifest(tmp)
     return model, config
 
 

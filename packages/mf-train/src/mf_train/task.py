@@ -43,9 +43,9 @@ NOT_HONOURED = ("context.enable_graph_kernel",
 class Task:
     """The resolved config (``cfg``, an MFConfig) and ``source(dotted_key)``: where its value came from."""
 
-    def __init__(self, cfg, flag_sources):
+    def __init__(self, cfg, changes):
         self.cfg = cfg
-        self.flag_sources = flag_sources
+        self.changes = changes  # dotted key -> the flag, --set or default that set it
 
     def get(self, dotted, default=None):
         node = self.cfg
@@ -56,7 +56,10 @@ class Task:
         return node
 
     def source(self, dotted):
-        return self.flag_sources.get(dotted) or self.cfg.source(dotted) or "default"
+        if dotted in self.changes:
+            return self.changes[dotted]
+        where = self.cfg.where(dotted)
+        return "default" if where is None else where[0] if where[1] is None else f"{where[0]}:{where[1]}"
 
     def print_config(self):
         """The resolved config as YAML, each value followed by where it came from."""
@@ -82,32 +85,29 @@ def _describe(node, prefix, depth, task, lines):
 def load_task(config, flags=None, overrides=()):
     """A Task from a YAML path, a dict or an MFConfig, then ``flags`` (flag name -> value, None = not given)
     and ``overrides`` (``KEY=VALUE`` strings)."""
-    flag_sources = {}
     if isinstance(config, (str, Path)):
         if not Path(config).is_file():
             raise TrainError("no such task YAML", file=config, key="--config")
-        cfg = load_config(config)
+        data = load_config(config).to_dict()
     elif isinstance(config, dict):
-        cfg = config if isinstance(config, MFConfig) else MFConfig(config)
+        data = config.to_dict() if isinstance(config, MFConfig) else MFConfig(config).to_dict()
     else:
         raise TrainError(f"expected a YAML path or a config mapping, got {type(config).__name__}", key="config")
-    data = cfg.to_dict()
-    for dotted, value in DEFAULTS.items():
-        if _get(data, dotted) is None:
-            apply_override(data, dotted.split("."), value)
-            flag_sources[dotted] = "default"
+    changes = {dotted: (value, "default") for dotted, value in DEFAULTS.items() if _get(data, dotted) is None}
     for name, value in (flags or {}).items():
         if value is not None:
-            apply_override(data, FLAG_KEYS[name].split("."), value)
-            flag_sources[FLAG_KEYS[name]] = f"--{name}"
+            changes[FLAG_KEYS[name]] = (value, f"--{name}")
     for text in overrides:
         parts, value = parse_override(text)
-        apply_override(data, parts, value)
-        flag_sources[".".join(parts)] = f"--set {text}"
-    resolved = MFConfig(data)
-    object.__setattr__(resolved, "_sources", dict(cfg._sources))
-    object.__setattr__(resolved, "_file", cfg.file())
-    task = Task(resolved, flag_sources)
+        changes[".".join(parts)] = (value, f"--set {text}")
+    values = {dotted: value for dotted, (value, _) in changes.items()}
+    if isinstance(config, (str, Path)):
+        cfg = load_config(config, values)  # keeps each YAML key's file:line
+    else:
+        for dotted, value in values.items():
+            apply_override(data, dotted.split("."), value)
+        cfg = MFConfig(data)
+    task = Task(cfg, {dotted: label for dotted, (_, label) in changes.items()})
     check(task)
     return task
 

@@ -2,11 +2,12 @@
 Hugging Face folder equal what transformers computes on the same weights and records."""
 
 import math
+import subprocess
 
 import numpy as np
 import torch
 import transformers
-from conftest import cli, preprocess, write_task
+from conftest import cli, preprocess, script, write_task
 
 from mf_data.dataset import numpy_batches
 
@@ -39,3 +40,12 @@ def test_eval_perplexity_equals_transformers(tmp_path, mf_assets, sp_model):
     assert tokens == count > 500
     assert abs(float(loss) - total / count) < 1e-4
     assert abs(float(ppl) - math.exp(total / count)) < 1e-4 * math.exp(total / count)
+    # the same weights named by the model config's checkpoint_name_or_path, and as a MindSpore .ckpt
+    code, _, err = cli("run", "--config", task, "--run_mode", "eval", "--set",
+                       f"model.model_config.checkpoint_name_or_path={tmp_path / 'hf'}")
+    assert line in err.splitlines()
+    subprocess.run([script("mf-ckpt"), "convert", "--input_path", str(tmp_path / "hf"), "--output_path",
+                    str(tmp_path / "ms"), "--format", "ckpt"], check=True, capture_output=True)
+    code, _, err = cli("run", "--config", task, "--run_mode", "eval", "--load_checkpoint",
+                       tmp_path / "ms" / "model.ckpt")
+    assert line in err.splitlines()

@@ -4,6 +4,7 @@ mid-training or while a checkpoint is being written; a full disk during a save l
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -48,7 +49,9 @@ def reference(tmp_path_factory, sp_model, wiki):
     cli("run", "--config", task_for(folder, sp_model, wiki), "--no_progress")
     result = losses(folder / "output")
     assert sorted(result) == list(range(1, STEPS + 1))
-    return result
+    kept = [p.name for p in checkpoint.complete(folder / "output" / "checkpoint" / "rank_0")]
+    assert kept == ["tiny_rank_0-1_6", "tiny_rank_0-1_8", "tiny_rank_0-1_10"]  # keep_checkpoint_max 3
+    return folder, result
 
 
 def kill_when(process, ready, timeout=300):
@@ -87,7 +90,23 @@ def test_kill_9_then_resume_gives_the_same_losses_bit_for_bit(tmp_path, sp_model
         verify(path)  # whatever is under a final name is whole
     code, _, err = cli("run", "--config", task, "--no_progress", "--resume_training")
     assert "resumed from" in err
-    assert losses(output) == reference
+    assert losses(output) == reference[1]
+
+
+@pytest.mark.slow
+def test_resume_passes_over_a_damaged_checkpoint_and_says_so(tmp_path, reference):
+    folder, expected = reference
+    shutil.copytree(folder, tmp_path / "run")
+    task = tmp_path / "run" / "task.yaml"
+    task.write_text(task.read_text().replace(str(folder), str(tmp_path / "run")))
+    newest = tmp_path / "run" / "output" / "checkpoint" / "rank_0" / "tiny_rank_0-1_10" / "model.safetensors"
+    with open(newest, "r+b") as f:
+        f.seek(-3, os.SEEK_END)
+        f.write(b"\x00\x01\x02")
+    code, _, err = cli("run", "--config", task, "--no_progress", "--resume_training")
+    assert "skipping damaged checkpoint" in err and "tiny_rank_0-1_10" in err
+    assert "resumed from" in err and "tiny_rank_0-1_8 at step 8" in err
+    assert losses(tmp_path / "run" / "output") == expected
 
 
 def test_disk_full_during_a_save_keeps_the_previous_checkpoint(tmp_path, sp_model, wiki, monkeypatch):

@@ -1,6 +1,6 @@
 """PEFT interop: our adapters to and from a PEFT LoRA folder (``adapter_config.json``, ``adapter_model.safetensors``).
 
-Layer names go through mf-ckpt's HF <-> MindFormers rules (``mf_ckpt.families``): a renamed weight
+Layer names go through the family's HF <-> MindFormers weight rules (``mf_config`` family specs): a renamed weight
 (``model.layers.N.attention.wq`` <-> ``model.layers.N.self_attn.q_proj``) keeps A (r, in) and B (out, r) as
 they are, whatever the base weight's storage layout (A and B act on the layer's input and output either way). A
 layer that HF fuses (GPT-2's ``c_attn``, Bloom's ``query_key_value``, split into our ``dense1/2/3``) shares its
@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 from mindspore import nn
 
-from mf_ckpt.families import FAMILIES
 from mf_ckpt.manifest import write_folder_manifest
-from mf_ckpt.rules import Fused, Rename
 from mf_config.errors import ConfigError
 from mf_config.fileio import atomic_dir
 from mf_config.hf import model_type_of
 from mf_config.pet_config import LoraConfig
+from mf_config.rules import Fused, Rename
+from mf_config.spec import family_of
 from mf_train.lora import LoraError, lora_layers, regex_for
 from mf_train.lora_io import read_arrays, read_json, to_numpy, write_safetensors
 
@@ -45,8 +45,8 @@ class HFLayer:
 
 
 def hf_layers(config) -> dict[str, HFLayer]:
-    """{our Linear layer path: HFLayer} from mf-ckpt's rules for ``config``'s family."""
-    rules = FAMILIES[model_type_of(config)].rules(config)
+    """{our Linear layer path: HFLayer} from the weight rules of ``config``'s family."""
+    rules = family_of(config).weight_rules(config)
     biases = {r.hf[:-len(".bias")]: r for r in rules if isinstance(r, Fused) and r.hf.endswith(".bias")}
     out = {}
     for r in rules:

@@ -96,10 +96,11 @@ class ShardedCheckpoint:
             out[name] = value if isinstance(value, ms.Tensor) else ms.Tensor(value)
         return out
 
-    def save(self, directory, cells=None, extra=None):
+    def save(self, directory, cells=None, extra=None, rank_files=None):
         """Write this rank's shard of ``cells`` (default: the network; pass the optimizer too for its states)
-        and ``extra`` ({name: Tensor or number}, e.g. the step) into ``directory``. Every rank calls it; the folder
-        appears, complete, when the last rank's shard is written (one rename by rank 0). Returns the folder."""
+        and ``extra`` ({name: Tensor or number}, e.g. the step) into ``directory``; ``rank_files`` ({file name:
+        bytes}, e.g. this rank's RNG states) go beside the shard. Every rank calls it; the folder appears,
+        complete, when the last rank's shard is written (one rename by rank 0). Returns the folder."""
         from mf_config.fileio import atomic_dir, atomic_write
         from mf_parallel.strategy_file import strategy_bytes
 
@@ -115,11 +116,11 @@ class ShardedCheckpoint:
                 with atomic_write(tmp / STRATEGY_NAME, "wb") as f:
                     f.write(strategy_bytes(layout))
                 share(self.runtime, str(tmp))
-                _write_shard(tmp, rank, tensors)
+                _write_shard(tmp, rank, tensors, rank_files)
                 barrier(self.runtime)
         else:
             tmp = Path(share(self.runtime, None))
-            _write_shard(tmp, rank, tensors)
+            _write_shard(tmp, rank, tensors, rank_files)
             barrier(self.runtime)
         barrier(self.runtime)
         return directory
@@ -182,11 +183,26 @@ def _source_layout(source, src_strategy):
     return Layout({})
 
 
-def _write_shard(folder, rank, tensors):
-    """``folder/rank_N/checkpoint_N.safetensors`` through a temporary name."""
+def rank_file(source, name, rank):
+    """The bytes of ``name`` that ``save(rank_files=...)`` left in ``rank``'s folder of ``source``."""
+    path = Path(source) / f"rank_{rank}" / name
+    if Path(name).name != name or not path.is_file():
+        raise ParallelError(f"no file {name!r} in the rank folder", file=path.parent, key=name)
+    return path.read_bytes()
+
+
+def _write_shard(folder, rank, tensors, rank_files=None):
+    """``folder/rank_N/checkpoint_N.safetensors`` through a temporary name, and ``rank_files`` beside it."""
+    from mf_config.fileio import atomic_write
+
     target = Path(folder) / f"rank_{rank}" / f"checkpoint_{rank}.safetensors"
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    for name, data in (rank_files or {}).items():
+        if Path(name).name != name or name.startswith(".") or name.endswith((".safetensors", ".ckpt")):
+            raise ParallelError("a rank file name is a plain name that is not a checkpoint's", key=name)
+        with atomic_write(target.parent / name, "wb") as f:
+            f.write(data)
+    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.safetensors")  # MindSpore adds the suffix if missing
     try:
         ms.save_checkpoint([{"name": n, "data": t} for n, t in tensors.items()], str(tmp), format="safetensors")
         os.replace(tmp, target)

@@ -13,6 +13,7 @@ on the master port; its workers are started directly with the environment msrun 
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,10 +35,12 @@ def msrun_command(spec):
 
 
 def _msrun():
+    """msrun beside this interpreter, else on PATH, else its module run by this interpreter."""
     found = Path(sys.executable).with_name("msrun")
     if found.is_file():
         return [str(found)]
-    return [sys.executable, "-c", "import sys; from mindspore.parallel.cluster.run import main; sys.exit(main())"]
+    return [shutil.which("msrun") or sys.executable, *([] if shutil.which("msrun") else
+                                                       ["-m", "mindspore.parallel.cluster.run"])]
 
 
 def is_local(addr):
@@ -132,11 +135,10 @@ class Job:
             except (OSError, ValueError, KeyError):
                 pass
         for proc in self.procs:
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            try:  # the whole group: msrun may be gone while its scheduler still runs
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
             proc.wait()
 
     def supervise(self):

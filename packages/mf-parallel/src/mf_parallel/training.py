@@ -3,6 +3,7 @@ data-parallel replicas only, the global gradient norm for clipping, the loss ave
 this rank's data shard, and the checkpoint layout/writer/loader of ``mf_parallel.checkpoint``.
 """
 
+import logging
 from dataclasses import dataclass
 
 import mindspore as ms
@@ -11,6 +12,7 @@ from mindspore import nn, ops
 from mf_parallel.errors import ParallelError
 
 REPLICATED, MODEL_SPLIT, EXPERT_SPLIT = 0, 1, 2
+logger = logging.getLogger("mf_parallel")
 
 
 def _state(model):
@@ -114,6 +116,7 @@ class TrainHooks:
     rank_id: int
     device_num: int
     checkpoint: object
+    optimizer_shard: bool = False
 
     @property
     def data_shard(self):
@@ -121,13 +124,29 @@ class TrainHooks:
         return self.rank_id, self.device_num
 
 
-def train_hooks(model, params=None):
+def optimizer_shard_note(caps, dp):
+    """Why optimizer states stay whole on every data-parallel rank (said once, at run time)."""
+    if dp == 1:
+        return "parallel.enable_parallel_optimizer: data_parallel is 1, there is nothing to shard over"
+    if caps.where["reduce_scatter"] is None or caps.where["all_gather"] != "any":
+        return (f"parallel.enable_parallel_optimizer: sharding optimizer states needs ReduceScatter and AllGather on "
+                f"the data-parallel group, which the {caps.backend} backend lacks; optimizer states stay whole on "
+                f"every data-parallel rank (`mf-parallel plan` shows the memory with and without the shard)")
+    return ("parallel.enable_parallel_optimizer: mf-parallel does not shard optimizer states yet; they stay whole "
+            "on every data-parallel rank (`mf-parallel plan` models the shard)")
+
+
+def train_hooks(model, params=None, optimizer_shard=False):
     """``TrainHooks`` of a parallelized ``model`` for gradients ordered as ``params`` (default
-    ``model.trainable_params()``, the order ``nn.TrainOneStepCell`` and an optimizer built on them use)."""
+    ``model.trainable_params()``, the order ``nn.TrainOneStepCell`` and an optimizer built on them use).
+    ``optimizer_shard`` (``parallel.enable_parallel_optimizer``): asked for, it is refused with a warning that
+    says why (``TrainHooks.optimizer_shard`` stays False)."""
     from mf_parallel.checkpoint import ShardedCheckpoint
 
     state = _state(model)
     params = list(model.trainable_params() if params is None else params)
     rt = state.runtime
+    if optimizer_shard:
+        logger.warning(optimizer_shard_note(rt.caps, rt.mesh.dp))
     return TrainHooks(GradReducer(params, state), GradNorm(params, state), ClipByGlobalNorm(params, state),
                       LossMean(state), rt.index("dp"), rt.mesh.dp, ShardedCheckpoint(model, state))

@@ -37,6 +37,9 @@ def main(argv=None):
     if not command:
         print("mf_parallel.worker: no command", file=sys.stderr)
         return 2
+    if os.environ.get("MS_ROLE") == "MS_SCHED":  # msrun's scheduler runs the command too; it is no rank
+        argv = resolve(command)
+        os.execv(argv[0], argv)
     rank = os.environ.get("RANK_ID", "?")
     status = os.environ.get("MF_PARALLEL_STATUS_DIR")
     folder = Path(status) if status else None

@@ -17,7 +17,7 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-DIST = Path(__file__).parent / "dist"
+DIST = Path(__file__).parent / "workers"
 sys.path.insert(0, str(DIST))
 import reference as ref  # noqa: E402
 from families import STEPS, config  # noqa: E402

@@ -8,6 +8,7 @@ saved with its optimizer; Mixtral with experts over ep=2 and mp=2). Each rank wr
 references are computed here, in this process, by the unchanged networks.
 """
 
+import json
 import socket
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import pytest
 DIST = Path(__file__).parent / "workers"
 sys.path.insert(0, str(DIST))
 import reference as ref  # noqa: E402
-from families import STEPS, config  # noqa: E402
+from families import GENERATE, RESUME_AT, STEPS, config  # noqa: E402
 
 from mf_parallel.mesh import Mesh  # noqa: E402
 from mf_parallel.plans import plan_for  # noqa: E402
@@ -54,7 +55,7 @@ def refs(tmp_path_factory):
     for family in FAMILIES:
         ref.save_family(family, inputs)
     ref.split_differently(inputs)
-    out = {family: ref.evaluate(family, inputs, 2, generate=True) for family in FAMILIES}
+    out = {family: ref.evaluate(family, inputs, 2, generate=family in GENERATE) for family in FAMILIES}
     out["mixtral4"] = ref.evaluate("mixtral", inputs, 4)
     out["mixtral4_dropless"] = ref.loss_without_drops(inputs, 4)
     out["training"] = ref.training_reference(inputs)
@@ -110,7 +111,8 @@ def test_mp2_logits_loss_every_gradient_and_generation_equal_one_process(mp2, re
             np.testing.assert_allclose(got[f"{family}.grad.{name}"], block(full, family, name, mesh, rank,
                                                                           model_parallel=2),
                                        rtol=1e-4, atol=1e-6, err_msg=f"{name} on rank {rank}")
-        np.testing.assert_array_equal(got[f"{family}.generated"], r["generated"])
+        if family in GENERATE:
+            np.testing.assert_array_equal(got[f"{family}.generated"], r["generated"])
 
 
 def test_a_bare_all_reduce_gives_mp_times_the_gradient(mp2, refs):
@@ -165,6 +167,18 @@ def test_dp2mp2_five_steps_equal_one_process_on_the_global_batch(dp2mp2, refs, t
         np.testing.assert_allclose(merged.get(name), value, rtol=1e-3, atol=1e-5, err_msg=name)
     assert int(merged.get("step")) == STEPS
     assert any(n.startswith("adam_m.") for n in state) and any(n.startswith("adam_v.") for n in state)
+
+
+def test_dp2mp2_resume_from_a_sharded_checkpoint_is_bitwise_equal(dp2mp2):
+    """Steps 4-5 run again after loading the step-3 checkpoint (weights and optimizer state) give the same losses
+    and weights, bit for bit; each rank's own file came back too."""
+    from mf_parallel.checkpoint import rank_file
+
+    out, ranks, _ = dp2mp2
+    for rank, got in enumerate(ranks):
+        np.testing.assert_array_equal(got["resume.losses"], got["llama.losses"][RESUME_AT:])
+        assert got["resume.max_weight_difference"] == 0.0
+        assert json.loads(rank_file(out / "ckpt_llama_step3", "note.json", rank)) == {"rank": rank}
 
 
 def test_dp2mp2_data_shards_are_the_data_parallel_coordinates(dp2mp2):

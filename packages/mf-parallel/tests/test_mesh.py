@@ -56,3 +56,13 @@ def test_context_parallel_is_refused():
     with pytest.raises(ParallelError) as e:
         Mesh.from_config({"context_parallel": 2})
     assert e.value.key == "parallel_config.context_parallel"
+
+
+def test_optimizer_shard_is_refused_with_the_reason():
+    from mf_parallel.training import optimizer_shard_note
+
+    cpu = optimizer_shard_note(capabilities("CPU"), 4)
+    assert "ReduceScatter and AllGather" in cpu and "CPU backend lacks" in cpu and "stay whole" in cpu
+    assert cpu.startswith("parallel.enable_parallel_optimizer")
+    assert "does not shard optimizer states yet" in optimizer_shard_note(capabilities("Ascend"), 4)
+    assert "nothing to shard" in optimizer_shard_note(capabilities("CPU"), 1)

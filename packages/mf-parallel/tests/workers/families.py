@@ -7,7 +7,7 @@ from mf_config import BloomConfig, GPT2Config, LlamaConfig, MoEConfig
 
 TINY = dict(num_layers=2, hidden_size=32, num_heads=4, vocab_size=96, seq_length=32, compute_dtype="float32",
             param_init_type="float32", bos_token_id=1, eos_token_id=2, pad_token_id=0)
-LR, MAX_NORM, STEPS = 1e-2, 0.5, 5
+LR, MAX_NORM, STEPS, RESUME_AT = 1e-2, 0.5, 5, 3
 
 
 def config(family, **parallel):
@@ -39,6 +39,7 @@ def batch(rows, seed=0):
 PROMPT = np.array([[5, 17, 33, 2, 0, 0], [40, 41, 42, 43, 44, 45]], np.int32)
 PROMPT_LENGTHS = [4, 6]
 NEW_TOKENS = 5
+GENERATE = ("llama", "bloom")  # GQA and ALiBi caches split by heads (each family compiles two more graphs)
 
 
 def greedy(model):

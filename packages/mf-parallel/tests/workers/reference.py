@@ -41,9 +41,9 @@ def evaluate(family, inputs, rows, generate=False):
 def loss_without_drops(inputs, rows):
     """Mixtral's loss on ``batch(rows)`` with room for every token (capacity_factor 100): differs from the
     reference loss when its capacity drops tokens."""
-    from mf_models.llama import LlamaForCausalLM
-
     from families import config
+
+    from mf_models.llama import LlamaForCausalLM
 
     cfg = config("mixtral")
     cfg.moe_config.capacity_factor = 100.0

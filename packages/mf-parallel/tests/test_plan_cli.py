@@ -80,3 +80,19 @@ def test_bad_input_is_one_line_and_exit_2(yamls, args, needle):
 def test_a_missing_file_is_exit_2(tmp_path):
     result = CliRunner().invoke(main, ["plan", str(tmp_path / "nope.yaml"), "--devices", 1])
     assert result.exit_code == 2
+
+
+def test_plan_ranktable_and_launch_checks_do_not_import_mindspore(yamls, tmp_path):
+    """`plan`, the rank tables and the launcher's checks run on a login node without MindSpore loaded."""
+    import subprocess
+    import sys
+
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print('heavy:', [m for m in ('mindspore', 'torch') if m in sys.modules]))\n"
+            "from mf_parallel.cli import main\nmain()\n")
+    for args in (["plan", str(yamls / "finetune_mixtral-8x7b.yaml"), "--devices", "16"],
+                 ["ranktable", "--device_ips", "1.1.1.1,1.1.1.2", "--device_num", "[0,2)", "--server_ip", "1.0.0.1",
+                  "--output", str(tmp_path / "t.json")],
+                 ["launch", "--worker_num", "3", "--", "run.py", "--config", str(yamls / "run_gpt2.yaml")]):
+        r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+        assert "heavy: []" in r.stdout, (args, r.stdout, r.stderr)

@@ -128,7 +128,8 @@ def test_a_bare_all_reduce_gives_mp_times_the_gradient(mp2, refs):
 def test_mp2_launcher_prefixes_each_rank_and_prints_msrun(mp2):
     _, _, text = mp2
     first = text.splitlines()[0]
-    assert any(m in first for m in MSRUN) and "--worker_num=2" in first and "-m mf_parallel.worker python" in first
+    assert any(m in first for m in MSRUN) and "--worker_num=2" in first and first.endswith("-m mf_parallel.worker")
+    assert "MF_PARALLEL_COMMAND=" in first and "scenarios.py" in first
     assert "[rank 0] " in text and "[rank 1] " in text
 
 

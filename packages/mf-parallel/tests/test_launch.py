@@ -30,7 +30,7 @@ def test_msrun_launcher_positional_forms_and_defaults():
     assert opts.master_port == 9100 and opts.worker_num == 4
     cmd = msrun_command(nine)
     assert "--node_rank=1" in cmd and "--local_worker_num=8" in cmd and "--master_addr=10.0.0.1" in cmd
-    assert cmd[cmd.index("python"):] == ["python", "-m", "mf_parallel.worker", "run.py"]
+    assert cmd[cmd.index("python"):] == ["python", "-m", "mf_parallel.worker"]
 
 
 @pytest.mark.parametrize("positionals,command,key", [
@@ -67,6 +67,7 @@ def test_a_failing_rank_stops_the_job_at_once_naming_rank_code_and_log(tmp_path)
     done = tmp_path / "rank0_done"
     script.write_text(
         "import os, sys, time\n"
+        "assert sys.argv[1:] == ['--worker', '--log']\n"
         "print('hello from', os.environ['RANK_ID'], flush=True)\n"
         "if os.environ.get('MS_ROLE') == 'MS_SCHED':\n    time.sleep(60); sys.exit(0)\n"
         "if os.environ['RANK_ID'] == '1':\n    time.sleep(1); sys.exit(3)\n"
@@ -76,10 +77,12 @@ def test_a_failing_rank_stops_the_job_at_once_naming_rank_code_and_log(tmp_path)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    command = ["python", str(script), "--worker", "--log"]  # msrun's own parser would take these for its options
     proc = subprocess.run([sys.executable, "-m", "mf_parallel.cli", "launch", "--worker_num", "2", "--master_port",
-                           str(port), "--log_dir", str(tmp_path / "logs"), "--", "python", str(script)],
+                           str(port), "--log_dir", str(tmp_path / "logs"), "--", *command],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert f"rank 1 exited with code 3; its log: {tmp_path / 'logs' / 'worker_1.log'}" in proc.stderr
     assert "[rank 0] hello from 0" in proc.stdout and "[rank 1] hello from 1" in proc.stdout
+    assert "MF_PARALLEL_COMMAND=" in proc.stdout.splitlines()[0]  # msrun never parses the command's options
     assert not done.exists()

@@ -3,7 +3,9 @@
 It prints the msrun command it runs, shows each local rank's log (``LOG_DIR/worker_N.log``) as it grows with a
 ``[rank N]`` prefix, and when a rank's command exits non-zero it stops the job at once and exits with that code,
 naming the rank, its code and its log (msrun alone reports a failure ~35 s later, without the code). Each rank
-runs ``python -m mf_parallel.worker COMMAND`` (see ``mf_parallel.worker``), which records its exit code.
+runs ``python -m mf_parallel.worker`` (see ``mf_parallel.worker``) with the command in ``MF_PARALLEL_COMMAND``
+(msrun's argument parser would take a command option such as ``--worker`` for an abbreviation of its own), which
+records the exit code.
 
 Multi-node: the same command on every node with its ``--node_rank``. A node whose master address is this very
 machine but which is not node 0 (two "nodes" on one host) cannot use msrun, which would start a second scheduler
@@ -27,11 +29,21 @@ POLL_S = 0.2
 
 
 def msrun_command(spec):
-    """The msrun argv for ``spec`` (each worker runs the command through ``mf_parallel.worker``)."""
+    """The msrun argv for ``spec`` (each worker runs ``mf_parallel.worker``, which reads the command from
+    ``MF_PARALLEL_COMMAND``)."""
     return [*_msrun(), f"--worker_num={spec.worker_num}", f"--local_worker_num={spec.local_worker_num}",
             f"--master_addr={spec.master_addr}", f"--master_port={spec.master_port}",
             f"--node_rank={spec.node_rank}", f"--log_dir={spec.log_dir}", f"--join={spec.join}",
-            f"--cluster_time_out={spec.cluster_time_out}", "python", "-m", "mf_parallel.worker", *spec.command]
+            f"--cluster_time_out={spec.cluster_time_out}", "python", "-m", "mf_parallel.worker"]
+
+
+def command_env(spec):
+    return {"MF_PARALLEL_COMMAND": json.dumps(list(spec.command))}
+
+
+def shown(env, cmd):
+    """``cmd`` as one shell line with the variables of ``env`` that the launcher sets."""
+    return " ".join([*(f"{k}={shlex.quote(v)}" for k, v in env.items()), shlex.join(cmd)])
 
 
 def _msrun():
@@ -87,8 +99,9 @@ class Job:
             self._start_direct(path)
         else:
             cmd = msrun_command(self.spec)
-            self.out(f"mf-parallel: {shlex.join(cmd)}")
-            env = {**os.environ, "PATH": path, "MF_PARALLEL_STATUS_DIR": str(self.status), "PYTHONUNBUFFERED": "1"}
+            self.out(f"mf-parallel: {shown(command_env(self.spec), cmd)}")
+            env = {**os.environ, **command_env(self.spec), "PATH": path, "MF_PARALLEL_STATUS_DIR": str(self.status),
+                   "PYTHONUNBUFFERED": "1"}
             log = open(self.log_dir / f"msrun_node_{self.spec.node_rank}.log", "wb")
             self.procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                                start_new_session=True))
@@ -97,9 +110,10 @@ class Job:
         self.out(f"mf-parallel: node {self.spec.node_rank} shares the master's host; starting its workers "
                  f"directly (msrun would start a second scheduler on port {self.spec.master_port})")
         for i, rank in enumerate(self.spec.local_ranks):
-            env = {**worker_env(self.spec, rank, i, self.status), "PATH": path}
-            cmd = [sys.executable, "-m", "mf_parallel.worker", *self.spec.command]
-            self.out(f"mf-parallel: rank {rank}: MS_ROLE=MS_WORKER MS_NODE_ID={rank} {shlex.join(cmd)}")
+            env = {**worker_env(self.spec, rank, i, self.status), **command_env(self.spec), "PATH": path}
+            cmd = [sys.executable, "-m", "mf_parallel.worker"]
+            shown_env = {"MS_ROLE": "MS_WORKER", "MS_NODE_ID": str(rank), **command_env(self.spec)}
+            self.out(f"mf-parallel: rank {rank}: {shown(shown_env, cmd)}")
             log = open(self.log_dir / f"worker_{rank}.log", "wb")
             self.procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                                start_new_session=True))

@@ -2,7 +2,8 @@
 the launcher's status folder (``MF_PARALLEL_STATUS_DIR``), so the launcher can name a failed rank and its code at
 once (msrun itself reports a failure ~35 s later, without the code).
 
-``python -m mf_parallel.worker COMMAND ARGS...``; a command that is a ``.py`` file runs with this interpreter.
+``python -m mf_parallel.worker [COMMAND ARGS...]`` (default: the JSON list in ``MF_PARALLEL_COMMAND``); a command
+that is a ``.py`` file runs with this interpreter.
 """
 
 import json
@@ -34,6 +35,8 @@ def main(argv=None):
     command = list(sys.argv[1:] if argv is None else argv)
     if command and command[0] == "--":
         command = command[1:]
+    if not command and os.environ.get("MF_PARALLEL_COMMAND"):
+        command = json.loads(os.environ["MF_PARALLEL_COMMAND"])
     if not command:
         print("mf_parallel.worker: no command", file=sys.stderr)
         return 2

@@ -2,12 +2,17 @@
 each rank sends per step against the analytical count, and per-rank weight memory against the whole model.
 
 One AdamW step of a Llama (graph mode, the trainer's step: value_and_grad, the dp gradient reducer, the global
-norm clip, the optimizer) on a global batch of ``--batch`` rows of ``--seq`` tokens, vocabulary replicated
+norm clip, the optimizer) on a global batch of b rows of s tokens. ``mp2``: vocabulary replicated
 (``vocab_emb_dp``), so the model-parallel traffic is Megatron's alone: per layer two all-reduces of b*s*h in the
-forward pass (attention and MLP outputs) and two in the backward pass (their inputs' gradients); data parallel
-sends one all-reduce of every gradient. A ring all-reduce of n bytes over p ranks sends 2(p-1)/p * n per rank.
+forward pass (attention and MLP outputs) and two in the backward pass (their inputs' gradients). ``mp2v``: the
+vocabulary split too (weights 1/mp), which adds the embedding's all-reduce, the head input's gradient (b*s*h
+each) and the parallel cross-entropy's three reductions of b*s values. ``dp2``: one all-reduce of every gradient.
+A ring all-reduce of n bytes over p ranks sends 2(p-1)/p * n per rank.
 Bytes sent are measured as the growth of ``wchar`` in /proc/self/io (bytes written to files and sockets) over the
-timed steps, on a machine where MindSpore's CPU collectives go through TCP; nothing else writes during them.
+timed steps; nothing else writes during them. MindSpore's CPU transport writes each payload byte twice as seen
+by ``wchar`` (a bare AllGather of 4 MiB over 2 ranks writes 8 MiB per rank, where 4 MiB must be sent), so each
+worker also times a bare all-reduce of 4 MiB: its bytes over the ring count are the transport factor, and the
+step's bytes are compared with the analytical count times that factor.
 
     python benchmarks/parallel.py [--size tiny|small] [--steps 10] [--port 29700]
 
@@ -34,7 +39,7 @@ def build(size, parallel):
     s = dict(SIZES[size])
     seq, batch = s.pop("seq"), s.pop("batch")
     config = LlamaConfig(**s, seq_length=seq + 1, compute_dtype="float32", param_init_type="float32",
-                         parallel_config={"vocab_emb_dp": True, **parallel})
+                         parallel_config={"vocab_emb_dp": True, **parallel})  # mp2v overrides vocab_emb_dp
     import mindspore as ms
 
     ms.set_seed(0)
@@ -89,6 +94,28 @@ def measure(step, ids, steps):
     return statistics.median(times), (wchar() - start_bytes) / steps
 
 
+def transport_factor():
+    """wchar bytes of a bare 4 MiB all-reduce over the ring count (2(p-1)/p * 4 MiB, p = 2)."""
+    import mindspore as ms
+    import numpy as np
+    from mindspore import nn, ops
+
+    class Bare(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.all_reduce = ops.AllReduce()
+
+        def construct(self, x):
+            return self.all_reduce(x)
+
+    cell, x = Bare(), ms.Tensor(np.ones(1 << 20, np.float32))
+    cell(x).asnumpy()
+    start = wchar()
+    for _ in range(5):
+        cell(x).asnumpy()
+    return (wchar() - start) / 5 / (4 << 20)
+
+
 def global_batch(size):
     import numpy as np
 
@@ -103,7 +130,8 @@ def worker(size, layout, steps, out):
     from mf_parallel import parallelize, train_hooks
 
     ms.set_context(mode=ms.GRAPH_MODE, device_target="CPU")
-    parallel = {"mp2": {"model_parallel": 2}, "dp2": {"data_parallel": 2}}[layout]
+    parallel = {"mp2": {"model_parallel": 2}, "mp2v": {"model_parallel": 2, "vocab_emb_dp": False},
+                "dp2": {"data_parallel": 2}}[layout]
     model, _, _ = build(size, parallel)
     model = parallelize(model)
     hooks = train_hooks(model)
@@ -114,7 +142,7 @@ def worker(size, layout, steps, out):
     weights = sum(p.size * 4 for p in model.get_parameters())
     rank_id = model.parallel_state.runtime.rank
     (Path(out) / f"rank_{rank_id}.json").write_text(json.dumps({"seconds": seconds, "sent": sent,
-                                                                 "weights": weights}))
+                                                                 "weights": weights, "factor": transport_factor()}))
 
 
 def single(size, steps):
@@ -140,20 +168,25 @@ def launch(size, layout, steps, port, out):
 def report(size, steps, port, out):
     s = SIZES[size]
     one, full_weights, params = single(size, steps)
-    act = s["batch"] * s["seq"] * s["hidden_size"] * 4
-    expected = {"mp2": 4 * s["num_layers"] * act * 2 * (2 - 1) / 2, "dp2": params * 4 * 2 * (2 - 1) / 2}
+    tokens = s["batch"] * s["seq"]
+    act = tokens * s["hidden_size"] * 4
+    ring = 2 * (2 - 1) / 2
+    expected = {"mp2": 4 * s["num_layers"] * act * ring, "mp2v": ((4 * s["num_layers"] + 2) * act + 16 * tokens) * ring,
+                "dp2": params * 4 * ring}
     print(f"{size}: {s['num_layers']} layers, hidden {s['hidden_size']}, global batch {s['batch']} x {s['seq']}, "
           f"{steps} timed steps; load average {os.getloadavg()[0]:.1f} before")
     print(f"one process: {one * 1000:.1f} ms/step, weights {full_weights / 2**20:.2f} MiB")
-    print("layout  ms/step  vs one  sent/rank/step (KiB)  analytical (KiB)  sent/analytical  weights/rank (MiB)"
-          "  weights/whole")
-    for i, layout in enumerate(("mp2", "dp2")):
+    print("layout  ms/step  vs one  sent/rank/step (KiB)  analytical (KiB)  transport factor  "
+          "sent/(analytical x factor)  weights/rank (MiB)  weights/whole")
+    for i, layout in enumerate(("mp2", "mp2v", "dp2")):
         ranks = launch(size, layout, steps, port + i, out / layout)
         ms = max(r["seconds"] for r in ranks) * 1000
         sent = statistics.mean(r["sent"] for r in ranks)
         weights = max(r["weights"] for r in ranks)
+        factor = statistics.mean(r["factor"] for r in ranks)
         print(f"{layout:6}  {ms:7.1f}  {ms / (one * 1000):6.2f}  {sent / 1024:20.1f}  {expected[layout] / 1024:16.1f}"
-              f"  {sent / expected[layout]:15.3f}  {weights / 2**20:18.2f}  {weights / full_weights:13.3f}")
+              f"  {factor:16.3f}  {sent / expected[layout] / factor:25.3f}  {weights / 2**20:18.2f}"
+              f"  {weights / full_weights:13.3f}")
     print(f"load average {os.getloadavg()[0]:.1f} after")
 
 
@@ -163,7 +196,7 @@ def main():
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--port", type=int, default=29700)
     parser.add_argument("--out", default="/tmp/mf_parallel_bench")
-    parser.add_argument("--worker", choices=("mp2", "dp2"))
+    parser.add_argument("--worker", choices=("mp2", "mp2v", "dp2"))
     args = parser.parse_args()
     if args.worker:
         worker(args.size, args.worker, args.steps, args.out)

@@ -15,6 +15,11 @@ worker also times a bare all-reduce of 4 MiB: its bytes over the ring count are 
 step's bytes are compared with the analytical count times that factor.
 
     python benchmarks/parallel.py [--size tiny|small] [--steps 10] [--port 29700]
+    python benchmarks/parallel.py --memory [--size small]
+
+``--memory`` compares ``mf-parallel plan``'s activation estimate with a measured peak: the peak RSS (VmHWM) of
+one process after training steps at batch 1, 2, 4 and 8 grows linearly with the batch; its slope per row is set
+against the estimate's activation bytes per row (float32, no recompute, no flash attention).
 
 On 2 cores no speed-up is expected (the workers share them); the figures to hold are the bytes and the memory.
 """
@@ -190,6 +195,41 @@ def report(size, steps, port, out):
     print(f"load average {os.getloadavg()[0]:.1f} after")
 
 
+def memory_worker(size, rows):
+    """Peak RSS after three training steps of one process at ``rows`` rows (printed as JSON)."""
+    import mindspore as ms
+    import numpy as np
+
+    import mf_models.layers  # noqa: F401
+
+    ms.set_context(mode=ms.GRAPH_MODE, device_target="CPU")
+    model, seq, _ = build(size, {})
+    step = step_cell(model, None)
+    ids = ms.Tensor(np.random.default_rng(0).integers(3, SIZES[size]["vocab_size"], (rows, seq + 1)).astype(np.int32))
+    for _ in range(3):
+        step(ids).asnumpy()
+    with open("/proc/self/status") as f:
+        print(json.dumps({"hwm": next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) * 1024}))
+
+
+def memory_report(size):
+    from mf_parallel.memory import Workload, estimate
+    from mf_parallel.mesh import Mesh
+
+    peaks = {}
+    for rows in (1, 2, 4, 8):
+        out = subprocess.run([sys.executable, __file__, "--size", size, "--memory_rows", str(rows)],
+                             capture_output=True, text=True, check=True).stdout
+        peaks[rows] = json.loads(out.strip().splitlines()[-1])["hwm"]
+    model, seq, _ = build(size, {})
+    work = [estimate(model.config, Mesh(), Workload(batch=rows, seq=seq)).activations for rows in (1, 8)]
+    measured, estimated = (peaks[8] - peaks[1]) / 7, (work[1] - work[0]) / 7
+    print(f"{size}: peak RSS at batch 1, 2, 4, 8 x {seq}: " + ", ".join(f"{v / 2**20:.0f}" for v in peaks.values())
+          + " MiB")
+    print(f"activations per batch row: measured {measured / 2**20:.1f} MiB, plan's estimate "
+          f"{estimated / 2**20:.1f} MiB (measured / estimate {measured / estimated:.2f})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
@@ -197,8 +237,14 @@ def main():
     parser.add_argument("--port", type=int, default=29700)
     parser.add_argument("--out", default="/tmp/mf_parallel_bench")
     parser.add_argument("--worker", choices=("mp2", "mp2v", "dp2"))
+    parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--memory_rows", type=int)
     args = parser.parse_args()
-    if args.worker:
+    if args.memory_rows:
+        memory_worker(args.size, args.memory_rows)
+    elif args.memory:
+        memory_report(args.size)
+    elif args.worker:
         worker(args.size, args.worker, args.steps, args.out)
     else:
         report(args.size, args.steps, args.port, Path(args.out))

@@ -5,6 +5,8 @@ weights it had. Build (or load) the whole model on every rank first, with the sa
 
 from dataclasses import dataclass
 
+from mindspore import ops
+
 from mf_models.layers import Embedding, Linear, VocabEmbedding
 from mf_models.moe import ExpertLinear, MoEFeedForward
 from mf_parallel.config_check import check_layout, check_shapes
@@ -129,12 +131,9 @@ def _divide_heads(cells, plan, runtime):
                 setattr(cells[path], attr, value // mp)
     for pattern, attr, axis in plan.head_tensors:
         for path in matching(cells, (pattern,)):
-            import mindspore as ms
-            from mindspore import ops
-
             t = getattr(cells[path], attr)
             step = t.shape[axis] // mp
-            setattr(cells[path], attr, ms.Tensor(ops.narrow(t, axis, index * step, step).asnumpy()))
+            setattr(cells[path], attr, ops.narrow(t, axis, index * step, step).copy())
 
 
 def _wrap_regions(cells, plan, runtime):

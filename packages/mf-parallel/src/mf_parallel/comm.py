@@ -15,7 +15,6 @@ collective is missing on that group it is built from AllReduce, once, when the c
 
 from dataclasses import dataclass
 
-import mindspore as ms
 from mindspore import nn, ops
 from mindspore.ops import ReduceOp
 
@@ -156,12 +155,3 @@ class Gather(nn.Cell):
             y = self.reduce_scatter(dout.transpose(_perm_to_front(x.ndim, axis)))
             return (y.transpose(_perm_back(x.ndim, axis)),)
         return (ops.narrow(self.all_reduce(dout), axis, self.index * n, n),)
-
-
-def identity_cell():
-    """A cell that returns its input (a collective over a group of one rank)."""
-    return nn.Identity()
-
-
-def cast_float32(x):
-    return ops.cast(x, ms.float32)

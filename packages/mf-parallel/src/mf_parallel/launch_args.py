@@ -10,7 +10,7 @@ msrun_launcher.sh forms (EXECUTE_ORDER is the quoted command; here it may also f
 """
 
 import shlex
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from mf_parallel.errors import ParallelError
 
@@ -87,7 +87,3 @@ def resolve(positionals, command, options):
                       _int(values["node_rank"], "node_rank", 0, worker_num // local - 1), str(values["log_dir"]),
                       _bool(values["join"], "join"), _int(values["cluster_time_out"], "cluster_time_out"))
     return spec
-
-
-def with_command(spec, command):
-    return replace(spec, command=tuple(command))

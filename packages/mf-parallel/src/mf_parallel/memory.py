@@ -23,7 +23,6 @@ stage, final norm and head on the last, a tied table on both).
 import math
 from dataclasses import dataclass, field
 
-from mf_parallel.mesh import Mesh
 from mf_parallel.plans import plan_for
 
 BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
@@ -216,7 +215,3 @@ def parse_size(text, key):
     if value <= 0:
         raise ParallelError(f"must be positive, got {text!r}", key=key)
     return int(value * mult)
-
-
-def mesh_of(parallel_config):
-    return Mesh.from_config(parallel_config)

@@ -110,10 +110,6 @@ def plan_for(config):
                         f"{', '.join(sorted(PLANS))}", key="model.model_config.type")
 
 
-def region_paths(plan, paths):
-    return [p for p in paths if _matches(p, plan.regions)]
-
-
 def matching(paths, patterns):
     """The ``paths`` that match one of ``patterns`` (``""`` matches the root)."""
     return [p for p in paths if _matches(p, patterns)]

@@ -86,3 +86,33 @@ def test_a_failing_rank_stops_the_job_at_once_naming_rank_code_and_log(tmp_path)
     assert "[rank 0] hello from 0" in proc.stdout and "[rank 1] hello from 1" in proc.stdout
     assert "MF_PARALLEL_COMMAND=" in proc.stdout.splitlines()[0]  # msrun never parses the command's options
     assert not done.exists()
+
+
+def test_a_checkpoint_that_does_not_match_the_model_fails_before_any_worker_starts(tmp_path, mf_assets):
+    """The checkpoint the command loads is read from its headers (numpy only) against the model's names and
+    shapes: a wrong shape or a missing tensor is one line naming the tensor, exit 2, and no worker starts."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from mf_config import load_config
+    from mf_config.model_configs import model_config_from_task
+    from mf_models.specs import param_shapes
+
+    yaml = mf_assets / "mindformers-yaml" / "predict_llama2_7b.yaml"
+    sets = [f"model.model_config.{k}={v}" for k, v in dict(num_layers=1, hidden_size=32, num_heads=4, n_kv_heads=2,
+                                                            vocab_size=64, intermediate_size=64).items()]
+    sets += ["parallel_config.model_parallel=2", "parallel_config.data_parallel=1"]
+    shapes = param_shapes(model_config_from_task(load_config(yaml, sets)))
+    tensors = {n: np.zeros(s, np.float32) for n, s in shapes.items()}
+    wrong = "model.layers.0.attention.wk.weight"
+    for case, change in (("shape", {wrong: np.zeros((64, 32), np.float32)}), ("missing", {})):
+        data = dict(tensors, **change)
+        if case == "missing":
+            del data[wrong]
+        save_file(data, str(tmp_path / f"{case}.safetensors"))
+        args = ["launch", "--worker_num", "2", "--log_dir", str(tmp_path / "logs"), "--", "mf-generate", "run",
+                "--config", str(yaml), "--load_checkpoint", str(tmp_path / f"{case}.safetensors")]
+        result = CliRunner().invoke(main, args + [a for s in sets for a in ("--set", s)])
+        assert result.exit_code == 2 and wrong in result.output, result.output
+        assert ("[64, 32]" in result.output) == (case == "shape")
+    assert not (tmp_path / "logs").exists()

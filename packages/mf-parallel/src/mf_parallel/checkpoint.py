@@ -19,6 +19,7 @@ from pathlib import Path
 import mindspore as ms
 import numpy as np
 
+from mf_parallel.config_check import source_layout
 from mf_parallel.errors import ParallelError
 
 LAYOUT_NAME = "layout.json"
@@ -133,7 +134,7 @@ class ShardedCheckpoint:
         from mf_ckpt.reshard import Sources, read_block, tensor_meta
 
         source = Path(source)
-        layout = _source_layout(source, src_strategy)
+        layout = source_layout(source, src_strategy)
         targets = self._tensors(cells or (self.model,), None)
         mine = self.layout({n: tuple(t.shape) for n, t in targets.items()})
         sources = Sources(source)
@@ -166,21 +167,6 @@ def _tensor(block, dtype):
     if block.dtype.name == "bfloat16":
         return ms.Tensor(block.astype(np.float32)).astype(dtype)
     return ms.Tensor(np.ascontiguousarray(block)).astype(dtype)
-
-
-def _source_layout(source, src_strategy):
-    from mf_ckpt.layout import Layout
-    from mf_ckpt.strategy import load_layout
-
-    if src_strategy:
-        return load_layout(src_strategy)
-    if source.is_dir() and (source / LAYOUT_NAME).is_file():
-        return load_layout(source / LAYOUT_NAME)
-    ranks = [p for p in source.iterdir() if p.is_dir() and p.name.startswith("rank_")] if source.is_dir() else []
-    if len(ranks) > 1:
-        raise ParallelError("a sharded checkpoint needs its layout: pass src_strategy_path_or_dir (a strategy "
-                            "file or folder)", file=source, key="src_strategy_path_or_dir")
-    return Layout({})
 
 
 def rank_file(source, name, rank):

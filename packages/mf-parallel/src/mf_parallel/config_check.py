@@ -1,6 +1,8 @@
 """A parallel layout checked against the model and the device count from the config alone (no mindspore, no
 workers): what ``parallelize`` would refuse, refused before anything starts."""
 
+from pathlib import Path
+
 from mf_config.model_configs import ParallelConfig
 from mf_parallel.errors import ParallelError
 from mf_parallel.mesh import Mesh
@@ -40,12 +42,58 @@ def check_layout(config, parallel_config=None, device_num=None):
     return pc
 
 
-def check_task(path, overrides, device_num):
-    """``check_layout`` for a task YAML (with dotted overrides) on ``device_num`` workers."""
+def check_task(path, overrides, device_num, load_checkpoint=None, src_strategy=None):
+    """``check_layout`` for a task YAML (with dotted overrides) on ``device_num`` workers, and ``check_checkpoint``
+    for the checkpoint it (or ``load_checkpoint``) names."""
     from mf_config import load_config
     from mf_config.model_configs import model_config_from_task
 
     task = load_config(path, list(overrides))
     if not isinstance(task.get("model"), dict) or "model_config" not in task["model"]:
         return None
-    return check_layout(model_config_from_task(task), None, device_num)
+    config = model_config_from_task(task)
+    pc = check_layout(config, None, device_num)
+    checkpoint = load_checkpoint or task.get("load_checkpoint")
+    if checkpoint:
+        check_checkpoint(config, checkpoint, src_strategy or task.get("src_strategy_path_or_dir") or None)
+    return pc
+
+
+def source_layout(source, src_strategy=None):
+    """The layout of a checkpoint to load: ``src_strategy`` (a MindSpore strategy file or folder, or a layout
+    JSON), else ``source/layout.json`` (what mf-parallel writes), else whole (one file or folder, one rank)."""
+    from mf_ckpt.layout import Layout
+    from mf_ckpt.strategy import load_layout
+
+    source = Path(source)
+    if src_strategy:
+        return load_layout(src_strategy)
+    if source.is_dir() and (source / "layout.json").is_file():
+        return load_layout(source / "layout.json")
+    ranks = [p for p in source.iterdir() if p.is_dir() and p.name.startswith("rank_")] if source.is_dir() else []
+    if len(ranks) > 1:
+        raise ParallelError("a sharded checkpoint needs its layout: pass src_strategy_path_or_dir (a strategy "
+                            "file or folder)", file=source, key="src_strategy_path_or_dir")
+    return Layout({})
+
+
+def check_checkpoint(config, path, src_strategy=None):
+    """A checkpoint to load (whole, or ``rank_N`` shards with ``src_strategy`` or their ``layout.json``) against the
+    model's parameter names and full shapes, from the files' headers (numpy only): ParallelError naming the tensor."""
+    from mf_ckpt.reshard import Sources, tensor_meta
+    from mf_models.specs import param_shapes
+
+    path = Path(path)
+    if not path.exists():
+        raise ParallelError("no such checkpoint file or folder", file=path, key="load_checkpoint")
+    sources = Sources(path)
+    try:
+        meta = tensor_meta(sources, source_layout(path, src_strategy))
+    finally:
+        sources.close()
+    for name, shape in param_shapes(config).items():
+        if name not in meta:
+            raise ParallelError("the model's parameter is missing from the checkpoint", file=path, key=name)
+        if tuple(meta[name][1]) != tuple(shape):
+            raise ParallelError(f"shape {list(meta[name][1])} in the checkpoint, the model needs {list(shape)}",
+                                file=path, key=name)

@@ -209,28 +209,27 @@ def launch(spec, out=None):
 
 
 def preflight(spec):
-    """The layout of a ``--config`` YAML in the command (with its ``--set`` overrides) against the worker count,
-    before any worker starts: ParallelError/ConfigError naming the key."""
+    """The layout of a ``--config`` YAML in the command (with its ``--set`` overrides) against the worker count, and
+    the checkpoint it loads (``--load_checkpoint`` or the YAML's, sharded per ``--src_strategy_path_or_dir``)
+    against the model, before any worker starts: ParallelError/ConfigError naming the key."""
     from mf_parallel.config_check import check_task
 
-    config, overrides = _config_args(spec.command)
-    if config is not None:
-        check_task(config, overrides, spec.worker_num)
-
-
-def _config_args(command):
-    config, overrides, args = None, [], list(command)
-    for i, arg in enumerate(args):
-        if arg == "--config" and i + 1 < len(args):
-            config = args[i + 1]
-        elif arg.startswith("--config="):
-            config = arg.split("=", 1)[1]
-        elif arg == "--set" and i + 1 < len(args):
-            overrides.append(args[i + 1])
-        elif arg.startswith("--set="):
-            overrides.append(arg.split("=", 1)[1])
+    flags = _flags(spec.command)
+    config = flags.get("config", [None])[-1]
     if config is None:
-        return None, []
+        return
     if not Path(config).is_file():
         raise ParallelError("no such file", file=config, key="config")
-    return config, overrides
+    check_task(config, flags.get("set", []), spec.worker_num, flags.get("load_checkpoint", [None])[-1],
+               flags.get("src_strategy_path_or_dir", [None])[-1])
+
+
+def _flags(command):
+    """{flag: [values]} of ``--flag value`` / ``--flag=value`` for the flags preflight reads."""
+    wanted = ("config", "set", "load_checkpoint", "src_strategy_path_or_dir")
+    out, args = {}, list(command)
+    for i, arg in enumerate(args):
+        name, eq, value = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
+        if name in wanted and (eq or i + 1 < len(args)):
+            out.setdefault(name, []).append(value if eq else args[i + 1])
+    return out

@@ -156,27 +156,35 @@ class Job:
             proc.wait()
 
     def supervise(self):
-        """Wait for the local ranks; the exit code of the launch (the failed rank's, or msrun's)."""
+        """Wait for the local ranks; the exit code of the launch (the failed rank's, or msrun's). The job's
+        processes are killed only when it fails or is interrupted (a finished job's ids may already be reused)."""
+        code = 1
         try:
-            while True:
-                time.sleep(POLL_S)
-                self.show_logs()
-                exits = self.exits()
-                failed = sorted((r, c) for r, c in exits.items() if c != 0)
-                if failed:
-                    rank, code = failed[0]
-                    self.out(f"mf-parallel: rank {rank} exited with code {code}; its log: "
-                             f"{self.log_dir / f'worker_{rank}.log'}; stopping the job", err=True)
-                    return code if 0 < code < 256 else 1
-                if len(exits) == len(self.spec.local_ranks):
-                    self._wait_procs()
-                    return 0
-                code = self._dead_launcher()
-                if code is not None:
-                    return code
+            code = self._wait()
+            return code
         finally:
             self.show_logs()
-            self.stop()
+            if code != 0:
+                self.stop()
+            shutil.rmtree(self.status, ignore_errors=True)
+
+    def _wait(self):
+        while True:
+            time.sleep(POLL_S)
+            self.show_logs()
+            exits = self.exits()
+            failed = sorted((r, c) for r, c in exits.items() if c != 0)
+            if failed:
+                rank, code = failed[0]
+                self.out(f"mf-parallel: rank {rank} exited with code {code}; its log: "
+                         f"{self.log_dir / f'worker_{rank}.log'}; stopping the job", err=True)
+                return code if 0 < code < 256 else 1
+            if len(exits) == len(self.spec.local_ranks):
+                self._wait_procs()
+                return 0
+            code = self._dead_launcher()
+            if code is not None:
+                return code
 
     def _dead_launcher(self):
         """msrun (or a directly started worker) that ended before its ranks reported: its exit code."""

@@ -134,14 +134,18 @@ def test_mp2_launcher_prefixes_each_rank_and_prints_msrun(mp2):
 
 
 def test_mp2_checkpoint_merges_to_the_full_one_and_its_strategy_file_says_the_same(mp2, refs, tmp_path):
-    from mf_ckpt.reshard import reshard
+    from click.testing import CliRunner
+
+    from mf_ckpt.cli import main as mf_ckpt
     from mf_ckpt.store import open_checkpoint
     from mf_ckpt.strategy import load_layout
 
     folder = mp2[0] / "ckpt_llama_mp2"
     ours, theirs = load_layout(folder / "layout.json"), load_layout(folder / "strategy")
     assert ours.params == theirs.params and len(ours.params) == len(refs["llama"]["grads"])
-    reshard(folder, tmp_path / "merged", src_layout=ours)
+    merge = CliRunner().invoke(mf_ckpt, ["merge", "--src_strategy", str(folder / "layout.json"), "--src_ckpt_dir",
+                                         str(folder), "--dst_ckpt_dir", str(tmp_path / "merged")])
+    assert merge.exit_code == 0, merge.output
     merged = open_checkpoint(tmp_path / "merged" / "rank_0")
     full = open_checkpoint(refs["inputs"] / "llama")
     assert set(merged.infos) == set(full.infos)

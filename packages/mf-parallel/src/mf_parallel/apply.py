@@ -50,6 +50,8 @@ def parallelize(model, parallel_config=None, runtime=None):
     ``runtime``: an ``mf_parallel.runtime.Runtime`` (default: communication initialised and groups created
     here). A layout the model or backend cannot run raises ``ParallelError``/``ConfigError`` naming the key.
     """
+    if getattr(model, "parallel_state", None) is not None:
+        raise ParallelError("the network is parallelized already", key="use_parallel")
     pc = check_layout(model.config, parallel_config)
     runtime = runtime or start(pc)
     plan = plan_for(model.config)

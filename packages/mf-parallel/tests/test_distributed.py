@@ -186,11 +186,12 @@ def test_dp2mp2_resume_from_a_sharded_checkpoint_is_bitwise_equal(dp2mp2):
         assert json.loads(rank_file(out / "ckpt_llama_step3", "note.json", rank)) == {"rank": rank}
 
 
-def test_dp2mp2_data_shards_are_the_data_parallel_coordinates(dp2mp2):
+def test_dp2mp2_data_shards_and_the_overflow_check_all_ranks_agree_on(dp2mp2):
     _, ranks, texts = dp2mp2
     mesh = Mesh(dp=2, mp=2)
     for rank, got in enumerate(ranks):
-        assert got["data_shard"].tolist() == [mesh.index("dp", rank), 2]
+        assert got["data_shard"].tolist() == [mesh.index("dp", rank), 2] and got["global_rank"] == rank
+        assert bool(got["finite.all"]) and not bool(got["finite.one_rank_inf"])  # rank 3's inf seen everywhere
     assert "starting its workers directly" in texts[1] and any(m in texts[0].splitlines()[0] for m in MSRUN)
 
 

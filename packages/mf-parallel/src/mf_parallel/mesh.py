@@ -96,7 +96,8 @@ class Mesh:
     def groups(self, rank):
         """{name: ranks} of every group ``rank`` belongs to."""
         return {"mp": self.mp_group(rank), "dp": self.dp_group(rank), "ep": self.ep_group(rank),
-                "expert_dp": self.expert_dp_group(rank), "ep_mp": self.ep_mp_group(rank)}
+                "expert_dp": self.expert_dp_group(rank), "ep_mp": self.ep_mp_group(rank),
+                "world": tuple(range(self.world))}
 
     def describe(self):
         return f"dp={self.dp} mp={self.mp} ep={self.ep} pp={self.pp} ({self.world} devices)"

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 
 import mindspore as ms
-from mindspore import nn, ops
+from mindspore import amp, nn, ops
 
 from mf_parallel.errors import ParallelError
 
@@ -93,6 +93,19 @@ class ClipByGlobalNorm(nn.Cell):
         return out
 
 
+class AllFinite(nn.Cell):
+    """Whether every rank's gradients are finite (a loss-scale overflow check all ranks agree on: a rank holds
+    only its blocks, so a local ``amp.all_finite`` could differ between ranks)."""
+
+    def __init__(self, state):
+        super().__init__()
+        self.count = state.runtime.all_reduce_sum("world")
+
+    def construct(self, grads):
+        bad = 1.0 - ops.cast(amp.all_finite(grads), ms.float32)
+        return self.count(ops.stop_gradient(bad)) == 0
+
+
 class LossMean(nn.Cell):
     """A rank's loss averaged over the data-parallel replicas (the global batch's loss, for logging)."""
 
@@ -113,8 +126,10 @@ class TrainHooks:
     grad_norm: nn.Cell
     clip_grads: nn.Cell
     loss_mean: nn.Cell
+    all_finite: nn.Cell
     rank_id: int
     device_num: int
+    global_rank: int
     checkpoint: object
     optimizer_shard: bool = False
 
@@ -149,4 +164,5 @@ def train_hooks(model, params=None, optimizer_shard=False):
     if optimizer_shard:
         logger.warning(optimizer_shard_note(rt.caps, rt.mesh.dp))
     return TrainHooks(GradReducer(params, state), GradNorm(params, state), ClipByGlobalNorm(params, state),
-                      LossMean(state), rt.index("dp"), rt.mesh.dp, ShardedCheckpoint(model, state))
+                      LossMean(state), AllFinite(state), rt.index("dp"), rt.mesh.dp, rt.rank,
+                      ShardedCheckpoint(model, state))

@@ -112,6 +112,12 @@ def dp2mp2(inputs, out):
     results["resume.losses"] = np.array(steps(STEPS - RESUME_AT))[:, 0]
     results["resume.max_weight_difference"] = np.float32(max(
         np.abs(p.asnumpy() - final[p.name]).max() for cell in state for p in cell.get_parameters()))
+    grads = tuple(ops.zeros(p.shape, p.dtype) for p in model.trainable_params())
+    results["finite.all"] = hooks.all_finite(grads).asnumpy()
+    if rank == 3:  # one rank's block overflows: every rank must see it
+        grads = grads[:-1] + (ops.fill(ms.float32, grads[-1].shape, float("inf")),)
+    results["finite.one_rank_inf"] = hooks.all_finite(grads).asnumpy()
+    results["global_rank"] = np.int32(hooks.global_rank)
     moe = parallelize(network("mixtral", data_parallel=2, model_parallel=2, expert_parallel=2))
     moe_hooks = train_hooks(moe)
     moe_hooks.checkpoint.load(inputs / "mixtral")

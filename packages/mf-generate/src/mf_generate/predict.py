@@ -30,13 +30,20 @@ def load_task(config=None, model=None, load_checkpoint=None, register_path=None,
     if run_mode not in (None, "predict"):
         raise GenerationError(f"mf-generate runs run_mode predict, not '{run_mode}' (training is mf-train's)",
                               key="run_mode")
-    if use_parallel:
-        raise GenerationError("mf-generate predicts on one device; set use_parallel False", key="use_parallel")
+    if use_parallel:  # under `mf-parallel launch`: the model split over the model-parallel ranks
+        from mf_parallel.inference import require_launcher, start_for_task
+
+        require_launcher(config)
     if register_path:
         import_register_path(register_path)
     set_context(task)
+    runtime = start_for_task(task) if use_parallel else None
     source = config or model or load_checkpoint
     net, _ = load_model(source, load_checkpoint, overrides if config else _folder_overrides(overrides))
+    if runtime is not None:
+        from mf_parallel import parallelize
+
+        net = parallelize(net, runtime=runtime)
     tokenizer = load_tokenizer(config, vocab_file, overrides, [model, load_checkpoint])
     return net, tokenizer, task
 

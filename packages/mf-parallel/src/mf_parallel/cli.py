@@ -1,4 +1,10 @@
-"""The `mf-parallel` command."""
+"""The `mf-parallel` command: launch, plan, ranktable, merge-ranktable, rank-env."""
+
+import json
+import sys
+from pathlib import Path
+
+import click
 
 from mf_config.cli_support import group
 from mf_parallel import __version__
@@ -7,3 +13,122 @@ from mf_parallel import __version__
 @group(__version__, "mf-parallel")
 def main():
     """Parallel plans, tensor-parallel layers, rank tables, the msrun launcher."""
+
+
+class _LaunchCommand(click.Command):
+    """Everything after the first ``--`` is the command to run, untouched."""
+
+    def parse_args(self, ctx, args):
+        args = list(args)
+        ctx.meta["mf_command"] = args[args.index("--") + 1:] if "--" in args else []
+        return super().parse_args(ctx, args[:args.index("--")] if "--" in args else args)
+
+
+@main.command(cls=_LaunchCommand, context_settings={"ignore_unknown_options": False})
+@click.option("--worker_num", type=int, help="Workers of the whole job (default 8, as msrun_launcher.sh).")
+@click.option("--local_worker_num", type=int, help="Workers on this node (default: worker_num).")
+@click.option("--master_addr", help="The scheduler's address (default 127.0.0.1).")
+@click.option("--master_port", type=int, help="The scheduler's port (default 8118).")
+@click.option("--node_rank", type=int, help="This node's index (default 0).")
+@click.option("--log_dir", help="Where worker_N.log go (default output/msrun_log).")
+@click.option("--join", type=click.BOOL, default=None, help="msrun's --join (default False).")
+@click.option("--cluster_time_out", type=int, help="Seconds to wait for the cluster to form (default 7200).")
+@click.argument("positionals", nargs=-1)
+@click.pass_context
+def launch(ctx, positionals, **options):
+    """Run COMMAND on every rank under msrun: mf-parallel launch [OPTIONS] [WORKER_NUM ...] -- COMMAND ...
+
+    Also msrun_launcher.sh's forms: "COMMAND" [WORKER_NUM [MASTER_PORT LOG_DIR JOIN CLUSTER_TIME_OUT]] and
+    "COMMAND" WORKER_NUM LOCAL_WORKER MASTER_ADDR MASTER_PORT NODE_RANK LOG_DIR JOIN CLUSTER_TIME_OUT.
+    A --config YAML in COMMAND is checked against the worker count before any worker starts."""
+    from mf_parallel.launch_args import resolve
+    from mf_parallel.launcher import launch as run
+    from mf_parallel.launcher import preflight
+
+    spec = resolve(positionals, ctx.meta["mf_command"], options)
+    preflight(spec)
+    ctx.exit(run(spec))
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--devices", type=int, required=True, help="Number of devices.")
+@click.option("--device_memory", default="64GB", show_default=True, help="Memory of one device.")
+@click.option("--mode", type=click.Choice(["train", "predict"]), help="Default: the YAML's run_mode.")
+@click.option("--micro_batch", type=int, help="Per-device (micro-)batch size (default: runner_config.batch_size).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a YAML key (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def plan(ctx, config, devices, device_memory, mode, micro_batch, overrides, as_json):
+    """Per-device memory of CONFIG's layout on DEVICES devices (or of every layout); exit 0 fits, 1 does not."""
+    from mf_config import load_config
+    from mf_config.sources import model_config_from_task
+    from mf_parallel.plan_report import report
+    from mf_parallel.planner import plan as make_plan
+
+    task = load_config(config, list(overrides))
+    model = model_config_from_task(task)
+    candidates, budget, workload, searched = make_plan(task, model, devices, device_memory, mode, micro_batch)
+    fits = report(Path(config).name, task, model, candidates, budget, workload, searched, devices, as_json,
+                  click.echo)
+    ctx.exit(0 if fits else 1)
+
+
+@main.command()
+@click.option("--device_num", default="[0,8)", show_default=True, help="Device range, as hccl_tools.py.")
+@click.option("--server_ip", help="This server's IP (default: the host's).")
+@click.option("--visible_devices", default="0,1,2,3,4,5,6,7", show_default=True)
+@click.option("--device_num_per_node", type=int, default=8, show_default=True)
+@click.option("--device_ips", help="Device IPs: '0:IP,1:IP,...' or 'IP,IP,...' (default: --hccn_conf).")
+@click.option("--hccn_conf", default="/etc/hccn.conf", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), help="Default: hccl_{n}p_{ids}_{server}.json here.")
+def ranktable(device_num, server_ip, visible_devices, device_num_per_node, device_ips, hccn_conf, output):
+    """Write the HCCL rank table (RANK_TABLE_FILE) of one server, as MindFormers' hccl_tools.py."""
+    from mf_parallel.errors import ParallelError
+    from mf_parallel.ranktable import device_range, make_table, parse_device_ips, read_hccn_conf, table_name
+
+    first, last = device_range(device_num, device_num_per_node)
+    if device_ips:
+        ips = parse_device_ips(device_ips)
+    elif Path(hccn_conf).is_file():
+        ips = read_hccn_conf(hccn_conf)
+    else:
+        raise ParallelError(f"no device IPs: give --device_ips or an hccn.conf ({hccn_conf} is missing)",
+                            key="device_ips")
+    table = make_table(first, last, server_ip, ips, visible_devices)
+    _write_json(output or table_name(table), table)
+
+
+@main.command("merge-ranktable")
+@click.argument("tables", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--output", type=click.Path(dir_okay=False), help="Default: hccl_{servers}s_{devices}p.json here.")
+def merge_ranktable(tables, output):
+    """Merge servers' rank tables into one for the cluster, as MindFormers' merge_hccl.py."""
+    from mf_parallel.ranktable import load_table, merge_tables, merged_name
+
+    table = merge_tables([load_table(t) for t in tables])
+    _write_json(output or merged_name(table), table)
+
+
+@main.command("rank-env")
+@click.argument("rank_table_file", type=click.Path(dir_okay=False))
+@click.argument("device_range")
+@click.argument("rank_size", required=False, type=int)
+def rank_env(rank_table_file, device_range, rank_size):
+    """Per device of DEVICE_RANGE, the environment run_distribute.sh exports (one line each, for `env`)."""
+    from mf_parallel.ranktable import legacy_env
+
+    for env in legacy_env(rank_table_file, device_range, rank_size):
+        click.echo(" ".join(f"{k}={v}" for k, v in env.items()))
+
+
+def _write_json(path, data):
+    from mf_config.fileio import atomic_write
+
+    with atomic_write(path) as f:
+        json.dump(data, f, indent=4)
+    click.echo(f"wrote {path}", err=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -134,3 +134,25 @@ def test_mindspore_merges_shards_with_our_strategy_file(tmp_path):
     merged = ms.load_checkpoint(str(next((tmp_path / "merged" / "rank_0").glob("*.ckpt"))))
     for name, value in arrays.items():
         np.testing.assert_array_equal(merged[name].asnumpy(), value, err_msg=name)
+
+
+
+def test_every_family_finds_its_plan_as_its_tp_plan_part_and_an_unplanned_one_is_refused():
+    """The plans are the families' parts (entry points): Qwen2 (q/k/v biases split with their weights) and Mistral
+    get Llama's; a family without a plan is refused naming the key."""
+    from mf_config import preset
+    from mf_config.spec import families, register_part
+    from mf_parallel.plans import BLOOM, GPT2, LLAMA
+
+    expected = {"llama": LLAMA, "mistral": LLAMA, "mixtral": LLAMA, "qwen2": LLAMA, "gpt2": GPT2, "bloom": BLOOM}
+    assert {spec.name: spec.part("tp_plan") for spec in families() if spec.name in expected} == expected
+    qwen2 = preset("qwen2", "tiny")
+    placements = plan_for(qwen2).resolve(param_shapes(qwen2))
+    assert placements["model.layers.0.attention.wq.bias"].dims == ((0, "mp"),)
+    register_part("gpt2", "tp_plan", None)
+    try:
+        with pytest.raises(MFError, match="model.model_config.type: no tensor-parallel plan for family 'gpt2'; "
+                                          "families with one: bloom, llama, mistral, mixtral, qwen2"):
+            plan_for(GPT2Config())
+    finally:
+        register_part("gpt2", "tp_plan", GPT2)

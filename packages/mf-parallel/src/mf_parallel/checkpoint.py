@@ -97,11 +97,12 @@ class ShardedCheckpoint:
             out[name] = value if isinstance(value, ms.Tensor) else ms.Tensor(value)
         return out
 
-    def save(self, directory, cells=None, extra=None, rank_files=None):
+    def save(self, directory, cells=None, extra=None, rank_files=None, add_files=None):
         """Write this rank's shard of ``cells`` (default: the network; pass the optimizer too for its states)
         and ``extra`` ({name: Tensor or number}, e.g. the step) into ``directory``; ``rank_files`` ({file name:
-        bytes}, e.g. this rank's RNG states) go beside the shard. Every rank calls it; the folder appears,
-        complete, when the last rank's shard is written (one rename by rank 0). Returns the folder."""
+        bytes}, e.g. this rank's RNG states) go beside the shard; ``add_files(folder)``, called on rank 0, puts
+        files shared by every rank (the model's config.json) beside the layout. Every rank calls it; the folder
+        appears, complete, when the last rank's shard is written (one rename by rank 0). Returns the folder."""
         from mf_config.fileio import atomic_dir, atomic_write
         from mf_parallel.strategy_file import strategy_bytes
 
@@ -116,6 +117,8 @@ class ShardedCheckpoint:
                     json.dump(layout, f, indent=1)
                 with atomic_write(tmp / STRATEGY_NAME, "wb") as f:
                     f.write(strategy_bytes(layout))
+                if add_files is not None:
+                    add_files(tmp)
                 share(self.runtime, str(tmp))
                 _write_shard(tmp, rank, tensors, rank_files)
                 barrier(self.runtime)
@@ -166,7 +169,8 @@ class ShardedCheckpoint:
 def _tensor(block, dtype):
     if block.dtype.name == "bfloat16":
         return ms.Tensor(block.astype(np.float32)).astype(dtype)
-    return ms.Tensor(np.ascontiguousarray(block)).astype(dtype)
+    # np.array, not ascontiguousarray: that one makes a 0-d scalar (a loss scale, a step) 1-d
+    return ms.Tensor(np.array(block, order="C")).astype(dtype)
 
 
 def rank_file(source, name, rank):

@@ -87,7 +87,8 @@ def _numpy_dtype(param):
             ms.int64: np.int64}[param.dtype]
 
 
-def _step_of(folder):
+def step_of(folder):
+    """The step in a checkpoint folder's name (-1 when it has none)."""
     match = _NAME.match(folder.name)
     return int(match.group(2)) if match else -1
 
@@ -98,7 +99,7 @@ def complete(directory):
     if not directory.is_dir():
         return []
     found = [p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / STATE).is_file()]
-    return sorted(found, key=lambda p: (_step_of(p), p.stat().st_mtime))
+    return sorted(found, key=lambda p: (step_of(p), p.stat().st_mtime))
 
 
 def newest_good(directory):
@@ -116,11 +117,12 @@ def newest_good(directory):
     return None
 
 
-def prune(directory, keep, protect):
-    """Remove the oldest complete checkpoints beyond ``keep`` (never ``protect``, the one just written)."""
+def prune(directory, keep, protect, listing=None):
+    """Remove the oldest complete checkpoints beyond ``keep`` (never ``protect``, the one just written);
+    ``listing(directory)`` finds them (default ``complete``)."""
     if not keep or keep < 1:
         return
-    old = [p for p in complete(directory) if p != Path(protect)]
+    old = [p for p in (listing or complete)(directory) if p != Path(protect)]
     for path in old[:max(0, len(old) + 1 - keep)]:
         doomed = path.with_name(f".{path.name}.removing")
         path.rename(doomed)  # gone from the listing at once; a kill mid-removal leaves a hidden folder only

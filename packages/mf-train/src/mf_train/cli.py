@@ -1,4 +1,5 @@
-"""The `mf-train` command: ``run`` (MindFormers' ``run_mindformer.py`` for train, finetune and eval)."""
+"""The `mf-train` command: ``run`` (MindFormers' ``run_mindformer.py`` for train, finetune and eval), ``launch``
+(``run`` on several devices under mf-parallel's launcher) and ``merge-lora``."""
 
 import functools
 
@@ -7,12 +8,13 @@ import click
 from mf_config.cli_support import group
 from mf_train import __version__
 from mf_train.errors import TrainError
+from mf_train.launch_cli import launch_command
 from mf_train.lora_cli import merge_lora_command
 
 
 @group(__version__, "mf-train")
 def main():
-    """Trainer, optimizers, LR schedules, callbacks, resume, LoRA; `mf-train run`."""
+    """Trainer, optimizers, LR schedules, callbacks, resume, LoRA; `mf-train run`, `mf-train launch`."""
 
 
 def _options(f):
@@ -38,7 +40,8 @@ def _options(f):
         click.option("--batch_size", type=int, help="runner_config.batch_size (per device, per micro-batch)."),
         click.option("--gradient_accumulation_steps", type=int, help="runner_config.gradient_accumulation_steps."),
         click.option("--do_eval", help="do_eval: evaluate during training (EvalCallBack).", **bool_flag),
-        click.option("--use_parallel", help="use_parallel.", **bool_flag),
+        click.option("--use_parallel", help="use_parallel: several devices (what `mf-train launch` passes).",
+                     **bool_flag),
         click.option("--device_target", help="context.device_target (CPU, Ascend, GPU)."),
         click.option("--device_id", type=int, help="context.device_id."),
         click.option("--auto_trans_ckpt", help="auto_trans_ckpt.", **bool_flag),
@@ -81,4 +84,5 @@ def run(config, overrides, print_config, no_progress, **flags):
         trainer.train()
 
 
+main.add_command(launch_command)
 main.add_command(merge_lora_command)

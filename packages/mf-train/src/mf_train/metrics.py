@@ -16,14 +16,18 @@ CURVE = "loss_curve.png"
 class Recorder:
     """Records steps and evaluations of one run into ``output_dir``."""
 
-    def __init__(self, output_dir, total_steps, initial_step=0, progress=None, tensorboard=True):
+    def __init__(self, output_dir, total_steps, initial_step=0, progress=None, tensorboard=True, write=True):
+        """``write`` False: nothing goes to ``output_dir`` (the other ranks of a parallel run, whose figures
+        rank 0 records), the lines are still printed."""
         self.dir = Path(output_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
         self.total_steps, self.initial_step = total_steps, initial_step
         self.steps, self.evals = [], []
         self.tokens = 0
-        self._jsonl = open(self.dir / METRICS, "a", encoding="utf-8")
-        self._tb = self._tensorboard() if tensorboard else None
+        self._jsonl = None
+        if write:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._jsonl = open(self.dir / METRICS, "a", encoding="utf-8")
+        self._tb = self._tensorboard() if tensorboard and write else None
         show = sys.stderr.isatty() if progress is None else progress
         self._bar = self._progress() if show else None
 
@@ -63,8 +67,9 @@ class Recorder:
         self._write(record)
 
     def _write(self, record):
-        self._jsonl.write(json.dumps(record) + "\n")
-        self._jsonl.flush()
+        if self._jsonl is not None:
+            self._jsonl.write(json.dumps(record) + "\n")
+            self._jsonl.flush()
 
     def line(self, text):
         """Print a line on stderr without breaking the progress bar."""
@@ -79,6 +84,8 @@ class Recorder:
             self._bar.close()
         if self._tb is not None:
             self._tb.close()
+        if self._jsonl is None:
+            return None
         self._jsonl.close()
         return self._curve() if self.steps else None
 

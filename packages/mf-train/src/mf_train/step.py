@@ -4,9 +4,12 @@ accumulation, as one graph per optimizer step.
 ``TrainStep(network, optimizer, ...)(input_ids, labels, lr)`` runs ``accumulation`` micro-batches (inputs shaped
 (accumulation, batch, seq) when accumulating, else (batch, seq)), sums their gradients of ``loss * scale_sense``,
 reduces them with ``grad_reducer`` (data parallel: an average over the data-parallel group; identity on one
-device), unscales, checks them for inf/NaN when the loss scale is dynamic, clips them to ``max_grad_norm`` (the
-norm's square reduced by ``norm_reducer`` across model-parallel shards) and, unless they overflowed, updates the
-parameters. It returns (mean loss, overflow, loss scale, global norm before clipping; 0 when not clipping).
+device), unscales, checks them for inf/NaN when the loss scale is dynamic (``all_finite``: on several ranks, a
+verdict every rank shares), clips them to ``max_grad_norm`` (``grad_norm``: on several ranks, the norm of the whole
+model, the squares of model-parallel shards summed over their group) and, unless they overflowed, updates the
+parameters. It returns (mean loss (``loss_mean``: over the data-parallel replicas, the global batch's), overflow,
+loss scale, global norm before clipping; 0 when not clipping). mf-parallel's ``train_hooks`` supply the four
+hooks; without them the step is the one-device step.
 """
 
 import mindspore as ms
@@ -63,7 +66,7 @@ class TrainStep(nn.Cell):
     """One optimizer step over ``accumulation`` micro-batches; see the module docstring."""
 
     def __init__(self, network, optimizer, accumulation=1, loss_scale=None, max_grad_norm=None, grad_reducer=None,
-                 norm_reducer=None):
+                 grad_norm=None, all_finite=None, loss_mean=None):
         super().__init__(auto_prefix=False)
         self.network = network
         self.network.set_grad()
@@ -79,7 +82,11 @@ class TrainStep(nn.Cell):
         self.clip = max_grad_norm is not None
         self.max_grad_norm = float(max_grad_norm or 0.0)
         self.grad_reducer = grad_reducer if grad_reducer is not None else ops.identity
-        self.norm_reducer = norm_reducer if norm_reducer is not None else ops.identity
+        # the parallel hooks (cells of gradients or the loss); the flags pick them when the graph is compiled
+        self.global_norm, self.global_finite = grad_norm is not None, all_finite is not None
+        self.grad_norm = grad_norm if self.global_norm else nn.Identity()
+        self.all_finite = all_finite if self.global_finite else nn.Identity()
+        self.loss_mean = loss_mean if loss_mean is not None else nn.Identity()
         self.grad = ops.GradOperation(get_by_list=True, sens_param=True)
         self.hyper_map = ops.HyperMap()
 
@@ -104,19 +111,22 @@ class TrainStep(nn.Cell):
         grads = self.hyper_map(ops.partial(_scale, inverse), grads)
         overflow = Tensor(False)
         if self.dynamic:
-            overflow = ops.logical_not(amp.all_finite(grads))
+            finite = self.all_finite(grads) if self.global_finite else amp.all_finite(grads)
+            overflow = ops.logical_not(finite)
             overflow = self.scale_update(self.scale_sense, overflow)
         norm = Tensor(0.0, ms.float32)
         if self.clip:
             grads, norm = self.clip_grads(grads)
         if not overflow:
             loss = ops.depend(loss, self.optimizer(grads, lr))
-        return loss, overflow, scale, norm
+        return self.loss_mean(loss), overflow, scale, norm
 
     def clip_grads(self, grads):
         """Grads scaled to a global norm of at most ``max_grad_norm`` (PyTorch's ``clip_grad_norm_``) and the norm."""
-        squares = self.hyper_map(_square_sum, grads)
-        norm = ops.sqrt(self.norm_reducer(ops.addn(squares)))
+        if self.global_norm:
+            norm = self.grad_norm(grads)
+        else:
+            norm = ops.sqrt(ops.addn(self.hyper_map(_square_sum, grads)))
         factor = ops.minimum(self.max_grad_norm / (norm + 1e-6), 1.0)
         return self.hyper_map(ops.partial(_scale, factor), grads), norm
 

@@ -2,8 +2,9 @@
 (``step``), the optimizer and schedule (``optim``, ``schedules``), callbacks, checkpoints, the recorder
 (``metrics``) and evaluation (``evaluate``) — for ``train``, ``finetune`` and ``evaluate``.
 
-The step, the optimizer and checkpointing assume no single device: ``parallel`` (from mf-parallel under
-``use_parallel``) supplies the gradient reducer, the norm reducer, the rank's data shard and checkpoint folder.
+The step, the optimizer and checkpointing assume no single device: under ``use_parallel`` (``mf-train launch``)
+``mf_train.parallel`` splits the network with mf-parallel and supplies the step's reducers, the rank's data
+shard, the sharded checkpoints and their resume.
 """
 
 import logging
@@ -44,17 +45,22 @@ class CausalLanguageModelingTrainer:
     def __init__(self, task, model=None, train_dataset=None, eval_dataset=None, callbacks=None, optimizer=None,
                  progress=None):
         self.task = task
+        self.parallel = None
         if task.get("use_parallel"):
-            raise TrainError("mf-train runs one process here; a distributed run is `mf-train launch` (mf-parallel). "
-                             "Pass --use_parallel False to train on one device", key="use_parallel")
+            from mf_train.parallel import ParallelRun, refuse_unsupported, require_launcher
+
+            require_launcher()
+            refuse_unsupported(task, model, optimizer)
         setup_runtime(task)
+        if task.get("use_parallel"):
+            self.parallel = ParallelRun.start(task)  # before anything is read: msrun's scheduler ends in here
         self.model = model if model is not None else build_model(task)
         self.lora = apply_pet(self.model, int(task.get("seed", 0)))
         self.train_dataset, self.eval_dataset = train_dataset, eval_dataset
         self.user_callbacks, self.user_optimizer = list(callbacks or ()), optimizer
         self.progress = progress
         self.output_dir = Path(task.get("output_dir"))
-        self.rank, self.device_num = 0, 1
+        self.rank, self.device_num = self.parallel.data_shard if self.parallel else (0, 1)  # the dataset's shard
         self.recorder = None
         self.state = {"step": 0, "epoch": 1, "consumed_batches": 0}
         self.last_eval = None
@@ -70,33 +76,52 @@ class CausalLanguageModelingTrainer:
         source = load_checkpoint or self.task.get("load_checkpoint")
         if not source and not resume:
             raise TrainError("finetuning needs pretrained weights: --load_checkpoint PATH", key="load_checkpoint")
-        if source and not (resume and checkpoint.is_training_output(source)):
-            load_weights(self.model, source)  # the base weights (a LoRA run's checkpoints may hold adapters only)
+        if source and not (resume and self._is_training_output(source)):
+            self._load_weights(source)  # the base weights (a LoRA run's checkpoints may hold adapters only)
         return self._fit(resume)
 
     def evaluate(self, load_checkpoint=None):
         """Loss, perplexity and token count over the eval dataset."""
         source = load_checkpoint or self.task.get("load_checkpoint")
         if source:
-            load_weights(self.model, source)
+            self._load_weights(source)
         result = self.run_evaluation()
         self.report(f"eval: loss {result['eval_loss']:.6f}, perplexity {result['perplexity']:.4f}, "
                     f"{result['eval_tokens']} tokens")
         return result
 
     # -- pieces ------------------------------------------------------------------------------------
-    def _spec(self, epochs):
+    def _load_weights(self, source):
+        if self.parallel is None:
+            load_weights(self.model, source)
+        else:
+            self.parallel.load_weights(self.model, source, self.task.get("src_strategy_path_or_dir"),
+                                       self.task.get("auto_trans_ckpt"))
+
+    def _is_training_output(self, source):
+        """Whether ``source`` holds training checkpoints (resume reads them; they are no base weights)."""
+        if self.parallel is None:
+            return checkpoint.is_training_output(source)
+        from mf_train.parallel import complete, is_training_checkpoint
+
+        return is_training_checkpoint(source) or bool(complete(source))
+
+    def _spec(self, epochs, shard=True):
+        """The data spec; ``shard`` False: every rank reads the whole dataset (evaluation)."""
         runner = self.task.get("runner_config") or {}
         batch = runner.get("batch_size") or self.task.get("train_dataset.batch_size") or 1
         c = self.model.config
+        rank, num = (self.rank, self.device_num) if shard else (0, 1)
         return DataSpec(seq_length=c.seq_length, vocab_size=c.vocab_size, batch_size=int(batch), epochs=epochs,
-                        seed=int(self.task.get("seed", 0)), rank_id=self.rank, device_num=self.device_num)
+                        seed=int(self.task.get("seed", 0)), rank_id=rank, device_num=num)
 
     def _batches(self, key, dataset, epochs):
         section = dataset if isinstance(dataset, dict) else self.task.get(key)
-        return Batches(section, self._spec(epochs), key)
+        return Batches(section, self._spec(epochs, shard=key == "train_dataset"), key)
 
     def _build_step(self, total_steps):
+        if self.parallel is not None:
+            self.parallel.split(self.model)
         params = self.model.trainable_params()
         schedule = build_schedule(self.task.get("lr_schedule"), self.task.get("optimizer.learning_rate"),
                                   total_steps)
@@ -109,7 +134,9 @@ class CausalLanguageModelingTrainer:
         optimizer = self.user_optimizer or build_optimizer(self.task.get("optimizer"), params)
         wrapper = self.task.get("runner_wrapper") or {}
         clip = wrapper.get("max_grad_norm", 1.0) if wrapper.get("use_clip_grad") else None
-        step = TrainStep(self.model, optimizer, self.accumulation, LossScale.from_wrapper(wrapper), clip)
+        hooks = {} if self.parallel is None else self.parallel.step_hooks(
+            self.model, optimizer.parameters, self.task.get("parallel.enable_parallel_optimizer"))
+        step = TrainStep(self.model, optimizer, self.accumulation, LossScale.from_wrapper(wrapper), clip, **hooks)
         return step, optimizer, schedule
 
     @property
@@ -142,7 +169,8 @@ class CausalLanguageModelingTrainer:
             self._resume(resume)
         self.total_steps = total
         callbacks = build_callbacks(self.task, self.user_callbacks)
-        self.recorder = Recorder(self.output_dir, total, self.state["step"], self.progress)
+        writer = self.parallel is None or self.parallel.rank == 0  # one rank records a parallel run
+        self.recorder = Recorder(self.output_dir, total, self.state["step"], self.progress, write=writer)
         params = self._run_params(epochs, total)
         context = RunContext(params)
         for cb in callbacks:
@@ -182,13 +210,13 @@ class CausalLanguageModelingTrainer:
         seconds = time.perf_counter() - start
         loss = float(loss)
         if not math.isfinite(loss):
-            last = checkpoint.newest_good(self.checkpoint_dir()) if self.checkpoint_dir().is_dir() else None
+            last = self._newest_checkpoint() if self.checkpoint_dir().is_dir() else None
             raise TrainError(f"loss is {loss} at step {step + 1}; stopped (last good checkpoint: {last or 'none'})",
                              key="loss")
         self.state["step"] = step + 1
         self.state["consumed_batches"] += self.accumulation
         self.state["epoch"] = min(self.state["step"] // self.steps_per_epoch + 1, params.epoch_num)
-        tokens = int(ids.size - ids.shape[0] * (self.accumulation if ids.ndim == 3 else 1))
+        tokens = int(ids.size - ids.shape[0] * (self.accumulation if ids.ndim == 3 else 1)) * self.device_num
         record = {"step": step + 1, "epoch": self.state["epoch"], "loss": loss, "lr": lr,
                   "grad_norm": float(norm) if self.step_cell.clip else None, "loss_scale": float(scale),
                   "overflow": bool(overflow), "tokens": tokens, "step_time_ms": seconds * 1000,
@@ -204,6 +232,8 @@ class CausalLanguageModelingTrainer:
         """PerplexityMetric over the eval dataset (one pass, in order)."""
         batches = self._batches("eval_dataset", self.eval_dataset, 1)
         if not hasattr(self, "eval_step"):
+            if self.parallel is not None:
+                self.parallel.split(self.model)
             self.eval_step = EvalStep(self.model)
         was_training = self.model.training
         try:
@@ -223,7 +253,17 @@ class CausalLanguageModelingTrainer:
 
     # -- checkpoints -------------------------------------------------------------------------------
     def checkpoint_dir(self, directory=None):
-        return Path(directory) if directory else self.output_dir / "checkpoint" / f"rank_{self.rank}"
+        """Where checkpoints go: ``output_dir/checkpoint/rank_0`` (one folder per checkpoint), or for a parallel
+        run ``output_dir/checkpoint`` (one folder per checkpoint holding every rank's)."""
+        if directory:
+            return Path(directory)
+        folder = self.output_dir / "checkpoint"
+        return folder if self.parallel is not None else folder / f"rank_{self.rank}"
+
+    def _newest_checkpoint(self):
+        if self.parallel is not None:
+            return self.parallel.newest(self.checkpoint_dir())
+        return checkpoint.newest_good(self.checkpoint_dir())
 
     def checkpoint_tensors(self, trainable_only=False):
         """name -> Parameter: the weights, then the optimizer's and the step's state."""
@@ -237,15 +277,19 @@ class CausalLanguageModelingTrainer:
     def save_checkpoint(self, prefix="CKP", directory=None, keep=None, trainable_only=False):
         """A complete checkpoint of this moment (CheckpointMonitor); returns its path."""
         folder = self.checkpoint_dir(directory)
-        name = checkpoint.folder_name(prefix, self.rank, self.state["epoch"], self.state["step"])
         state = dict(self.state, rng=checkpoint.rng_state(), batch_size=self._spec(1).batch_size,
-                     accumulation=self.accumulation, total_steps=self.total_steps)
+                     accumulation=self.accumulation, total_steps=self.total_steps, data_parallel=self.device_num)
         start = time.perf_counter()
-        path = checkpoint.save(folder, name, self.checkpoint_tensors(trainable_only), state, self._extra_files)
+        if self.parallel is not None:  # every rank's shard in one folder; trainable_only: LoRA is refused there
+            name = f"{prefix}-{self.state['epoch']}_{self.state['step']}"
+            path = self.parallel.save(folder, name, self.step_cell, state, self._extra_files, keep)
+        else:
+            name = checkpoint.folder_name(prefix, self.rank, self.state["epoch"], self.state["step"])
+            path = checkpoint.save(folder, name, self.checkpoint_tensors(trainable_only), state, self._extra_files)
+            checkpoint.prune(folder, keep, path)
         seconds = time.perf_counter() - start
-        checkpoint.prune(folder, keep, path)
         self.recorder.event({"checkpoint": str(path), "step": self.state["step"], "save_s": seconds,
-                             "bytes": sum(f.stat().st_size for f in path.iterdir())})
+                             "bytes": sum(f.stat().st_size for f in path.rglob("*") if f.is_file())})
         self.last_checkpoint = path
         return path
 
@@ -258,6 +302,14 @@ class CausalLanguageModelingTrainer:
     def _resume(self, resume):
         """Restore weights, optimizer and step state, position and RNG from a checkpoint folder (``resume`` a path,
         or true: the newest good one in ``load_checkpoint`` or this run's checkpoint folder)."""
+        if self.parallel is not None:
+            path = self.parallel.resume_path(resume, self.task.get("load_checkpoint"), self.checkpoint_dir())
+            if path is not None:
+                state = self.parallel.trainer_state(path)
+                self._check_resumable(state, path)
+                self.parallel.restore(path, self.step_cell, state)
+                self._resumed(state, path)
+            return
         if isinstance(resume, str) and resume.lower() not in ("true", "1"):
             path = Path(resume) if Path(resume).exists() else self.checkpoint_dir() / resume
         else:
@@ -275,11 +327,15 @@ class CausalLanguageModelingTrainer:
         frozen = {k: v for k, v in self.checkpoint_tensors().items() if k in tensors}
         checkpoint.restore(frozen, tensors, path)  # a LoRA-only checkpoint leaves the loaded base weights
         checkpoint.set_rng_state(state["rng"])
+        self._resumed(state, path)
+
+    def _resumed(self, state, path):
         self.state = {k: state[k] for k in ("step", "epoch", "consumed_batches", "loss", "lr") if k in state}
         self.report(f"resumed from {path} at step {self.state['step']}")
 
     def _check_resumable(self, state, path):
-        for key, now in (("batch_size", self._spec(1).batch_size), ("accumulation", self.accumulation)):
+        for key, now in (("batch_size", self._spec(1).batch_size), ("accumulation", self.accumulation),
+                         ("data_parallel", self.device_num)):
             if state.get(key) not in (None, now):
                 raise TrainError(f"the checkpoint was trained with {key} {state[key]}, this run has {now}: the data "
                                  "position would not match", file=path, key="resume_training")

@@ -100,7 +100,7 @@ def preflight(run_args, worker_num):
                          "True ...`", key="run_mode")
     flags = {k: v for k, v in params.items() if k in FLAG_KEYS}
     task = load_task(params["config"], dict(flags, use_parallel=True), params.get("overrides", ()))
-    refuse_unsupported(task, None, None)
+    refuse_unsupported(task)
     config = model_config_from_task(task.cfg)
     check_layout(config, None, worker_num)
     source = task.get("load_checkpoint")

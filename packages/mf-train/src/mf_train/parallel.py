@@ -39,10 +39,10 @@ def require_launcher():
                          "(or pass --use_parallel False to train in one process)", key="use_parallel")
 
 
-def refuse_unsupported(task, model, optimizer):
+def refuse_unsupported(task, optimizer=None):
     """What a parallel run cannot take yet, named before communication starts."""
-    if model is not None and getattr(model, "parallel_state", None) is None and optimizer is not None:
-        raise TrainError("an optimizer object is built on the whole model's parameters; a parallel run builds its "
+    if optimizer is not None:
+        raise TrainError("an optimizer object holds the whole model's parameters; a parallel run builds its "
                          "optimizer from the YAML after splitting the model", key="optimizer")
     if task.get("model.model_config.pet_config"):
         raise TrainError("LoRA in a parallel run is not supported yet; train it in one process",

@@ -50,7 +50,7 @@ class CausalLanguageModelingTrainer:
             from mf_train.parallel import ParallelRun, refuse_unsupported, require_launcher
 
             require_launcher()
-            refuse_unsupported(task, model, optimizer)
+            refuse_unsupported(task, optimizer)
         setup_runtime(task)
         if task.get("use_parallel"):
             self.parallel = ParallelRun.start(task)  # before anything is read: msrun's scheduler ends in here

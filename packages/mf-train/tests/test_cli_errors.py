@@ -60,7 +60,7 @@ def test_every_flag_says_which_yaml_key_it_sets():
     (["--load_checkpoint", "/nonexistent/ckpt", "--run_mode", "finetune"], "no such checkpoint file or folder"),
     (["--set", "optimizer.betas=[0.9]"], "optimizer.betas: expected two numbers"),
     (["--set", "optimizer.type=Adafactor"], "unknown optimizer type 'Adafactor'"),
-    (["--use_parallel"], "use_parallel: mf-train runs one process here"),
+    (["--use_parallel"], "use_parallel: use_parallel needs a parallel job: run `mf-train launch"),
 ])
 def test_bad_input_is_one_line_and_exit_2(task, tmp_path, args, message):
     result = invoke("run", "--config", task, "--output_dir", tmp_path / "out", *args)

@@ -17,7 +17,7 @@ import subprocess
 import numpy as np
 import pytest
 import yaml
-from conftest import cli, script, write_task
+from conftest import cli, preprocess, script, write_task
 
 STEPS = 6
 WRAPPER = {"type": "MFTrainOneStepCell", "use_clip_grad": True, "max_grad_norm": 1.0,
@@ -47,11 +47,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def make_task(folder, sp_model, wiki, base, dp=1, mp=1, batch=4, callbacks=CALLBACKS, **keys):
+def make_task(folder, sp_model, wiki, base, dp=1, mp=1, batch=4, callbacks=CALLBACKS, eval_data=None, **keys):
     """A finetune of ``base`` for STEPS steps of ``batch`` rows per replica in a dp x mp layout."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = write_task(folder / "task.yaml", sp_model, wiki, steps=STEPS, runner_wrapper=WRAPPER, callbacks=callbacks,
-                      run_mode="finetune", load_checkpoint=str(base),
+    path = write_task(folder / "task.yaml", sp_model, wiki, eval_data, steps=STEPS, runner_wrapper=WRAPPER,
+                      callbacks=callbacks, run_mode="finetune", load_checkpoint=str(base),
                       parallel_config={"data_parallel": dp, "model_parallel": mp, "vocab_emb_dp": False}, **keys)
     task = yaml.safe_load(path.read_text())
     task["runner_config"]["batch_size"] = task["train_dataset"]["batch_size"] = batch
@@ -59,10 +59,11 @@ def make_task(folder, sp_model, wiki, base, dp=1, mp=1, batch=4, callbacks=CALLB
     return path
 
 
-def records(output):
-    """{step: metrics record} of a run (a resumed run's lines replace the killed run's)."""
+def records(output, kind="loss"):
+    """{step: metrics record} of a run's steps (or of its evaluations: ``kind="eval_loss"``); a resumed run's lines
+    replace the killed run's."""
     lines = (output / "metrics.jsonl").read_text().splitlines()
-    return {r["step"]: r for r in map(json.loads, lines) if "loss" in r}
+    return {r["step"]: r for r in map(json.loads, lines) if kind in r}
 
 
 def tensors(path):
@@ -116,22 +117,32 @@ def base(tmp_path_factory, sp_model, wiki):
 
 
 @pytest.fixture(scope="module")
-def one_process(tmp_path_factory, sp_model, wiki, base):
-    """The oracle: one process on the global batch (4 rows)."""
-    folder = tmp_path_factory.mktemp("one")
-    cli("run", "--config", make_task(folder, sp_model, wiki, base / "whole"), "--no_progress")
-    final = folder / "output" / "checkpoint" / "rank_0" / f"tiny_rank_0-1_{STEPS}"
-    return records(folder / "output"), tensors(final / "model.safetensors")
+def evaluation(tmp_path_factory, mf_assets, sp_model):
+    """The task keys of an evaluation at the end of the run, on a few records of WikiText."""
+    folder = tmp_path_factory.mktemp("eval")
+    text = (mf_assets / "text" / "wiki.valid.tokens").read_text(encoding="utf-8")
+    (folder / "few.tokens").write_text(text[:3000], encoding="utf-8")
+    data = preprocess(folder / "few", "wiki", folder / "few.tokens", sp_model)
+    return dict(eval_data=data, do_eval=True, eval_epoch_interval=1, eval_step_interval=-1)
 
 
 @pytest.fixture(scope="module")
-def mp2(tmp_path_factory, sp_model, wiki, base):
-    """mp=2 from the complete base: rank 1 SIGKILLed at the end of step 5, then the run resumed."""
+def one_process(tmp_path_factory, sp_model, wiki, base, evaluation):
+    """The oracle: one process on the global batch (4 rows)."""
+    folder = tmp_path_factory.mktemp("one")
+    cli("run", "--config", make_task(folder, sp_model, wiki, base / "whole", **evaluation), "--no_progress")
+    final = folder / "output" / "checkpoint" / "rank_0" / f"tiny_rank_0-1_{STEPS}"
+    return records(folder / "output"), tensors(final / "model.safetensors"), records(folder / "output", "eval_loss")
+
+
+@pytest.fixture(scope="module")
+def mp2(tmp_path_factory, sp_model, wiki, base, evaluation):
+    """mp=2 from the complete base: rank 1 SIGKILLed at the end of step 5, then the run resumed (and evaluated)."""
     folder = tmp_path_factory.mktemp("mp2")
     (folder / "user").mkdir()
     (folder / "user" / "killer.py").write_text(KILLER)
     killer = {"type": "KillAt", "auto_register": "killer.KillAt", "step": 5, "rank": 1, "mark": str(folder / "mark")}
-    task = make_task(folder, sp_model, wiki, base / "whole", mp=2, callbacks=[*CALLBACKS, killer])
+    task = make_task(folder, sp_model, wiki, base / "whole", mp=2, callbacks=[*CALLBACKS, killer], **evaluation)
     killed = launch(task, 2, folder / "logs", "--register_path", folder / "user")
     before = (folder / "output" / "metrics.jsonl").read_text()
     published = sorted(p.name for p in (folder / "output" / "checkpoint").iterdir())
@@ -140,7 +151,7 @@ def mp2(tmp_path_factory, sp_model, wiki, base):
 
 
 def check_against_one_process(output, one_process, tmp_path):
-    expected, state = one_process
+    expected, state, _ = one_process
     got = records(output)
     assert sorted(got) == list(range(1, STEPS + 1))
     for step, r in expected.items():
@@ -159,6 +170,10 @@ def check_against_one_process(output, one_process, tmp_path):
 def test_mp2_trains_as_one_process_and_saves_shards_that_merge_into_its_state(mp2, one_process, tmp_path):
     folder, _, _, _, run = mp2
     check_against_one_process(folder / "output", one_process, tmp_path)
+    evaluated, expected = records(folder / "output", "eval_loss"), one_process[2]
+    assert list(evaluated) == list(expected) == [STEPS] and evaluated[STEPS]["eval_tokens"] >= 256
+    np.testing.assert_allclose(evaluated[STEPS]["eval_loss"], expected[STEPS]["eval_loss"], rtol=1e-5)
+    assert evaluated[STEPS]["eval_tokens"] == expected[STEPS]["eval_tokens"]
     first = run.stdout.splitlines()[0]
     assert any(m in first for m in ("msrun ", "mindspore.parallel.cluster.run"))  # msrun, or its module
     assert "--worker_num=2" in first and '"mf-train", "run"' in first and '"--use_parallel", "True"' in first

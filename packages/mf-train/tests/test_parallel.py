@@ -4,7 +4,8 @@ A tiny Llama (GQA, vocabulary split: parallel embedding, head and cross-entropy)
 a dynamic loss scale from the same base weights: in one process on batch 4 (the oracle), under mp=2 from the
 complete base checkpoint, and under dp=2 x mp=2 (batch 2 per replica) from the base split 4 ways in a layout no run
 uses (auto_trans_ckpt + src_strategy_path_or_dir). The parallel runs log the same losses and norms as one process,
-and their sharded checkpoints merge (`mf-ckpt merge`) into one process's weights and optimizer state. The mp=2
+and their sharded checkpoints merge (`mf-ckpt merge`) into one process's weights and optimizer state; the mp=2
+run's evaluation at the end equals one process's. The mp=2
 run's rank 1 is SIGKILLed after step 5: resumed from its step-3 checkpoint, it computes steps 4 and 5 again bit
 for bit as before the kill. Bad layouts and flags fail before any worker starts.
 """

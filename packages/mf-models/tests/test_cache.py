@@ -3,8 +3,8 @@
 import mindspore as ms
 import numpy as np
 import pytest
-from conftest import CONFIGS
-from test_oracle import CLASSES
+
+from .helpers import CLASSES, CONFIGS
 
 LENGTHS = [5, 3, 7]
 STEPS = 4

@@ -4,15 +4,9 @@ import mindspore as ms
 import numpy as np
 import pytest
 import torch
-from conftest import CONFIGS
-from hf_oracle import hf_model, load_numpy, ours_from_hf
 
-from mf_models.bloom import BloomLMHeadModel
-from mf_models.gpt2 import GPT2LMHeadModel
-from mf_models.llama import LlamaForCausalLM
-
-CLASSES = {"llama": LlamaForCausalLM, "mixtral": LlamaForCausalLM, "gpt2": GPT2LMHeadModel,
-           "bloom": BloomLMHeadModel}
+from .helpers import CLASSES, CONFIGS
+from .hf_oracle import hf_model, load_numpy, ours_from_hf
 
 
 def compare(family, config):

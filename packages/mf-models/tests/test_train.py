@@ -3,9 +3,9 @@
 import mindspore as ms
 import numpy as np
 import pytest
-from conftest import CONFIGS
 from mindspore import nn
-from test_oracle import CLASSES
+
+from .helpers import CLASSES, CONFIGS
 
 
 def train_step(model, graph):

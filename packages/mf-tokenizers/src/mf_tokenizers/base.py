@@ -40,11 +40,6 @@ def _check_texts(texts):
                                  key="text") from None
 
 
-def _ints(ids):
-    """A list of ints from a list, a tuple or a numpy array of ids."""
-    return [int(i) for i in (ids.tolist() if hasattr(ids, "tolist") else ids)]
-
-
 class PreTrainedTokenizerBase(SpecialTokensMixin, SaveLoadMixin):
     """Base of every tokenizer: ``tok(texts)``, ``encode``, ``decode``, special tokens, save and load."""
 
@@ -199,14 +194,13 @@ class PreTrainedTokenizerBase(SpecialTokensMixin, SaveLoadMixin):
     # ----- decoding -------------------------------------------------------------------------------
     def decode(self, token_ids, skip_special_tokens=False) -> str:
         """Text of ids (a list, tuple or numpy array); special tokens dropped with ``skip_special_tokens``."""
-        ids = _ints(token_ids)
+        ids = [int(i) for i in (token_ids.tolist() if hasattr(token_ids, "tolist") else token_ids)]
         self._check_ids(ids)
         return self.backend.decode([ids], skip_special_tokens)[0]
 
     def batch_decode(self, sequences, skip_special_tokens=False) -> list[str]:
-        seqs = [_ints(s) for s in sequences]
-        for s in seqs:
-            self._check_ids(s)
+        seqs = [[int(i) for i in (s.tolist() if hasattr(s, "tolist") else s)] for s in sequences]
+        self._check_ids(*seqs)
         return self.backend.decode(seqs, skip_special_tokens)
 
     # ----- chat -----------------------------------------------------------------------------------

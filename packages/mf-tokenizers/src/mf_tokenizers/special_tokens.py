@@ -130,11 +130,13 @@ class SpecialTokensMixin:
             tokens = [t for t in tokens if t not in self._special]
         return tokens
 
-    def _check_ids(self, ids):
-        n = len(self)
-        if ids and (min(ids) < 0 or max(ids) >= n):
-            bad = next(i for i in ids if i < 0 or i >= n)
-            raise TokenizerError(f"token id {bad} is out of range; this tokenizer has ids 0..{n - 1}")
+    def _check_ids(self, *sequences):
+        """A clear error for an id out of range in any of ``sequences`` (lists of ints)."""
+        n = len(self.backend)
+        for ids in sequences:
+            if ids and (min(ids) < 0 or max(ids) >= n):
+                bad = next(i for i in ids if i < 0 or i >= n)
+                raise TokenizerError(f"token id {bad} is out of range; this tokenizer has ids 0..{n - 1}")
 
     # ----- the ids around a text ------------------------------------------------------------------
     def _bos_eos(self):

@@ -1,9 +1,10 @@
 import pytest
 import torch
 from click.testing import CliRunner
-from hf_models import CASES, make_model
 
 from mf_ckpt.cli import main
+
+from .hf_models import CASES, make_model
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import sys
 import time
 
 import pytest
-from helpers import preprocess, read_indexed, read_mindrecord
+
+from .helpers import preprocess, read_indexed, read_mindrecord
 
 
 def _kill_midway(args, tmp_path):

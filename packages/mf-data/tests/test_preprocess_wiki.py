@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-from helpers import preprocess, read_indexed, read_mindrecord, same_rows
 
 from mf_data.textio import BadCounter, read_lines
 from mf_data.wiki import articles, wikitext_clean
+
+from .helpers import preprocess, read_indexed, read_mindrecord, same_rows
 
 SEQ = 128
 

@@ -9,10 +9,11 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import SENTENCES
 
 from mf_generate import __version__
 from mf_generate.cli import main
+
+from .helpers import SENTENCES
 
 SHRINK = {"num_layers": 2, "hidden_size": 64, "num_heads": 4, "n_kv_heads": 2, "intermediate_size": 128,
           "vocab_size": 400, "seq_length": 64, "compute_dtype": "float32", "param_init_type": "float32",

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import CONFIGS, FAMILIES, build
-from hf_oracle import hf_model, saved
 
 from mf_config import ConfigError, families, part
 from mf_config.registry import get
 from mf_models import AutoModel, ModelError
 from mf_models.cli import main
+
+from .helpers import CONFIGS, FAMILIES, build
+from .hf_oracle import hf_model, saved
 
 IDS = np.array([[5, 6, 7, 8, 9, 10], [11, 3, 12, 40, 2, 60]])
 

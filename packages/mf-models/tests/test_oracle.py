@@ -5,10 +5,11 @@ import mindspore as ms
 import numpy as np
 import pytest
 import torch
-from conftest import CONFIGS, FAMILIES, build
-from hf_oracle import hf_model, saved
 
 from mf_models import AutoModel
+
+from .helpers import CONFIGS, FAMILIES, build
+from .hf_oracle import hf_model, saved
 
 
 def logits_of(model, ids):

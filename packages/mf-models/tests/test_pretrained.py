@@ -4,12 +4,13 @@ import mindspore as ms
 import numpy as np
 import pytest
 import transformers
-from conftest import CONFIGS, FAMILIES
 from safetensors.numpy import load_file
 
 from mf_config.errors import MFError
 from mf_models import AutoModel
 from mf_models.cli import count
+
+from .helpers import CONFIGS, FAMILIES
 
 
 def weights(model):

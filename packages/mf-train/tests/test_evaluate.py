@@ -7,9 +7,10 @@ import subprocess
 import numpy as np
 import torch
 import transformers
-from conftest import cli, preprocess, script, write_task
 
 from mf_data.dataset import numpy_batches
+
+from .helpers import cli, preprocess, script, write_task
 
 
 def test_eval_perplexity_equals_transformers(tmp_path, mf_assets, sp_model):

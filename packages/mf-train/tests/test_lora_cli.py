@@ -8,7 +8,15 @@ import pytest
 import torch
 import transformers
 from click.testing import CliRunner
-from lora_support import (
+
+from mf_ckpt.cli import main as mf_ckpt
+from mf_ckpt.manifest import verify
+from mf_models.auto import AutoModel
+from mf_train.cli import main
+from mf_train.lora import apply_lora
+from mf_train.lora_io import save_lora
+
+from .lora_support import (
     BATCH,
     build,
     hf_folders,
@@ -17,13 +25,6 @@ from lora_support import (
     randomize_adapters,
     set_mode,
 )
-
-from mf_ckpt.cli import main as mf_ckpt
-from mf_ckpt.manifest import verify
-from mf_models.auto import AutoModel
-from mf_train.cli import main
-from mf_train.lora import apply_lora
-from mf_train.lora_io import save_lora
 
 
 def run(*args, cli=main):

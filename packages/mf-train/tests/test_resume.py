@@ -12,10 +12,11 @@ import time
 import mindspore as ms
 import numpy as np
 import pytest
-from conftest import cli, script, write_task
 
 from mf_ckpt.manifest import verify
 from mf_train import checkpoint
+
+from .helpers import cli, script, write_task
 
 STEPS = 10
 OPTIONS = dict(runner_wrapper={"type": "MFTrainOneStepCell", "use_clip_grad": True, "max_grad_norm": 1.0,

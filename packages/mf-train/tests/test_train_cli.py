@@ -5,9 +5,10 @@ import json
 import subprocess
 
 import pytest
-from conftest import cli, script, write_task
 
 from mf_ckpt.manifest import verify
+
+from .helpers import cli, script, write_task
 
 
 @pytest.fixture(scope="module")

@@ -32,3 +32,19 @@ class ConfigError(MFError):
 
 class ConfigKeyError(ConfigError, AttributeError):
     """A config has no such key (an AttributeError, so ``getattr(cfg, k, default)`` works)."""
+
+
+class OutputError(MFError):
+    """An output cannot be written: it is an input, another kind of file, busy, or the disk is full."""
+
+
+class OutputBusyError(OutputError):
+    """Another writer holds the output's lock."""
+
+
+class OutputExistsError(OutputError, FileExistsError):
+    """The output exists and replacing it was not asked for."""
+
+
+class NoSpaceError(OutputError):
+    """The disk filled up while writing an output (nothing was published)."""

@@ -3,12 +3,16 @@
 import json
 from pathlib import Path
 
+from mf_config import jsonio
 from mf_config.config import load_config
 from mf_config.errors import ConfigError
 from mf_config.fields import Field
 from mf_config.fileio import atomic_write
 
 CONFIG_NAME = "config.json"
+
+
+MAX_CONFIG_JSON = 16 << 20  # a model's config.json is a few KB
 
 
 class PretrainedConfig:
@@ -127,13 +131,9 @@ class PretrainedConfig:
 
 
 def read_config_json(path):
-    """The JSON object in ``path``; a missing file, bad JSON or a non-object is a ConfigError."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("no such file", file=path) from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"invalid JSON: {e.msg}", file=path, line=e.lineno) from None
+    """The JSON object in ``path``; a missing file, bad JSON (or not UTF-8, too deep) or a non-object is a
+    ConfigError."""
+    data = jsonio.load(path, error=ConfigError, max_bytes=MAX_CONFIG_JSON)
     if not isinstance(data, dict):
         raise ConfigError("expected a JSON object", file=path)
     return data

@@ -116,6 +116,7 @@ def convert(input_path, output_path, model=None, reversed=False, dtype=None, fmt
                 cfg.save_pretrained(tmp)
 
             limit = max_shard_bytes or float("inf")
-        return name, save_folder(output_path, specs, ckpt.release, extra=extra, max_shard_bytes=limit, fmt=fmt)
+        return name, save_folder(output_path, specs, ckpt.release, extra=extra, max_shard_bytes=limit, fmt=fmt,
+                                 inputs=[input_path, config_file])
     finally:
         ckpt.close()

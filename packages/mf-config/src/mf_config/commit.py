@@ -73,11 +73,15 @@ def read_marker(path):
 
 
 def _write_marker(path, data, tmp):
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1)
-        f.flush()
-        fsops.fsync_fd(f.fileno(), tmp)
-    fsops.replace(tmp, marker_path(path))
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+            f.flush()
+            fsops.fsync_fd(f.fileno(), tmp)
+        fsops.replace(tmp, marker_path(path))
+    except BaseException:
+        fsops.remove(tmp)
+        raise
     fsops.fsync_path(Path(path).parent)
 
 
@@ -150,10 +154,10 @@ def find_marker(file):
     return None
 
 
-def check_committed(path):
-    """The files of the committed output ``path`` (or whose marker lists ``path``), checked against the marker;
-    None when no marker covers it (an output of another tool). OutputError for files another run left beside
-    them, a missing file, or an output being written now."""
+def settle(path):
+    """Finish an interrupted publication of the output ``path`` (or of the output whose marker lists it), if any;
+    returns its primary path, or None when no marker covers it. OutputError when it is being written now or this
+    user cannot finish it."""
     primary = find_marker(path)
     if primary is None:
         return None
@@ -165,14 +169,24 @@ def check_committed(path):
         except PermissionError:
             raise OutputError("an interrupted write left it incomplete and this user cannot finish it: write it "
                               "again", file=primary) from None
-        data = read_marker(primary)
+    return primary
+
+
+def check_committed(path):
+    """The files of the committed output ``path`` (or whose marker lists ``path``), checked against the marker;
+    None when no marker covers it (an output of another tool). OutputError for files another run left beside
+    them, a missing file, or an output being written now."""
+    primary = settle(path)
+    if primary is None:
+        return None
     files = []
-    for name, expected in data["members"].items():
+    for name, expected in read_marker(primary)["members"].items():
         file = primary.parent / name
         if not file.is_file():
             raise OutputError(f"missing: the output {primary.name} is incomplete; write it again", file=file)
         if fingerprint(file) != expected:
             raise OutputError(f"does not belong to the output {primary.name} committed here (another run or tool "
-                              f"changed it): write the output again", file=file)
+                              f"changed it): write the output again, or remove {marker_path(primary).name} if "
+                              "another tool wrote these files", file=file)
         files.append(file)
     return files

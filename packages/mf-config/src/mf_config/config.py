@@ -196,8 +196,9 @@ def _load_tree(path, stack, seen):
     if path in stack:
         chain = " -> ".join(str(p) for p in [*stack, path])
         raise ConfigError(f"base_config cycle: {chain}", file=stack[-1], key="base_config")
+    seen.setdefault("files", set()).add(path)
     seen["loads"] = seen.get("loads", 0) + 1
-    if seen["loads"] > MAX_BASE_LOADS or len(seen) > MAX_BASE_FILES + 1:
+    if seen["loads"] > MAX_BASE_LOADS or len(seen["files"]) > MAX_BASE_FILES:
         raise ConfigError(f"base_config chain too large (more than {MAX_BASE_FILES} files or {MAX_BASE_LOADS} "
                           "references)", file=stack[-1] if stack else path, key="base_config")
     if path not in seen:

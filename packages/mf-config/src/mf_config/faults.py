@@ -3,7 +3,8 @@
 A writer runs in a forked child whose publication steps (``mf_config.fsops``: every rename, exchange, fsync and
 removal) are announced to a hook; the hook kills the child (SIGKILL), terminates it (SIGTERM), fails the step
 with a full disk (ENOSPC) or pauses it at a chosen step. :func:`exercise_writer` does that at every step of a
-writer replacing its old output, and :func:`random_kills` signals a real command at random moments; both check
+writer replacing its old output (the fsync steps are announced, the fsync calls skipped: a killed process loses
+no written data), and :func:`random_kills` signals a real command at random moments; both check
 that a reader then sees the old output or the new one, complete, that SIGTERM leaves no temporary, and that a
 re-run succeeds and leaves nothing behind. :func:`race` checks that a second writer fails at once.
 """
@@ -17,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -81,22 +83,24 @@ def _child(fn, action, at, d):
             time.sleep(3600)
 
     fsops.HOOK = hook
+    fsops.DURABLE = False
     code, message = _exit_code(fn)
     Path(d, "result").write_text(json.dumps({"message": message}))
     os._exit(code)
 
 
 def _reap(pid, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() > deadline:
+    def stop():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
-        time.sleep(0.005)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)  # what the writer left running (a killed parent's writer process)
+
+    timer = threading.Timer(timeout, stop)
+    timer.start()
+    try:
+        _, status = os.waitpid(pid, 0)
+    finally:
+        timer.cancel()
+    stop()  # what the writer left running (a killed parent's writer process)
     return os.waitstatus_to_exitcode(status)
 
 
@@ -145,6 +149,12 @@ def paused(fn, timeout=120):
                 os.waitpid(pid, 0)
 
 
+def _in_process(fn):
+    """Run a writer here (it warms the imports its forked runs then share); it must succeed."""
+    code, message = _exit_code(fn)
+    assert code == 0, message
+
+
 def leftovers(path):
     """What writers of ``path`` left beside it: temporaries, locks (the commit marker is part of the output)."""
     path = Path(path)
@@ -172,8 +182,7 @@ def exercise_writer(write_old, write_new, read, path, actions=("kill", "term")):
     absent; it raises on an incomplete output) is the old or the new output, and a re-run of ``write_new``
     succeeds, gives the new output and leaves no temporary. Returns the number of faults injected."""
     folder = Path(path).parent
-    first = run_forked(write_old)
-    assert first.status == 0, first
+    _in_process(write_old)
     old = read(path)
     with tempfile.TemporaryDirectory(prefix="mf-snapshot-") as snap:
         snapshot = Path(snap) / "folder"
@@ -202,8 +211,7 @@ def full_disk(write_old, write_new, read, path):
     """``write_new`` failing with ENOSPC at each of its fsyncs while replacing ``write_old``'s output: exit 2 with
     one line saying no space is left, the old output in place (or the new one, when the failing fsync came after
     its rename), nothing left behind. Returns the number of faults injected."""
-    first = run_forked(write_old)
-    assert first.status == 0, first
+    _in_process(write_old)
     old = read(path)
     traced = run_forked(write_new)
     assert traced.status == 0, traced

@@ -21,12 +21,12 @@ import secrets
 from pathlib import Path
 
 from mf_config import commit, fsops
-from mf_config.commit import check_committed
+from mf_config.commit import check_committed, settle
 from mf_config.errors import MFError, NoSpaceError, OutputError, OutputExistsError
 from mf_config.outlock import output_lock
 
 __all__ = ["atomic_dir", "atomic_files", "atomic_write", "check_committed", "check_not_input", "clean_stale",
-           "free_bytes", "output_lock", "temp_path"]
+           "free_bytes", "output_lock", "settle", "temp_path"]
 
 _TEMP = re.compile(r"\.(\d+)\.[0-9a-f]{8}\.(tmp|old)(?:\.[A-Za-z0-9_]+)?")
 _OURS = set()  # temporaries this process is writing (a dead writer may have had our pid)
@@ -260,10 +260,11 @@ def atomic_files(path, *, inputs=(), size=None):
             finally:
                 _OURS.discard(str(marker_tmp))
         except BaseException as e:
-            if commit.is_staged(path, stage):  # past the commit point: finish on Ctrl-C/SIGTERM, else the
-                if isinstance(e, KeyboardInterrupt):  # next writer or reader of path does
+            if commit.is_staged(path, stage):  # past the commit point: finish the publication (renames only);
+                with contextlib.suppress(Exception):  # if that fails too, the next writer or reader finishes it
                     commit.recover(path)
-                raise
+                if os.path.isdir(stage):
+                    raise
             error = _failure(e, path, stage, size)
             if error is not None:
                 raise error from None

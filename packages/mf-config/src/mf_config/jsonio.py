@@ -33,7 +33,7 @@ class _Duplicate(ValueError):
 
 def _check_depth(data, max_depth, file, error):
     """Depth, walked without recursion over the containers only (fast on a 128k-entry vocabulary)."""
-    stack = [(data, 1)]
+    stack = [(data, 1)] if data.__class__ is dict or data.__class__ is list else []
     while stack:
         value, depth = stack.pop()
         if depth > max_depth:

@@ -22,6 +22,7 @@ except ImportError:  # Windows: no advisory locks; writers are not serialised th
     fcntl = None
 
 _HELD = {}  # lock file path -> [fd, depth]
+_INFO_BYTES = 1024
 _GUARD = threading.Lock()
 
 
@@ -62,8 +63,9 @@ def _acquire(lock, output):
 def _describe(fd):
     info = {"pid": os.getpid(), "command": " ".join([os.path.basename(sys.argv[0] or "python"), *sys.argv[1:]]),
             "started": datetime.datetime.now().isoformat(timespec="seconds")}
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps(info).encode(), 0)
+    text = json.dumps(info).encode()[:_INFO_BYTES - 1]
+    # padded over what a killed holder wrote, not truncated: ext4 flushes a truncated file's data on close
+    os.pwrite(fd, text + b" " * (_INFO_BYTES - len(text)), 0)
 
 
 @contextlib.contextmanager

@@ -135,7 +135,8 @@ def load_yaml(text, file):
             from None
     except yaml.reader.ReaderError as e:
         line = text.count("\n", 0, e.position) + 1
-        raise ConfigError(f"character {e.character!r} is not allowed in YAML", file=file, line=line) from None
+        code = e.character if isinstance(e.character, int) else ord(str(e.character)[:1] or "\0")
+        raise ConfigError(f"character U+{code:04X} is not allowed in YAML", file=file, line=line) from None
     except yaml.YAMLError as e:
         raise ConfigError(f"YAML error: {_short(e, 200)}", file=file) from None
     finally:

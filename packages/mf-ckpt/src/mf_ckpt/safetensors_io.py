@@ -95,7 +95,8 @@ def _check_contiguous(path, ordered, base, data_len):
 
 
 def _count(x):
-    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+    """A non-negative integer that fits the library's usize (and numpy's dimensions)."""
+    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**63
 
 
 def _entry(path, name, entry, base, data_len):

@@ -79,7 +79,7 @@ def _child(fn, action, at, d):
         elif action == "nospace":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
         elif action == "pause":
-            Path(d, "ready").write_text(str(os.getpid()))
+            Path(d, "ready").write_text(str(top))  # the writer that holds the output (a writer process's parent)
             time.sleep(3600)
 
     fsops.HOOK = hook
@@ -164,9 +164,15 @@ def leftovers(path):
     return sorted(p.name for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name != f"{prefix}commit")
 
 
+def _snapshot(folder, snapshot):
+    """Hard links, not copies: a writer never changes a published file in place (it renames new ones over
+    them), so the links keep the old contents; and MindRecord's sparse 48 MiB files cost nothing."""
+    shutil.copytree(folder, snapshot, symlinks=True, copy_function=os.link)
+
+
 def _restore(folder, snapshot):
     shutil.rmtree(folder)
-    shutil.copytree(snapshot, folder, symlinks=True)
+    _snapshot(snapshot, folder)
 
 
 def _check_after(path, read, states, run, action):
@@ -184,9 +190,9 @@ def exercise_writer(write_old, write_new, read, path, actions=("kill", "term")):
     folder = Path(path).parent
     _in_process(write_old)
     old = read(path)
-    with tempfile.TemporaryDirectory(prefix="mf-snapshot-") as snap:
-        snapshot = Path(snap) / "folder"
-        shutil.copytree(folder, snapshot, symlinks=True)
+    snapshot = folder.with_name(f".{folder.name}.snapshot")  # beside it: hard links need one file system
+    _snapshot(folder, snapshot)
+    try:
         traced = run_forked(write_new)
         assert traced.status == 0, traced
         new = read(path)
@@ -204,6 +210,8 @@ def exercise_writer(write_old, write_new, read, path, actions=("kill", "term")):
                 assert again.status == 0 and read(path) == new, again
                 assert not leftovers(path), f"a re-run after {action} left {leftovers(path)}"
                 faults += 1
+    finally:
+        shutil.rmtree(snapshot)
     return faults
 
 

@@ -12,7 +12,6 @@ Record ``i`` is ``tokens[offsets[i]:offsets[i + 1]]``. Readers pad it to ``seq_l
 """
 
 import json
-import os
 import struct
 from pathlib import Path
 
@@ -36,12 +35,12 @@ def is_indexed(path):
 class IndexedWriter:
     """Writes an indexed dataset folder; it appears under its name only when :meth:`close` runs in ``with``."""
 
-    def __init__(self, path, header):
+    def __init__(self, path, header, inputs=()):
         self.path = Path(path)
         self.header = dict(header)
         self.dtype = np.uint16 if self.header["vocab_size"] <= 65536 else np.int32
         self.header["dtype"] = np.dtype(self.dtype).name
-        self._ctx = atomic_dir(self.path)
+        self._ctx = atomic_dir(self.path, inputs=inputs)
         self._dir = None
         self._offsets = [np.zeros(1, dtype=np.int64)]
         self._total = 0
@@ -65,9 +64,6 @@ class IndexedWriter:
         if self._mask is not None:
             self._mask.close()
         if exc_type is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self._dir, 0o777 & ~umask)
             offsets = np.concatenate(self._offsets)
             header = dict(self.header, num_records=len(offsets) - 1, num_tokens=self._total)
             blob = json.dumps(header, sort_keys=True).encode()

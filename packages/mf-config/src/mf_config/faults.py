@@ -42,11 +42,15 @@ class Run:
 def _exit_code(fn):
     import click
 
+    from mf_config.cli_support import Terminated, terminate_cleanly
     from mf_config.errors import MFError
 
     try:
-        rv = fn()
+        with terminate_cleanly():  # as every mf CLI does (an API writer runs under one)
+            rv = fn()
         return (rv if isinstance(rv, int) else 0), ""
+    except Terminated as e:
+        return 128 + e.signum, ""
     except SystemExit as e:
         return (e.code if isinstance(e.code, int) else 0 if e.code is None else 1), ""
     except MFError as e:

@@ -19,7 +19,7 @@ def is_hf_folder(path):
         return False
     try:
         data = json.loads(config.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, too deep: not a Hugging Face config
         return False
     return isinstance(data, dict) and "type" not in data and "model_type" in data
 

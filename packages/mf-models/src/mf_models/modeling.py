@@ -97,6 +97,8 @@ class PreTrainedModel(nn.Cell):
         if not path.is_file():
             raise ModelError("no such weights file", file=path)
         fmt = "safetensors" if path.suffix == ".safetensors" else "ckpt"
+        if fmt == "safetensors":
+            _check_safetensors(path)
         params = ms.load_checkpoint(str(path), format=fmt)
         own = {p.name: p for p in self.get_parameters()}
         missing = sorted(set(own) - set(params))
@@ -108,7 +110,23 @@ class PreTrainedModel(nn.Cell):
             if tuple(value.shape) != tuple(own[name].shape):
                 raise ModelError(f"shape {tuple(value.shape)} != expected {tuple(own[name].shape)}", file=path,
                                  key=name)
+            if value.dtype != own[name].dtype:
+                raise ModelError(f"dtype {value.dtype} in the checkpoint, {own[name].dtype} in the model (the "
+                                 "config's param_init_type): set it to the checkpoint's or cast the checkpoint "
+                                 "(mf-ckpt cast)", file=path, key=name)
         ms.load_param_into_net(self, params, strict_load=True)
+
+
+def _check_safetensors(path):
+    """The header checked by the ``safetensors`` library (offsets in bounds, contiguous, not aliased), which
+    MindSpore's own reader does not do."""
+    import safetensors
+
+    try:
+        with safetensors.safe_open(str(path), "numpy"):
+            pass
+    except Exception as e:  # noqa: BLE001 - the library's SafetensorError and friends
+        raise ModelError(f"not a valid safetensors file ({str(e)[:200]})", file=path) from None
 
 
 def used_first(outputs):

@@ -17,7 +17,7 @@ from mf_ckpt.inspection import info
 from mf_ckpt.manifest import verify
 from mf_ckpt.safetensors_io import SafetensorsFile
 from mf_config.errors import MFError
-from mf_config.testing import fuzz_settings, hang_guard, tally
+from mf_config.reliability import fuzz_settings, hang_guard, tally
 
 DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64, "I32": np.int32, "I8": np.int8,
           "U8": np.uint8, "BOOL": np.bool_}

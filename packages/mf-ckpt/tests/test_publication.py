@@ -13,7 +13,7 @@ import torch
 from mf_ckpt.cli import main
 from mf_ckpt.manifest import verify
 from mf_config import faults
-from mf_config.testing import tally
+from mf_config.reliability import tally
 
 
 def writer(*args):

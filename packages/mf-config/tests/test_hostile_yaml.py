@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from mf_config.cli import main
 from mf_config.pretrained import PretrainedConfig
-from mf_config.testing import fuzz_settings, hang_guard, tally
+from mf_config.reliability import fuzz_settings, hang_guard, tally
 
 
 def show(run_cli, path):

@@ -8,7 +8,7 @@ import pytest
 
 from mf_config import LlamaConfig, faults, load_config
 from mf_config.fileio import atomic_dir, atomic_files, check_committed
-from mf_config.testing import tally
+from mf_config.reliability import tally
 
 
 def read_text(path):

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mf_config.errors import MFError
-from mf_config.testing import fuzz_settings, hang_guard, tally
+from mf_config.reliability import fuzz_settings, hang_guard, tally
 from mf_data.indexed import INDEX, IndexedDataset
 from mf_data.textio import BadCounter, read_json_records, read_lines
 

@@ -17,7 +17,7 @@ from helpers import cli, read_indexed, read_mindrecord
 from mf_config import faults
 from mf_config.errors import OutputError
 from mf_config.fileio import check_committed
-from mf_config.testing import tally
+from mf_config.reliability import tally
 from mf_data.cli import main
 
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mf_config.testing import fuzz_settings, hang_guard, tally
+from mf_config.reliability import fuzz_settings, hang_guard, tally
 from mf_tokenizers import TokenizerError
 from mf_tokenizers.chat import render
 

@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from mf_config import faults
-from mf_config.testing import tally
+from mf_config.reliability import tally
 from mf_tokenizers.cli import main
 
 

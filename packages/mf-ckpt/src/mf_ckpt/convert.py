@@ -13,6 +13,7 @@ from mf_ckpt.families import FAMILIES
 from mf_ckpt.output import DEFAULT_SHARD_BYTES, save_folder
 from mf_ckpt.rules import check_source, specs_to_hf, specs_to_ours
 from mf_ckpt.store import open_checkpoint
+from mf_config import jsonio
 from mf_config.config import load_config
 from mf_config.errors import ConfigError
 from mf_config.hf import from_hf_dict, model_type_of, to_hf_dict
@@ -22,10 +23,7 @@ CONFIG = "config.json"
 
 
 def _read_json(path):
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"invalid JSON: {e.msg}", file=path, line=e.lineno) from None
+    data = jsonio.load(path, error=ConfigError, max_bytes=16 << 20)  # not UTF-8, too deep, huge numbers: one line
     if not isinstance(data, dict):
         raise ConfigError("expected a JSON object", file=path)
     return data

@@ -14,13 +14,13 @@ Incremental decoding (static shapes, so graph mode compiles one prefill and one 
 """
 
 import logging
-import os
 from pathlib import Path
 
 import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
 
+from mf_config.fileio import atomic_files, settle
 from mf_config.pretrained import CONFIG_NAME
 from mf_models.config_files import ModelError
 from mf_models.layers import (
@@ -60,20 +60,13 @@ class PreTrainedModel(nn.Cell):
 
     def save_pretrained(self, directory, format="safetensors"):
         """Write ``config.json`` and ``model.safetensors`` (or ``model.ckpt`` with ``format="ckpt"``) into
-        ``directory``, each through a temporary name; returns the weights' path."""
+        ``directory``, published together (mf_config.fileio.atomic_files); returns the weights' path."""
         if format not in ("safetensors", "ckpt"):
             raise ModelError(f"unknown weights format '{format}'; expected safetensors or ckpt", key="format")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.config.save_pretrained(directory)
-        target = directory / (WEIGHTS_NAME if format == "safetensors" else CKPT_NAME)
-        tmp = directory / f".tmp-{os.getpid()}-{target.name}"
-        try:
-            ms.save_checkpoint(self, str(tmp), format=format)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        target = Path(directory) / (WEIGHTS_NAME if format == "safetensors" else CKPT_NAME)
+        with atomic_files(target) as stage:  # config.json and the weights appear together, or neither
+            self.config.save_pretrained(stage)
+            ms.save_checkpoint(self, str(stage / target.name), format=format)
         return target
 
     @classmethod
@@ -96,6 +89,7 @@ class PreTrainedModel(nn.Cell):
             path = found[0]
         if not path.is_file():
             raise ModelError("no such weights file", file=path)
+        settle(path)  # finish a save_pretrained that a crash interrupted after its commit point
         fmt = "safetensors" if path.suffix == ".safetensors" else "ckpt"
         if fmt == "safetensors":
             _check_safetensors(path)

@@ -22,8 +22,9 @@ def bpe_folder(tmp_path_factory, pydocs_lines):
     folder = tmp_path_factory.mktemp("bpe")
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel()
-    tok.train_from_iterator(pydocs_lines[:200], trainers.BpeTrainer(vocab_size=400, show_progress=False,
-                                                                    special_tokens=["<|endoftext|>"]))
+    trainer = trainers.BpeTrainer(vocab_size=400, show_progress=False, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(pydocs_lines[:200], trainer)
     tok.save(str(folder / "tokenizer.json"))
     tok.model.save(str(folder))
     return folder
@@ -39,6 +40,14 @@ def test_two_tokens_on_one_id_or_shifted_ids(bpe_folder, tmp_path):
     (tmp_path / "vocab.json").write_text(json.dumps({t: i + 5 for t, i in vocab.items()}))
     with pytest.raises(TokenizerError, match=r"vocab ids run from 5 to \d+ over \d+ tokens; expected 0\.\."):
         GPT2Tokenizer(tmp_path / "vocab.json", merges)
+
+
+def test_a_byte_level_vocab_has_every_byte(bpe_folder, tmp_path):
+    vocab = json.loads((bpe_folder / "vocab.json").read_text())
+    del vocab["<"]
+    (tmp_path / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}))
+    with pytest.raises(TokenizerError, match="lacks the byte-level characters of 1 of the 256 bytes"):
+        GPT2Tokenizer(tmp_path / "vocab.json", bpe_folder / "merges.txt")
 
 
 def test_tokenizer_json_ids_and_merges(bpe_folder, tmp_path):

@@ -90,6 +90,16 @@ def check_ids(vocab, path, what="vocab"):
                              f"0..{len(seen) - 1} (ids shifted or missing)", file=path, key=what)
 
 
+def check_byte_alphabet(vocab, path):
+    """A byte-level BPE vocabulary holds the character of each of the 256 bytes (else some text has no tokens)."""
+    from mf_tokenizers.byte_level import bytes_to_unicode
+
+    missing = [c for c in bytes_to_unicode().values() if c not in vocab]
+    if missing:
+        raise TokenizerError(f"lacks the byte-level characters of {len(missing)} of the 256 bytes (such as "
+                             f"{missing[0]!r}); a byte-level BPE vocabulary has all of them", file=path)
+
+
 def check_tokenizer_json(data, path):
     """A ``tokenizer.json`` (parsed): its model's vocabulary ids (unique, 0..n-1), merges that make vocabulary
     tokens, and added tokens that do not share an id with another token."""
@@ -97,6 +107,9 @@ def check_tokenizer_json(data, path):
         raise TokenizerError("expected a JSON object with a 'model'", file=path)
     model = data["model"]
     vocab = model.get("vocab")
+    for key, value in (("model.merges", model.get("merges")), ("added_tokens", data.get("added_tokens"))):
+        if value is not None and not isinstance(value, list):
+            raise TokenizerError(f"{str(value)[:40]!r} is not a list", file=path, key=key)
     if isinstance(vocab, dict):
         check_ids(vocab, path, "model.vocab")
         for k, merge in enumerate(model.get("merges") or []):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mf_config import jsonio
 from mf_tokenizers.errors import TokenizerError
-from mf_tokenizers.file_checks import check_ids, check_sentencepiece_model, check_tokenizer_json
+from mf_tokenizers.file_checks import check_byte_alphabet, check_ids, check_sentencepiece_model, check_tokenizer_json
 
 MAX_TOKEN_FILE_BYTES = 1 << 30
 
@@ -70,8 +70,9 @@ def write_tiktoken_ranks(ranks, f):
         f.write(base64.b64encode(token) + b" " + str(rank).encode() + b"\n")
 
 
-def read_vocab_json(path):
-    """``{token: id}`` of a Hugging Face ``vocab.json``."""
+def read_vocab_json(path, byte_level=True):
+    """``{token: id}`` of a Hugging Face ``vocab.json``: ids unique and 0..n-1; with ``byte_level`` (GPT-2's
+    byte-level BPE) the characters of all 256 bytes present, without which some text cannot be encoded."""
     expected = "a vocab.json file (a JSON object of token -> id)"
     path = existing_file(path, expected)
     try:
@@ -82,6 +83,8 @@ def read_vocab_json(path):
     if not isinstance(vocab, dict):
         raise TokenizerError(f"expected {expected}", file=path)
     check_ids(vocab, path)
+    if byte_level:
+        check_byte_alphabet(vocab, path)
     return vocab
 
 

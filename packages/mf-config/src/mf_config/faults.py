@@ -83,7 +83,8 @@ def _child(fn, action, at, d):
         elif action == "nospace":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
         elif action == "pause":
-            Path(d, "ready").write_text(str(top))  # the writer that holds the output (a writer process's parent)
+            Path(d, "ready.tmp").write_text(str(top))  # the writer that holds the output (a writer process's
+            os.replace(Path(d, "ready.tmp"), Path(d, "ready"))  # parent), published whole: the test polls for it
             time.sleep(3600)
 
     fsops.HOOK = hook

@@ -2,6 +2,7 @@
 and damaged index files end in a result or one line naming the file and record, exit 2 (fuzzed)."""
 
 import json
+import re
 import struct
 
 import numpy as np
@@ -38,7 +39,8 @@ def test_alpaca_fields_must_be_strings(tmp_path, sp_model, value, shown):
 @pytest.mark.parametrize("text, message", [
     ('[{"instruction": "\\ud800", "input": "", "output": "b"}]', "record 1: holds a lone surrogate"),
     ('[{"instruction": "a", "input": "", "output": "b", "x": ' + "[" * 3000 + "]" * 3000 + "}]",
-     "record 1"),  # json's own recursion limit, or ours (a library may have raised sys.getrecursionlimit)
+     r"record 1( is not valid JSON \(nested too deep\)|: nested deeper than 64 levels)"),  # json's own recursion
+    # limit, or ours when a library has raised sys.getrecursionlimit
     ('[{"instruction": "a", "input": "", "output": "b", "x": ' + "[" * 90 + "]" * 90 + "}]",
      "record 1: nested deeper than 64 levels"),
     ('[{"instruction": "a", "input": "", "output": "b", "n": ' + "9" * 5000 + "}]", "record 1 is not valid JSON"),
@@ -49,8 +51,8 @@ def test_hostile_json_records(tmp_path, sp_model, text, message):
     src.write_text(text, encoding="utf-8")
     result = run("--dataset_type", "alpaca", "--input_glob", src, "--tokenizer", sp_model, "--seq_length", 256,
                  "--format", "indexed", "--output_file", tmp_path / "o")
-    assert result.exit_code == 2 and message in result.output and str(src) in result.output, result.output
-    assert result.output.count("\n") == 1 and ("nested" in result.output or "JSON" in result.output)
+    assert result.exit_code == 2 and re.search(message, result.output) and str(src) in result.output, result.output
+    assert result.output.count("\n") == 1
 
 
 def test_a_damaged_index_header_is_one_line(tmp_path, sp_model, alpaca_small):

@@ -6,6 +6,8 @@ from mf_ckpt.cli import main
 
 from .hf_models import CASES, make_model
 
+pytest_plugins = ["mf_config.pytest_plugin"]  # budget (reliability tests)
+
 
 @pytest.fixture
 def cli():

@@ -69,8 +69,8 @@ def test_mindrecord_equals_indexed(wiki_out):
     indexed = read_indexed(root / "wiki")
     assert same_rows(read_mindrecord(root / "wiki.mindrecord", columns), indexed)
     split = sorted((root / "split").iterdir())
-    assert [p.name for p in split] == ["wiki.mindrecord0", "wiki.mindrecord0.db", "wiki.mindrecord1",
-                                       "wiki.mindrecord1.db"]
+    assert [p.name for p in split] == [".wiki.mindrecord.commit", "wiki.mindrecord0", "wiki.mindrecord0.db",
+                                       "wiki.mindrecord1", "wiki.mindrecord1.db"]  # published as one unit
     # MindSpore reads a shard set from any one of its files; the shards hold every record once
     shards = read_mindrecord(root / "split" / "wiki.mindrecord0", columns)
     key = [r["input_ids"].tobytes() for r in shards]

@@ -92,3 +92,32 @@ def test_unhonoured_switches_are_named(caplog):
     with caplog.at_level("WARNING", logger="mf_models"):
         AutoModel.from_config(CONFIGS["llama"](hf_rope_scaling={"rope_type": "llama3", "factor": 8.0}))
     assert "hf_rope_scaling" in caplog.text
+
+
+def test_dtype_mismatch_with_param_init_type_is_one_line(family_models, tmp_path):
+    model = family_models["gpt2"]
+    model.save_pretrained(tmp_path)
+    config = type(model.config).from_dict(dict(model.config.to_dict(), param_init_type="float16"))
+    with pytest.raises(MFError, match=r"model.safetensors: .*: dtype Float32 in the checkpoint, Float16 in the "
+                                      r"model \(the config's param_init_type\)") as e:
+        type(model)(config).load_weights(tmp_path)
+    assert "\n" not in str(e.value)
+
+
+def test_aliased_safetensors_offsets_are_refused(family_models, tmp_path):
+    import json
+    import struct
+
+    path = family_models["gpt2"].save_pretrained(tmp_path)
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    names = [k for k in header if k != "__metadata__"]
+    same = [b for b in names if b != names[0] and header[b]["shape"] == header[names[0]]["shape"]
+            and header[b]["dtype"] == header[names[0]]["dtype"]]
+    header[same[0]]["data_offsets"] = header[names[0]]["data_offsets"]  # two tensors on one set of bytes
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    path.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+    with pytest.raises(MFError, match="not a valid safetensors file"):
+        family_models["gpt2"].load_weights(tmp_path)

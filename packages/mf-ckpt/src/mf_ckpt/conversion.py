@@ -78,6 +78,8 @@ def convert(input_path, output_path, model=None, reversed=False, dtype=None, fmt
                 cfg.save_pretrained(tmp)
 
             limit = max_shard_bytes or float("inf")
-        return name, save_folder(output_path, specs, ckpt.release, extra=extra, max_shard_bytes=limit, fmt=fmt)
+        inputs = [p for p in (input_path, config_file) if p is not None]  # the output never replaces them
+        return name, save_folder(output_path, specs, ckpt.release, extra=extra, max_shard_bytes=limit, fmt=fmt,
+                                 inputs=inputs)
     finally:
         ckpt.close()

@@ -2,10 +2,12 @@
 ``pytest_plugins = ["mf_config.pytest_plugin"]``.
 
 ``mf_assets``: the folder of real test data (:func:`mf_config.testing.find_assets`, from pytest's rootdir).
+``budget``, the ``--long`` option and the reliability tally printed at the end: :mod:`mf_config.reliability`.
 """
 
 import pytest
 
+from mf_config.reliability import budget, pytest_addoption, pytest_terminal_summary  # noqa: F401 - plugin hooks
 from mf_config.testing import find_assets
 
 

@@ -14,13 +14,13 @@ Incremental decoding (static shapes, so graph mode compiles one prefill and one 
 """
 
 import logging
-import os
 from pathlib import Path
 
 import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
 
+from mf_config.fileio import atomic_files, settle
 from mf_config.sources import CONFIG_NAME, identify
 from mf_config.state_names import is_optimizer_state
 from mf_models.cells import CrossEntropyLoss
@@ -57,20 +57,13 @@ class PreTrainedModel(nn.Cell):
 
     def save_pretrained(self, directory, format="safetensors"):
         """Write ``config.json`` and ``model.safetensors`` (or ``model.ckpt`` with ``format="ckpt"``) into
-        ``directory``, each through a temporary name; returns the weights' path."""
+        ``directory``, published together (mf_config.fileio.atomic_files); returns the weights' path."""
         if format not in ("safetensors", "ckpt"):
             raise ModelError(f"unknown weights format '{format}'; expected safetensors or ckpt", key="format")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.config.save_pretrained(directory)
-        target = directory / (WEIGHTS_NAME if format == "safetensors" else CKPT_NAME)
-        tmp = directory / f".tmp-{os.getpid()}-{target.name}"
-        try:
-            ms.save_checkpoint(self, str(tmp), format=format)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        target = Path(directory) / (WEIGHTS_NAME if format == "safetensors" else CKPT_NAME)
+        with atomic_files(target) as stage:  # config.json and the weights appear together, or neither
+            self.config.save_pretrained(stage)
+            ms.save_checkpoint(self, str(stage / target.name), format=format)
         return target
 
     @classmethod
@@ -91,6 +84,8 @@ class PreTrainedModel(nn.Cell):
         path = Path(path)
         if not path.exists():
             raise ModelError("no such weights file or folder", file=path)
+        for weights in (path / WEIGHTS_NAME, path / CKPT_NAME) if path.is_dir() else (path,):
+            settle(weights)  # finish a save_pretrained that a crash interrupted after its commit point
         if hf_names(path) if hf is None else hf:
             load_hf_weights(self, path)
             return
@@ -99,7 +94,11 @@ class PreTrainedModel(nn.Cell):
             if not found:
                 raise ModelError(f"no {WEIGHTS_NAME} or {CKPT_NAME} in the folder", file=path)
             path = found[0]
+        if not path.is_file():
+            raise ModelError("no such weights file", file=path)
         fmt = "safetensors" if path.suffix == ".safetensors" else "ckpt"
+        if fmt == "safetensors":
+            _check_safetensors(path)
         # a training checkpoint also holds the optimizer's and the step's state: only the weights load
         params = ms.load_checkpoint(str(path), format=fmt, choice_func=lambda name: not is_optimizer_state(name))
         own = {p.name: p for p in self.get_parameters()}
@@ -112,6 +111,10 @@ class PreTrainedModel(nn.Cell):
             if tuple(value.shape) != tuple(own[name].shape):
                 raise ModelError(f"shape {tuple(value.shape)} != expected {tuple(own[name].shape)}", file=path,
                                  key=name)
+            if value.dtype != own[name].dtype:
+                raise ModelError(f"dtype {value.dtype} in the checkpoint, {own[name].dtype} in the model (the "
+                                 "config's param_init_type): set it to the checkpoint's or cast the checkpoint "
+                                 "(mf-ckpt cast)", file=path, key=name)
         ms.load_param_into_net(self, params, strict_load=True)
 
 
@@ -120,6 +123,18 @@ def hf_names(path: Path) -> bool:
     Hugging Face config.json."""
     config = (path if path.is_dir() else path.parent) / CONFIG_NAME
     return config.is_file() and identify(config).hf_names
+
+
+def _check_safetensors(path):
+    """The header checked by the ``safetensors`` library (offsets in bounds, contiguous, not aliased), which
+    MindSpore's own reader does not do."""
+    import safetensors
+
+    try:
+        with safetensors.safe_open(str(path), "numpy"):
+            pass
+    except Exception as e:  # noqa: BLE001 - the library's SafetensorError and friends
+        raise ModelError(f"not a valid safetensors file ({str(e)[:200]})", file=path) from None
 
 
 class CausalLM(PreTrainedModel):

@@ -12,7 +12,17 @@ import pytest
 from mf_config import fsops
 from mf_config.errors import NoSpaceError, OutputBusyError, OutputError, OutputExistsError
 from mf_config.faults import leftovers, paused, run_forked
-from mf_config.fileio import atomic_dir, atomic_files, atomic_write, check_committed, check_not_input, temp_path
+from mf_config.fileio import (
+    atomic_dir,
+    atomic_files,
+    atomic_write,
+    check_committed,
+    check_not_input,
+    clean_stale_in,
+    no_space_errors,
+    remove_output,
+    temp_path,
+)
 
 
 @pytest.fixture
@@ -200,3 +210,55 @@ def test_a_full_disk_is_one_line_with_sizes(tmp_path, monkeypatch):
 def test_temp_names_are_recognised(tmp_path):
     name = temp_path(tmp_path / "model.ckpt", suffix=".ckpt").name
     assert name.startswith(".model.ckpt.") and name.endswith(".tmp.ckpt")
+
+
+def dead_pid():
+    return subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+
+
+def test_a_folder_owner_cleans_what_dead_writers_left_of_any_output(tmp_path):
+    dead = dead_pid()
+    (tmp_path / f".ckpt-3.{dead}.0123abcd.tmp").mkdir()  # a half-written output
+    (tmp_path / f".ckpt-1.{dead}.89abcdef.tmp").mkdir()  # a half-removed one
+    (tmp_path / f".loss.png.{dead}.0123abcd.tmp").write_bytes(b"x")
+    (tmp_path / ".ckpt-2.lock").write_text("")  # a killed writer's lock file
+    alive = tmp_path / f".ckpt-4.{os.getppid()}.0123abcd.tmp"
+    alive.mkdir()
+    (tmp_path / "ckpt-2").mkdir()
+    (tmp_path / ".hidden-notes").write_text("not a writer's")
+    assert [p.name for p in clean_stale_in(tmp_path)] == ["ckpt-1", "ckpt-2", "ckpt-3", "ckpt-4", "loss.png"]
+    assert set(os.listdir(tmp_path)) == {alive.name, "ckpt-2", ".hidden-notes"}
+    assert clean_stale_in(tmp_path / "missing") == []
+
+
+def test_an_output_held_by_a_live_writer_is_left_alone(tmp_path):
+    def write():
+        with atomic_dir(tmp_path / "out") as d:
+            (d / "f").write_text("x")
+
+    with paused(write):
+        before = set(os.listdir(tmp_path))
+        clean_stale_in(tmp_path)
+        assert set(os.listdir(tmp_path)) == before and any(n.endswith(".tmp") for n in before)
+
+
+def test_removing_an_output_renames_it_away_first(tmp_path, ops):
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "f").write_text("x")
+    remove_output(tmp_path / "old")
+    remove_output(tmp_path / "old")  # already gone: nothing to do
+    assert os.listdir(tmp_path) == [] and [op for op, _ in ops] == ["replace", "fsync", "remove"]
+    (tmp_path / "old").mkdir()
+    run = run_forked(lambda: remove_output(tmp_path / "old"), "kill", 1)  # renamed, not yet removed
+    assert run.status == -9 and not (tmp_path / "old").exists() and leftovers(tmp_path / "old")
+    clean_stale_in(tmp_path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_full_disk_while_appending_is_one_line(tmp_path):
+    with pytest.raises(NoSpaceError, match=r"^no space left writing .*metrics.jsonl: [\d.]+ MB free$"):
+        with no_space_errors(tmp_path / "metrics.jsonl"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(PermissionError), no_space_errors(tmp_path / "metrics.jsonl"):
+        raise PermissionError(errno.EACCES, "denied")

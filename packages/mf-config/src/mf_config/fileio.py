@@ -11,6 +11,8 @@
   folder by a file.
 - Temporaries of writers that died (their PID gone) are removed by the next writer of that output.
 - A full disk is one line: ``no space left writing OUT: N MB needed, M MB free``.
+- A job that owns a folder of outputs (a training run's checkpoints) removes old outputs with
+  :func:`remove_output` and, when it starts, what a killed run left there with :func:`clean_stale_in`.
 """
 
 import contextlib
@@ -22,13 +24,15 @@ from pathlib import Path
 
 from mf_config import commit, fsops
 from mf_config.commit import check_committed, settle
-from mf_config.errors import MFError, NoSpaceError, OutputError, OutputExistsError
+from mf_config.errors import MFError, NoSpaceError, OutputBusyError, OutputError, OutputExistsError
 from mf_config.outlock import output_lock
 
 __all__ = ["atomic_dir", "atomic_files", "atomic_write", "check_committed", "check_not_input", "clean_stale",
-           "free_bytes", "output_lock", "settle", "temp_path"]
+           "clean_stale_in", "free_bytes", "no_space_errors", "output_lock", "remove_output", "settle", "temp_path"]
 
 _TEMP = re.compile(r"\.(\d+)\.[0-9a-f]{8}\.(tmp|old)(?:\.[A-Za-z0-9_]+)?")
+_TEMP_OF = re.compile(r"\.(.+)" + _TEMP.pattern)  # a whole temporary's name: its output's name first
+_LOCK_OF = re.compile(r"\.(.+)\.lock")
 _OURS = set()  # temporaries this process is writing (a dead writer may have had our pid)
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _NEARLY_FULL = 1 << 20
@@ -78,6 +82,39 @@ def clean_stale(path):
             fsops.remove(old)
 
 
+def clean_stale_in(folder):
+    """:func:`clean_stale` for every output of ``folder`` that writers' temporaries or lock files name, each under
+    its lock (an output a live writer holds is left alone); returns those outputs. For a job that owns the folder
+    (a training run's checkpoints): its next run removes what a killed one left, whatever names it writes then."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    with os.scandir(folder) as entries:
+        names = sorted({m.group(1) for e in entries if e.path not in _OURS
+                        and (m := _TEMP_OF.fullmatch(e.name) or _LOCK_OF.fullmatch(e.name))})
+    for name in names:
+        with contextlib.suppress(OutputBusyError), output_lock(folder / name):
+            clean_stale(folder / name)
+    return [folder / name for name in names]
+
+
+def remove_output(path):
+    """Remove the output ``path`` (a file or a folder) under its lock: renamed to a temporary first, so it leaves
+    its folder's listing in one step and a kill midway leaves only a dead writer's temporary (which the next
+    :func:`clean_stale` or :func:`clean_stale_in` removes), never a partial output under its name."""
+    path = Path(path)
+    with output_lock(path):
+        if not os.path.lexists(path):
+            return
+        doomed = temp_path(path)
+        try:
+            fsops.replace(path, doomed)
+            fsops.fsync_path(path.parent)
+            fsops.remove(doomed)
+        finally:
+            _OURS.discard(str(doomed))
+
+
 def check_not_input(output, inputs):
     """OutputError when ``output`` is one of ``inputs``, lies inside an input folder or contains an input."""
     out = Path(os.path.realpath(output))
@@ -121,6 +158,19 @@ def _check_space(path, size):
     free = free_bytes(Path(path).parent)
     if size and free is not None and free < size:
         raise NoSpaceError(f"no space left writing {path}: {_mb(size)} MB needed, {_mb(free)} MB free")
+
+
+@contextlib.contextmanager
+def no_space_errors(path):
+    """A full disk inside the block is :class:`NoSpaceError` naming ``path`` (``no space left writing PATH: M MB
+    free``), one line: for a writer that appends to an output it owns (a metrics log) instead of publishing it."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in _NO_SPACE:
+            raise
+        raise NoSpaceError(f"no space left writing {path}: {_mb(free_bytes(Path(path).parent) or 0)} MB free") \
+            from None
 
 
 def _written(tmp):

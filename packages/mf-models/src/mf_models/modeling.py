@@ -35,8 +35,8 @@ logger = logging.getLogger("mf_models")
 # (the KV cache is the explicit prefill/decode API), so a config that turns them on is told so by key name
 NOT_HONOURED = ("use_flash_attention", "use_prompt_flash_attention", "use_ring_attention", "fused_rms_norm",
                 "qkv_concat", "use_rope_slice", "use_attn_mask_compression", "is_dynamic", "use_past",
-                "hf_rope_scaling", "hf_sliding_window")  # the last two: HF keys kept by mf_config.hf (Llama 3.1
-# "llama3" rope scaling, Mistral's sliding window) that these networks do not implement
+                "hf_sliding_window")  # the last: an HF key kept by mf_config.hf (Mistral's sliding window) that
+# these networks do not implement
 WEIGHTS_NAME = "model.safetensors"
 CKPT_NAME = "model.ckpt"
 

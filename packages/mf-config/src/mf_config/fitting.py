@@ -9,6 +9,7 @@ only when nothing else fits: the weights do not show how a width splits into hea
 """
 
 import copy
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -19,6 +20,8 @@ from mf_config.spec import family_of
 SIZE_KEYS = ("num_layers", "vocab_size", "hidden_size", "intermediate_size", "expand_ratio", "n_kv_heads",
              "moe_config.expert_num", "seq_length", "tie_word_embeddings", "qkv_has_bias", "num_heads")
 _INDEX = re.compile(r"(?<=\.)\d+(?=\.)")
+_FIRST_INDEX = re.compile(r"\.(\d+)\.")  # a name's first index: its layer
+MAX_HEADS = 256
 
 
 @dataclass
@@ -70,8 +73,11 @@ def grouped(names: list) -> list:
         groups.setdefault(_INDEX.sub("#", name), []).append(indices)
     out = []
     for pattern, indices in groups.items():
-        for k in range(len(indices[0])):
-            values = sorted({index[k] for index in indices})
+        axes = [sorted({index[k] for index in indices}) for k in range(len(indices[0]))]
+        if math.prod(map(len, axes)) != len(set(indices)):  # not every combination: name them one by one
+            out += [name for name in names if _INDEX.sub("#", name) == pattern]
+            continue
+        for values in axes:
             pattern = pattern.replace("#", _ranges(values), 1)
         out.append(pattern)
     return out
@@ -95,33 +101,44 @@ def expected_shapes(config, hf: bool) -> dict:
 
 
 def fitting_overrides(config, found: dict, hf: bool, ignorable=lambda name, config: False) -> dict | None:
-    """{size key: value} under which ``config`` implies exactly the tensors ``found`` ({name: shape}), searched one
-    key at a time (the change that leaves fewest differences first); None when no such values were found."""
+    """{size key: value} under which ``config`` implies exactly the tensors ``found`` ({name: shape}); None when
+    none was found. The layer count comes from the names; the other keys are searched on one layer (layers are
+    alike), one key at a time, the change that leaves fewest differences first."""
+    changes, current = {}, config
+    layers = sorted({int(m.group(1)) for n in found if (m := _FIRST_INDEX.search(n))})
+    if layers and getattr(config, "num_layers", None) not in (None, layers[-1] + 1):
+        changes["num_layers"] = layers[-1] + 1
+    one = {n: s for n, s in found.items() if (m := _FIRST_INDEX.search(n)) is None or m.group(1) == "0"}
+    trial = _with(config, "num_layers", 1) or config
     candidates = _candidates(found)
-    current, changes = config, {}
-    score = _score(current, found, hf, ignorable)
+    score = _score(trial, one, hf, ignorable)
     while score:
         best = None
-        for key in SIZE_KEYS:
+        for key in SIZE_KEYS[1:]:
             for value in candidates.get(key, candidates["int"]):
-                trial = _with(current, key, value)
-                if trial is None:
-                    continue
-                trial_score = _score(trial, found, hf, ignorable)
-                if trial_score < (best[0] if best else score):
-                    best = (trial_score, key, value, trial)
+                option = _with(trial, key, value)
+                option_score = float("inf") if option is None else _score(option, one, hf, ignorable)
+                if option_score < (best[0] if best else score):
+                    best = (option_score, key, value, option)
         if best is None:
             return None
-        score, key, value, current = best
+        score, key, value, trial = best
         changes[key] = value
+    for key, value in changes.items():
+        current = _with(current, key, value) or current
+    if _score(current, found, hf, ignorable):
+        return None
     return {key: _value(current, key) for key in changes}
 
 
 def _candidates(found):
+    """Values to try per key: the checkpoint's dimensions; for head counts their divisors (a width is heads x
+    head_dim); the layer count from the names."""
     dims = sorted({d for shape in found.values() for d in shape})
+    heads = sorted({k for d in dims for k in range(1, min(d, MAX_HEADS) + 1) if d % k == 0})
     layers = sorted({int(i) + 1 for name in found for i in _INDEX.findall(name)})
-    return {"int": dims, "num_layers": layers or [1], "moe_config.expert_num": dims,
-            "tie_word_embeddings": [True, False], "qkv_has_bias": [True, False]}
+    return {"int": dims, "num_layers": layers or [1], "moe_config.expert_num": dims, "n_kv_heads": heads,
+            "num_heads": heads, "tie_word_embeddings": [True, False], "qkv_has_bias": [True, False]}
 
 
 def _with(config, key, value):

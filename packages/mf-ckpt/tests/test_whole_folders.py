@@ -86,7 +86,8 @@ def test_output_path_naming_a_file_writes_that_file(hf, converted, tmp_path, cli
 def test_mindformers_spellings_of_reversed(hf, converted, tmp_path, cli):
     """convert_reversed.py: --mindspore_ckpt_path is the input, --torch_ckpt_path the output."""
     ours = converted["llama_mha"][0]
-    result = cli("convert", "--reversed", "--mindspore_ckpt_path", ours, "--torch_ckpt_path", tmp_path / "hf.safetensors")
+    result = cli("convert", "--reversed", "--mindspore_ckpt_path", ours, "--torch_ckpt_path",
+                 tmp_path / "hf.safetensors")
     assert result.exit_code == 0, result.output
     assert cli("diff", tmp_path / "hf.safetensors", hf["llama_mha"][0]).exit_code == 0
     result = cli("convert", "--reversed", "--mindspore_ckpt_path", ours)

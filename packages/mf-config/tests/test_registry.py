@@ -70,7 +70,8 @@ def test_auto_register_sections_as_mindformers_register_path(tmp_path, caplog, m
     (tmp_path / "json.py").write_text("")
     cfg = {"processor": {"tokenizer": {"type": "Llama3TokenizerI16", "auto_register":
                                        "user_tok_i16.Llama3TokenizerI16"}},
-           "callbacks": [{"type": "MFLossMonitor"}, {"type": "EchoCallback", "auto_register": "user_cb_i16.EchoCallback"}]}
+           "callbacks": [{"type": "MFLossMonitor"},
+                         {"type": "EchoCallback", "auto_register": "user_cb_i16.EchoCallback"}]}
     with caplog.at_level("WARNING", logger="mf_config"):
         assert auto_register_sections(cfg) == []
     assert "processor.tokenizer.auto_register: user_tok_i16.Llama3TokenizerI16 not imported" in caplog.text

@@ -5,8 +5,8 @@ stopped before the network is built, every difference named, with the overrides 
 import re
 import shutil
 
-import ml_dtypes
 import mindspore as ms
+import ml_dtypes
 import numpy as np
 import pytest
 import torch

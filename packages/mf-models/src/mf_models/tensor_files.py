@@ -23,6 +23,7 @@ from mf_models.errors import ModelError
 
 INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 FLOATS = ("F64", "F32", "F16", "BF16")
+OWN_NAMES = ("model.safetensors", "model.ckpt")
 
 
 class TensorFiles:
@@ -57,8 +58,8 @@ class TensorFiles:
 
 
 def weight_files(path: Path) -> list[Path]:
-    """The weights files of a folder (its shard index, else its safetensors, else its .bin, else its one .ckpt),
-    or ``path`` itself."""
+    """The weights files of a folder (its shard index, else model.safetensors or model.ckpt, else its safetensors,
+    else its .bin, else its one .ckpt), or ``path`` itself."""
     if path.is_file():
         return [path]
     if not path.is_dir():
@@ -66,6 +67,9 @@ def weight_files(path: Path) -> list[Path]:
     for index in INDEXES:
         if (path / index).is_file():
             return _shards(path / index)
+    for name in OWN_NAMES:  # a model folder's own weights (a training checkpoint may hold adapter files beside)
+        if (path / name).is_file():
+            return [path / name]
     for pattern in ("*.safetensors", "pytorch_model*.bin", "*.ckpt"):
         files = sorted(path.glob(pattern))
         if pattern == "*.ckpt" and len(files) > 1:

@@ -3,26 +3,12 @@ their conversion to our format by mf-ckpt."""
 
 import mindspore as ms
 import pytest
-import torch
-import transformers
 
-from .helpers import HF_CASES, SENTENCES
+from .helpers import HF_CASES, SENTENCES, make_hf_model
 
 pytest_plugins = ["mf_config.pytest_plugin"]  # mf_assets
 
 ms.set_context(mode=ms.GRAPH_MODE)
-
-
-def make_hf_model(case, seed=0):
-    """A random float32 transformers model (norms and biases randomised too), in eval mode."""
-    arch, config_cls, kwargs = HF_CASES[case]
-    torch.manual_seed(seed)
-    model = getattr(transformers, arch)(config_cls(**kwargs)).eval()
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "norm" in name or "ln" in name or name.endswith("bias"):
-                p.add_(torch.randn_like(p) * 0.1)
-    return model
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """Shared by the tests: the tiny Hugging Face models of each family, and the sentences a tiny Llama memorises."""
 
+import torch
 import transformers
 
 HF_CASES = {
@@ -25,3 +26,15 @@ SENTENCES = [
     "A tiny model can learn a few short sentences by heart.",
     "Generation with a key value cache reads each token only once.",
 ]
+
+
+def make_hf_model(case, seed=0):
+    """A random float32 transformers model (norms and biases randomised too), in eval mode."""
+    arch, config_cls, kwargs = HF_CASES[case]
+    torch.manual_seed(seed)
+    model = getattr(transformers, arch)(config_cls(**kwargs)).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name or "ln" in name or name.endswith("bias"):
+                p.add_(torch.randn_like(p) * 0.1)
+    return model

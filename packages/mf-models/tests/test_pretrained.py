@@ -40,8 +40,12 @@ def test_ckpt_on_request(family_models, tmp_path):
 
 def test_wrong_names_are_reported(family_models, tmp_path):
     family_models["gpt2"].save_pretrained(tmp_path)
-    with pytest.raises(MFError, match="parameter names differ"):
+    with pytest.raises(MFError) as err:
         family_models["bloom"].load_weights(tmp_path)
+    message = str(err.value)
+    assert "does not fit the bloom config: 37 missing: transformer.embedding.word_embedding.embedding_table" in message
+    assert "36 unexpected: backbone.blocks.[0-1].attention.dense1.bias" in message
+    assert message.endswith(f"the checkpoint has its own config: {tmp_path / 'config.json'}")
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -90,18 +94,8 @@ def test_unhonoured_switches_are_named(caplog):
     assert "use_flash_attention, use_past" in caplog.text
     caplog.clear()
     with caplog.at_level("WARNING", logger="mf_models"):
-        AutoModel.from_config(CONFIGS["llama"](hf_rope_scaling={"rope_type": "llama3", "factor": 8.0}))
-    assert "hf_rope_scaling" in caplog.text
-
-
-def test_dtype_mismatch_with_param_init_type_is_one_line(family_models, tmp_path):
-    model = family_models["gpt2"]
-    model.save_pretrained(tmp_path)
-    config = type(model.config).from_dict(dict(model.config.to_dict(), param_init_type="float16"))
-    with pytest.raises(MFError, match=r"model.safetensors: .*: dtype Float32 in the checkpoint, Float16 in the "
-                                      r"model \(the config's param_init_type\)") as e:
-        type(model)(config).load_weights(tmp_path)
-    assert "\n" not in str(e.value)
+        AutoModel.from_config(CONFIGS["llama"](hf_sliding_window=16))
+    assert "hf_sliding_window" in caplog.text
 
 
 def test_aliased_safetensors_offsets_are_refused(family_models, tmp_path):
@@ -119,5 +113,5 @@ def test_aliased_safetensors_offsets_are_refused(family_models, tmp_path):
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 8)
     path.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
-    with pytest.raises(MFError, match="not a valid safetensors file"):
+    with pytest.raises(MFError, match="model.safetensors: not a readable safetensors file"):  # the library's check
         family_models["gpt2"].load_weights(tmp_path)

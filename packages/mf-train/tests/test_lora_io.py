@@ -99,7 +99,8 @@ def test_bad_adapter_files_are_one_line_errors(saved, tmp_path):
     tmp = saved[0]
     with pytest.raises(LoraError, match="no such adapter file or folder"):
         load_lora(fresh(tmp), tmp_path / "nothing")
-    with pytest.raises(LoraError, match=r"no lora_config.json \(ours\) or adapter_config.json \(PEFT\)"):
+    with pytest.raises(LoraError, match=r"no lora_config.json \(ours\), adapter_config.json \(PEFT\) or LoRA "
+                                        "training checkpoint"):
         load_lora(fresh(tmp), tmp_path)
     broken = tmp_path / "broken"
     broken.mkdir()

@@ -167,7 +167,7 @@ def model_config_from_section(section: dict, moe_config: dict | None = None, par
                               default_type: str = "LlamaConfig") -> Any:
     """The config object of a ``model.model_config`` section (its ``type`` names the class)."""
     data = dict(section)
-    cls = config_class_named(data.get("type", default_type))
+    cls = config_class(data.get("type", default_type))  # a class auto_register brought in too
     if moe_config is not None and "moe_config" not in data:
         data["moe_config"] = dict(moe_config)
     if parallel_config is not None and "parallel_config" not in data:

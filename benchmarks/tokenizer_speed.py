@@ -110,7 +110,7 @@ def cases(assets, tmp):
     gpt2 = GPT2Tokenizer(tok_dir / "gpt2.tiktoken")
 
     def gpt2_cold(lines):  # each call starts with an empty piece cache
-        gpt2._cache.clear()
+        gpt2.backend.cache.clear()
         return gpt2(lines)
 
     yield ("GPT2Tokenizer (plain Python)", gpt2_cold,

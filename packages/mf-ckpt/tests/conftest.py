@@ -1,9 +1,12 @@
 import pytest
 import torch
 from click.testing import CliRunner
-from hf_models import CASES, make_model
 
 from mf_ckpt.cli import main
+
+from .hf_models import CASES, make_model
+
+pytest_plugins = ["mf_config.pytest_plugin"]  # budget (reliability tests)
 
 
 @pytest.fixture

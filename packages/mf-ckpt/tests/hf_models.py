@@ -1,5 +1,7 @@
 """Tiny random Hugging Face models, made by transformers, one per case the issue names."""
 
+import copy
+
 import torch
 import transformers
 
@@ -7,6 +9,11 @@ CASES = {
     "llama_gqa": ("LlamaForCausalLM", transformers.LlamaConfig, dict(
         vocab_size=96, hidden_size=64, intermediate_size=80, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, rope_theta=500000.0, max_position_embeddings=64, rms_norm_eps=1e-5)),
+    "llama31": ("LlamaForCausalLM", transformers.LlamaConfig, dict(  # Llama 3.1's RoPE scaling, in every band
+        vocab_size=96, hidden_size=64, intermediate_size=80, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, rope_theta=500000.0, max_position_embeddings=64, rms_norm_eps=1e-5,
+        rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                      "original_max_position_embeddings": 16})),
     "llama_mha": ("LlamaForCausalLM", transformers.LlamaConfig, dict(
         vocab_size=96, hidden_size=48, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=4, max_position_embeddings=64, tie_word_embeddings=True)),
@@ -30,7 +37,7 @@ def make_model(case, seed=0):
     """The random float32 transformers model of ``case``, in eval mode."""
     arch, config_cls, kwargs = CASES[case]
     torch.manual_seed(seed)
-    model = getattr(transformers, arch)(config_cls(**kwargs)).eval()
+    model = getattr(transformers, arch)(config_cls(**copy.deepcopy(kwargs))).eval()  # it edits rope_scaling
     with torch.no_grad():  # norms start at exactly one and biases at zero: randomise them so the mapping shows
         for name, p in model.named_parameters():
             if "norm" in name or "ln" in name or name.endswith("bias"):

@@ -117,5 +117,6 @@ def test_strip_optimizer_of_a_mindspore_training_checkpoint(tmp_path, cli):
     assert result.exit_code == 0 and "dropped 6 optimizer tensors" in result.output, result.output
     back = {n: p.asnumpy() for n, p in ms.load_checkpoint(str(tmp_path / "out/weights.ckpt")).items()}
     assert back.keys() == weights.keys() and all(np.array_equal(back[n], weights[n]) for n in weights)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["weights.ckpt", "weights.ckpt.sha256.json"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".weights.ckpt.commit", "weights.ckpt",
+                                                                    "weights.ckpt.sha256.json"]
     assert cli("verify", tmp_path / "out/weights.ckpt").exit_code == 0

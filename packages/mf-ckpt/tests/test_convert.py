@@ -9,9 +9,10 @@ import pytest
 import safetensors.torch
 import torch
 import transformers
-from hf_models import CASES, logits, make_model
 
 from mf_ckpt.store import open_checkpoint
+
+from .hf_models import CASES, logits, make_model
 
 IDS = np.array([[1, 5, 9, 17, 33, 2, 70, 4], [3, 3, 8, 60, 91, 12, 0, 44]])
 

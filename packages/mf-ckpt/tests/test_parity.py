@@ -3,11 +3,12 @@
 import mindspore as ms
 import numpy as np
 import pytest
-from hf_models import CASES, logits
 
 from mf_ckpt.store import open_checkpoint
 from mf_config import load_model_config, param_shapes
 from mf_models import AutoModel
+
+from .hf_models import CASES, logits
 
 IDS = np.array([[1, 5, 9, 17, 33, 2, 70, 4], [3, 3, 8, 60, 91, 12, 0, 44]])
 

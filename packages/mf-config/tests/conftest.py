@@ -1,5 +1,7 @@
 import pytest
 
+pytest_plugins = ["mf_config.pytest_plugin"]  # mf_assets
+
 
 @pytest.fixture(scope="session")
 def yaml_dir(mf_assets):

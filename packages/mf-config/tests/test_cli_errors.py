@@ -4,9 +4,10 @@ import json
 
 import pytest
 import yaml
-from test_load import SHARED, write
 
 from mf_config import __version__
+
+from .helpers import SHARED, write
 
 
 def test_version_and_help(run_cli):

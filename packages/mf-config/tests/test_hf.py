@@ -14,6 +14,12 @@ CASES = [
      {"num_layers": 2, "n_kv_heads": 2, "theta": 500000.0, "ffn_hidden_size": 172, "vocab_size": 1000}),
     (transformers.LlamaConfig(num_hidden_layers=2, rope_scaling={"rope_type": "linear", "factor": 4.0}),
      LlamaConfig, {"extend_method": "PI", "scaling_factor": 4.0}),
+    (transformers.LlamaConfig(num_hidden_layers=2, max_position_embeddings=131072, rope_theta=500000.0,
+                              rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                            "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}),
+     LlamaConfig, {"extend_method": "LLAMA3", "max_position_embedding": 131072, "theta": 500000.0,
+                   "scaling_factor": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                      "original_max_position_embeddings": 8192}}),
     (transformers.MistralConfig(num_hidden_layers=3), LlamaConfig,
      {"num_layers": 3, "n_kv_heads": 8, "ffn_hidden_size": 14336}),
     (transformers.MixtralConfig(num_hidden_layers=2, num_local_experts=4, num_experts_per_tok=2), MixtralConfig,
@@ -59,5 +65,19 @@ def test_round_trip_from_our_side():
 def test_unsupported_model_type_and_rope():
     with pytest.raises(ConfigError, match="unsupported model_type 'bert'"):
         from_hf_dict({"model_type": "bert"})
-    with pytest.raises(ConfigError, match="rope type 'yarn' is not supported"):
+    with pytest.raises(ConfigError, match="rope type 'yarn' is not supported .*llama3"):
         from_hf_dict({"model_type": "llama", "rope_scaling": {"rope_type": "yarn", "factor": 2.0}})
+
+
+def test_llama31_config_json_as_transformers_4_wrote_it():
+    """meta-llama/Llama-3.1-8B's config.json (transformers 4): rope_theta and rope_scaling, no rope_parameters;
+    transformers 5 reads it to the same rope parameters as our config written back."""
+    hf = {"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "num_hidden_layers": 2,
+          "num_key_value_heads": 2, "intermediate_size": 128, "max_position_embeddings": 131072, "rope_theta": 500000.0,
+          "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                           "original_max_position_embeddings": 8192, "rope_type": "llama3"}}
+    ours = from_hf_dict(hf)
+    assert (ours.extend_method, ours.theta, ours.scaling_factor["original_max_position_embeddings"]) == \
+        ("LLAMA3", 500000.0, 8192)
+    assert transformers.LlamaConfig.from_dict(to_hf_dict(ours)).rope_parameters == \
+        transformers.LlamaConfig.from_dict(dict(hf)).rope_parameters

@@ -5,9 +5,7 @@ import yaml
 
 from mf_config import ConfigError, ConfigKeyError, LlamaConfig, MFConfig, load_config
 
-SHARED = ["finetune_llama2_7b.yaml", "finetune_mixtral-8x7b.yaml", "predict_llama2_7b.yaml",
-          "predict_llama3_8b_800T_A2_64G.yaml", "predict_mixtral-8x7b.yaml", "pretrain_mixtral-8x7b.yaml",
-          "run_bloom_560m.yaml", "run_bloom_7.1b.yaml", "run_gpt2.yaml", "run_llama3_8b_8k_800T_A2_64G.yaml"]
+from .helpers import SHARED, write
 
 
 def test_every_shared_file_is_listed(yaml_dir):
@@ -57,11 +55,6 @@ def test_pickles():
     cfg = MFConfig({"a": {"b": [1, {"c": 2}]}})
     again = pickle.loads(pickle.dumps(cfg))
     assert again == cfg and again.a.b[1].c == 2
-
-
-def write(path, text):
-    path.write_text(text)
-    return path
 
 
 def test_base_config_inheritance_deep_merges_child_wins(tmp_path):

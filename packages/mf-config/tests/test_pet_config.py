@@ -1,10 +1,11 @@
 """``model.model_config.pet_config`` (LoRA): loaded from a MindFormers YAML, checked key by key by `validate`."""
 
 import pytest
-from test_load import write
 
 from mf_config import ConfigError, GPT2Config, LlamaConfig
 from mf_config.pet_config import LoraConfig
+
+from .helpers import write
 
 LORA_YAML = """model:
   model_config:

@@ -2,8 +2,8 @@ import sys
 
 import pytest
 
-from mf_config import ConfigError, LlamaConfig, build, register
-from mf_config.registry import get, known
+from mf_config import ConfigError, LlamaConfig, build, register, registry
+from mf_config.registry import auto_register_sections, get, known
 
 
 @register("callback")
@@ -58,3 +58,30 @@ def test_auto_register_imports_only_from_register_path(tmp_path):
     assert build(section, "metric", register_path=tmp_path).k == 2
     with pytest.raises(ConfigError, match="module 'nothere' not found in register_path"):
         build({"type": "X", "auto_register": "nothere.X"}, "metric", register_path=tmp_path)
+
+
+def test_auto_register_sections_as_mindformers_register_path(tmp_path, caplog, monkeypatch):
+    """Each section that builds a class may name user code (a plain folder, no __init__.py); only the modules named
+    are imported, only with a register_path, and their classes win over mf's of the same name."""
+    monkeypatch.setattr(registry, "_user", {kind: {} for kind in registry.KINDS})  # this test's classes only
+    (tmp_path / "user_tok_i16.py").write_text("class Llama3TokenizerI16:\n    pass\n")
+    (tmp_path / "user_cb_i16.py").write_text("class EchoCallback:\n    pass\n")
+    (tmp_path / "unrelated_i16.py").write_text("raise SystemExit('imported')\n")
+    (tmp_path / "json.py").write_text("")
+    cfg = {"processor": {"tokenizer": {"type": "Llama3TokenizerI16", "auto_register":
+                                       "user_tok_i16.Llama3TokenizerI16"}},
+           "callbacks": [{"type": "MFLossMonitor"},
+                         {"type": "EchoCallback", "auto_register": "user_cb_i16.EchoCallback"}]}
+    with caplog.at_level("WARNING", logger="mf_config"):
+        assert auto_register_sections(cfg) == []
+    assert "processor.tokenizer.auto_register: user_tok_i16.Llama3TokenizerI16 not imported" in caplog.text
+    assert "user_tok_i16" not in sys.modules
+    imported = auto_register_sections(cfg, tmp_path)
+    assert [c.__module__ for c in imported] == ["user_tok_i16", "user_cb_i16"]
+    assert get("tokenizer", "Llama3TokenizerI16") is imported[0] and get("callback", "EchoCallback") is imported[1]
+    assert "unrelated_i16" not in sys.modules and str(tmp_path) not in sys.path
+    with pytest.raises(ConfigError, match="optimizer.auto_register: module 'json' is already imported from"):
+        auto_register_sections({"optimizer": {"type": "X", "auto_register": "json.X"}}, tmp_path)
+    (tmp_path / "broken_i16.py").write_text("import no_such_module_i16\n")
+    with pytest.raises(ConfigError, match="ModuleNotFoundError: No module named 'no_such_module_i16'"):
+        auto_register_sections({"model": {"arch": {"type": "X", "auto_register": "broken_i16.X"}}}, tmp_path)

@@ -61,7 +61,7 @@ def test_lone_weights_file_needs_a_config(tmp_path, hf_folder, yaml_dir):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"\x8a\x00\xff\xfe", "config.json: not UTF-8 text"),
+    (b"\x8a\x00\xff\xfe", "config.json:1: not UTF-8 text"),
     (b"[1, 2]", "config.json: expected a JSON object"),
     (b'{"num_layers": 2}', "config.json: type: 'type' must be one of"),
     (b'{"type": "LlamaConfg"}', "config.json: type: unknown config type 'LlamaConfg' (did you mean 'LlamaConfig'?)"),

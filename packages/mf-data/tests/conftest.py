@@ -3,6 +3,8 @@ import json
 import pytest
 import sentencepiece as spm
 
+pytest_plugins = ["mf_config.pytest_plugin"]  # mf_assets
+
 
 @pytest.fixture(scope="session")
 def sp_model(mf_assets):

@@ -3,7 +3,8 @@
 import json
 
 import pytest
-from helpers import cli, preprocess, read_indexed
+
+from .helpers import cli, preprocess, read_indexed
 
 
 def run(*args):

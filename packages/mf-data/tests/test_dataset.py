@@ -2,13 +2,14 @@
 
 import numpy as np
 import pytest
-from helpers import preprocess
 
 from mf_config import load_config
 from mf_config.registry import build
 from mf_data.dataset import CausalLanguageModelDataset, numpy_batches
 from mf_data.errors import DataError
 from mf_data.indexed import IndexedDataset
+
+from .helpers import preprocess
 
 SEQ = 32
 

@@ -4,12 +4,13 @@ import base64
 
 import pytest
 import tiktoken
-from helpers import cli, preprocess, read_indexed, vicuna_prompt
 
 from mf_data.preprocessing import preprocess as run
 from mf_data.textio import BadCounter, read_lines
 from mf_data.wiki import articles
 from mf_tokenizers import AutoTokenizer
+
+from .helpers import cli, preprocess, read_indexed, vicuna_prompt
 
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 

@@ -5,10 +5,11 @@ import struct
 
 import numpy as np
 import pytest
-from helpers import preprocess
 
 from mf_data.errors import DataError
 from mf_data.indexed import IndexedDataset
+
+from .helpers import preprocess
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """mf-data inspect: counts, columns, lengths, and records decoded with prompt (masked) and answer (learned) apart."""
 
-from helpers import cli, preprocess
+from .helpers import cli, preprocess
 
 
 def test_inspect_indexed_alpaca(tmp_path, alpaca_small, sp_model, alpaca_records):

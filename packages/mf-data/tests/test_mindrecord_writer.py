@@ -5,11 +5,12 @@ import types
 
 import numpy as np
 import pytest
-from helpers import preprocess, read_indexed, read_mindrecord, same_rows
 
 from mf_data.child_writer import ChildWriter
 from mf_data.errors import DataError
 from mf_data.mindrecord import _raw_writer, record_blobs
+
+from .helpers import preprocess, read_indexed, read_mindrecord, same_rows
 
 
 @pytest.mark.parametrize("kind, columns", [("alpaca", "input_ids,labels,attention_mask"), ("wiki", "input_ids")])

@@ -4,7 +4,8 @@ import filecmp
 
 import numpy as np
 import pytest
-from helpers import preprocess, read_indexed, read_mindrecord, same_rows, vicuna_prompt
+
+from .helpers import preprocess, read_indexed, read_mindrecord, same_rows, vicuna_prompt
 
 SEQ = 256
 COLUMNS = ["input_ids", "labels", "attention_mask"]

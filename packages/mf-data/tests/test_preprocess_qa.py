@@ -2,7 +2,7 @@
 
 import json
 
-from helpers import VICUNA_SYSTEM, cli, preprocess, read_indexed
+from .helpers import VICUNA_SYSTEM, cli, preprocess, read_indexed
 
 
 def test_qa_equals_alpaca_through_converter(tmp_path, alpaca_small, sp_model):

@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-from helpers import preprocess, read_indexed, read_mindrecord, same_rows
 
 from mf_data.textio import BadCounter, read_lines
 from mf_data.wiki import articles, wikitext_clean
+
+from .helpers import cli, preprocess, read_indexed, read_mindrecord, same_rows
 
 SEQ = 128
 
@@ -68,8 +69,8 @@ def test_mindrecord_equals_indexed(wiki_out):
     indexed = read_indexed(root / "wiki")
     assert same_rows(read_mindrecord(root / "wiki.mindrecord", columns), indexed)
     split = sorted((root / "split").iterdir())
-    assert [p.name for p in split] == ["wiki.mindrecord0", "wiki.mindrecord0.db", "wiki.mindrecord1",
-                                       "wiki.mindrecord1.db"]
+    assert [p.name for p in split] == [".wiki.mindrecord.commit", "wiki.mindrecord0", "wiki.mindrecord0.db",
+                                       "wiki.mindrecord1", "wiki.mindrecord1.db"]  # published as one unit
     # MindSpore reads a shard set from any one of its files; the shards hold every record once
     shards = read_mindrecord(root / "split" / "wiki.mindrecord0", columns)
     key = [r["input_ids"].tobytes() for r in shards]
@@ -81,3 +82,13 @@ def test_exact_length(tmp_path, wiki_small, sp_model):
                "--format", "indexed", "--output_file", tmp_path / "w", "--exact_length")
     rows = read_indexed(tmp_path / "w")
     assert {r["input_ids"].shape for r in rows} == {(SEQ,)}
+    # MindFormers' scripts' spellings: --input_file, --model_file (llama_preprocess.py, with --tokenizer llama as
+    # a name), --max_length (the GPT-2 script's records of exactly max_length tokens); wiki is the default type
+    preprocess("--input_file", wiki_small, "--tokenizer", "llama", "--model_file", sp_model, "--max_length", SEQ,
+               "--format", "indexed", "--output_file", tmp_path / "m")
+    assert same_rows(read_indexed(tmp_path / "m"), rows)
+    result = cli("preprocess", "--input_file", wiki_small, "--model_file", sp_model, "--max_length", SEQ,
+                 "--seq_length", SEQ, "--output_file", tmp_path / "x")
+    assert result.exit_code == 2 and "give one of --seq_length" in result.output
+    result = cli("preprocess", "--input_file", wiki_small, "--max_length", SEQ, "--output_file", tmp_path / "x")
+    assert result.exit_code == 2 and "tokenizer: missing: give --tokenizer PATH (or --model_file PATH)" in result.output

@@ -9,10 +9,11 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import SENTENCES
 
 from mf_generate import __version__
 from mf_generate.cli import main
+
+from .helpers import SENTENCES
 
 SHRINK = {"num_layers": 2, "hidden_size": 64, "num_heads": 4, "n_kv_heads": 2, "intermediate_size": 128,
           "vocab_size": 400, "seq_length": 64, "compute_dtype": "float32", "param_init_type": "float32",
@@ -38,7 +39,8 @@ def test_run_in_a_terminal_prints_no_mindspore_warnings(trained):
                        capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     lines = r.stderr.strip().splitlines()
-    assert r.stdout.strip() and len(lines) == 1 and "prompt(s)" in lines[0], r.stderr
+    assert r.stdout.strip() and len(lines) == 2, r.stderr
+    assert lines[0].startswith("decoding: ") and "prompt(s)" in lines[1], r.stderr
 
 
 def test_run_mindformers_predict_yaml_with_checkpoint(trained, mf_assets):
@@ -115,7 +117,9 @@ def test_chat_keeps_history_within_seq_length(trained, tmp_path, monkeypatch):
     (["--model", "{folder}", "--max_new_tokens", "-1"], "max_new_tokens: must be >= 0"),
     (["--model", "{folder}", "--predict_data", ""], "predict_data: prompt 0 is empty"),
     (["--model", "{folder}", "--predict_data", "x" * 400], "more than the model's seq_length 64"),
-    (["--config", "{yaml}", "--load_checkpoint", "{folder}"], "context.device_target"),
+    (["--config", "{yaml}", "--load_checkpoint", "{folder}", *[a for k, v in SHRINK.items() for a in
+                                                                ("--set", f"model.model_config.{k}={v}")]],
+     "context.device_target"),
     (["--config", "{yaml}", "--use_parallel", "true"], "use_parallel"),
 ])
 def test_errors_are_one_line_exit_2(trained, mf_assets, args, message):
@@ -132,17 +136,16 @@ def test_errors_are_one_line_exit_2(trained, mf_assets, args, message):
 def test_run_mindspore_ckpt_and_user_class_from_register_path(trained, memorised, tmp_path):
     folder, _ = trained
     memorised[0].save_pretrained(tmp_path / "ckpt", format="ckpt")
-    package = tmp_path / "user_models"
+    package = tmp_path / "user_models"  # a plain folder, as MindFormers' research/ folders
     package.mkdir()
-    (package / "__init__.py").write_text(
-        "from mf_config.registry import register\nfrom mf_models import LlamaForCausalLM\n\n\n"
-        "@register('model')\nclass MyLlama(LlamaForCausalLM):\n    pass\n")
+    (package / "user_llama_ckpt.py").write_text(
+        "from mf_models import LlamaForCausalLM\n\n\nclass MyLlama(LlamaForCausalLM):\n    pass\n")
     config = json.loads((folder / "config.json").read_text())
     yaml = tmp_path / "predict.yaml"
     yaml.write_text(json.dumps({
         "run_mode": "predict", "use_parallel": False, "context": {"mode": 0, "device_target": "CPU"},
         "load_checkpoint": str(tmp_path / "ckpt" / "model.ckpt"),
-        "model": {"model_config": config, "arch": {"type": "MyLlama"}},
+        "model": {"model_config": config, "arch": {"type": "MyLlama", "auto_register": "user_llama_ckpt.MyLlama"}},
         "processor": {"tokenizer": {"type": "LlamaTokenizer", "vocab_file": str(folder / "tokenizer.model")}},
     }))
     r = invoke("run", "--config", yaml, "--predict_data", "MindSpore runs", "--max_new_tokens", "50")

@@ -5,9 +5,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import SENTENCES
 
 from mf_generate import GenerationConfig, GenerationError, TextStreamer, generate
+
+from .helpers import SENTENCES
 
 
 def encode(tokenizer, texts):

@@ -3,10 +3,11 @@
 
 import pytest
 from click.testing import CliRunner
-from conftest import SENTENCES
 
 from mf_generate import pipeline
 from mf_generate.cli import main
+
+from .helpers import SENTENCES
 
 
 @pytest.mark.slow

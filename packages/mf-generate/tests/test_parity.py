@@ -3,10 +3,11 @@ greedy ``generate`` token for token, with and without the KV cache, rows of a ba
 
 import pytest
 import torch
-from conftest import HF_CASES
 
 from mf_generate import generate
 from mf_generate.loading import load_pretrained
+
+from .helpers import HF_CASES
 
 PROMPTS = [[5, 17, 33, 2, 70, 4, 9], [61, 3], [8, 8, 90, 12, 40]]
 NEW = 12

@@ -1,21 +1,10 @@
-"""The tiny config of each family (``mf_config.preset(family, "tiny")``: 2 layers, hidden 32, float32, so they run
-on the CPU backend) and one tiny model per family."""
-
-import functools
+"""One tiny model per family (the presets of helpers.py)."""
 
 import pytest
 
-from mf_config import preset
+from .helpers import FAMILIES, build
 
-FAMILIES = ["llama", "mixtral", "gpt2", "bloom", "qwen2"]
-CONFIGS = {name: functools.partial(preset, name, "tiny") for name in FAMILIES}
-
-
-def build(family, **kw):
-    """A fresh tiny network of ``family`` (its class is the family's ``network`` part), ``kw`` over the preset."""
-    from mf_models import AutoModel
-
-    return AutoModel.from_config(CONFIGS[family](**kw))
+pytest_plugins = ["mf_config.pytest_plugin"]  # mf_assets
 
 
 @pytest.fixture(scope="session")

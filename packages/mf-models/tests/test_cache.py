@@ -3,7 +3,8 @@
 import mindspore as ms
 import numpy as np
 import pytest
-from conftest import FAMILIES, build
+
+from .helpers import FAMILIES, build
 
 LENGTHS = [5, 3, 7]
 STEPS = 4

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import CONFIGS, FAMILIES, build
-from hf_oracle import hf_model, saved
 
 from mf_config import ConfigError, families, part
 from mf_config.registry import get
 from mf_models import AutoModel, ModelError
 from mf_models.cli import main
+
+from .helpers import CONFIGS, FAMILIES, build
+from .hf_oracle import hf_model, saved
 
 IDS = np.array([[5, 6, 7, 8, 9, 10], [11, 3, 12, 40, 2, 60]])
 
@@ -69,9 +70,10 @@ def test_weights_that_disagree_with_the_config(gpt2, tmp_path):
     model = build("gpt2", num_layers=3)
     with pytest.raises(ModelError) as err:
         model.load_weights(folder)
-    assert "transformer.h.2.ln_1.weight: missing" in str(err.value)
+    assert "12 missing: transformer.h.2.ln_1.weight" in str(err.value)
+    assert "the config fits with --set num_layers=2" in str(err.value)
     other = build("gpt2", hidden_size=64)
-    with pytest.raises(ModelError, match=r"transformer.wte.weight: shape \[97, 32\], but the config implies"):
+    with pytest.raises(ModelError, match=r"transformer.wte.weight: expected \[97, 64\], found \[97, 32\]"):
         other.load_weights(folder / "model.safetensors")
 
 

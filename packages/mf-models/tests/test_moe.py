@@ -3,10 +3,11 @@
 import mindspore as ms
 import numpy as np
 import pytest
-from conftest import CONFIGS
 
 from mf_config import MoEConfig
 from mf_models.moe import MoEFeedForward, capacity_of
+
+from .helpers import CONFIGS
 
 
 @pytest.fixture(scope="module")

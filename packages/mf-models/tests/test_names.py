@@ -1,9 +1,10 @@
 """Parameter names equal MindFormers' (checkpoints load both ways); mf-ckpt converts HF weights to these."""
 
 import pytest
-from conftest import CONFIGS
 
 from mf_config import param_shapes
+
+from .helpers import CONFIGS
 
 LLAMA_LAYER = ["attention_norm.weight", "attention.wq.weight", "attention.wk.weight", "attention.wv.weight",
                "attention.wo.weight", "ffn_norm.weight"]

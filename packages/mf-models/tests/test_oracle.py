@@ -1,36 +1,13 @@
 """Our networks compute what `transformers` computes on the same weights, read from the Hugging Face folder
 through the family's weight rules (as MindFormers' converters map them)."""
 
-import mindspore as ms
 import numpy as np
 import pytest
-import torch
-from conftest import CONFIGS, FAMILIES, build
-from hf_oracle import hf_model, saved
 
 from mf_models import AutoModel
 
-
-def logits_of(model, ids):
-    model.set_train(False)
-    return model(ms.Tensor(ids.astype(np.int32))).asnumpy()
-
-
-def compare(family, tmp_path, config_keys=None, **hf_keys):
-    """Logits of our network (config ``CONFIGS[family](**config_keys)``) and of transformers' on the weights of
-    the transformers model, saved as a Hugging Face folder."""
-    ms.set_context(mode=ms.PYNATIVE_MODE)
-    config = CONFIGS[family](**(config_keys or {}))
-    hf = hf_model(config, **hf_keys)
-    ours = build(family, **(config_keys or {}))
-    ours.load_weights(saved(hf, tmp_path / "hf"))
-    ids = np.random.default_rng(1).integers(3, config.vocab_size, (2, 12)).astype(np.int64)
-    with torch.no_grad():
-        expected = hf(torch.from_numpy(ids)).logits.numpy()
-    got = logits_of(ours, ids)
-    assert got.shape == expected.shape == (2, 12, config.vocab_size)
-    np.testing.assert_allclose(got, expected, atol=2e-4, rtol=1e-4)
-    return got, ids
+from .helpers import CONFIGS, FAMILIES, build
+from .hf_oracle import compare, logits_of
 
 
 @pytest.mark.parametrize("family", FAMILIES)

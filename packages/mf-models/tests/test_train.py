@@ -3,8 +3,9 @@
 import mindspore as ms
 import numpy as np
 import pytest
-from conftest import build
 from mindspore import nn
+
+from .helpers import build
 
 
 def train_step(model, graph):

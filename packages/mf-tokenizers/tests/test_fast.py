@@ -2,9 +2,10 @@
 LlamaTokenizer; PreTrainedTokenizerFast/BloomTokenizerFast equal the raw tokenizers library."""
 
 import pytest
-from conftest import HARD_STRINGS
 
 from mf_tokenizers import BloomTokenizerFast, LlamaTokenizer, LlamaTokenizerFast, PreTrainedTokenizerFast
+
+from .helpers import HARD_STRINGS
 
 SPECIAL_STRINGS = ["Hello <s> world", "x</s>y", "<s>", "a <unk> b", " </s> ", "<s><s>two"]
 

@@ -4,9 +4,10 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import HARD_STRINGS
 
 from mf_tokenizers import LlamaTokenizer, TokenizerError
+
+from .helpers import HARD_STRINGS
 
 
 def test_equals_sentencepiece_on_every_pydocs_line(llama, sp_reference, pydocs_lines):

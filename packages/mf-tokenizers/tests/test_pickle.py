@@ -39,3 +39,19 @@ def test_spawned_workers_encode_identically(llama, llama3, pydocs_lines):
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         for tok in (llama, llama3):
             assert pool.map(_encode, [(tok, c) for c in chunks]) == [tok(c)["input_ids"] for c in chunks]
+
+
+def test_pickle_keeps_split_special_tokens(gpt2_fast, gpt2_tiktoken, tmp_path):
+    """tokenizers does not pickle its encode_special_tokens switch; the tokenizer's own flag still holds."""
+    from mf_tokenizers import GPT2TokenizerFast
+
+    tok = GPT2TokenizerFast(tokenizer_file=_saved(gpt2_fast, tmp_path), split_special_tokens=True)
+    again = pickle.loads(pickle.dumps(tok))
+    text = "one<|endoftext|>two"
+    assert again.encode(text) == tok.encode(text) == gpt2_tiktoken.encode_ordinary(text)
+    assert again.encode(text, split_special_tokens=False) == gpt2_tiktoken.encode(text, allowed_special="all")
+
+
+def _saved(tok, folder):
+    tok.save_pretrained(folder)
+    return folder / "tokenizer.json"

@@ -3,9 +3,10 @@ flag spellings, and one line with exit code 2 (nothing written) for each kind of
 
 import pytest
 from click.testing import CliRunner
-from conftest import preprocess, write_task
 
 from mf_train.cli import main
+
+from .helpers import preprocess, write_task
 
 
 def invoke(*args):

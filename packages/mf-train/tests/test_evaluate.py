@@ -7,9 +7,10 @@ import subprocess
 import numpy as np
 import torch
 import transformers
-from conftest import cli, preprocess, script, write_task
 
 from mf_data.dataset import numpy_batches
+
+from .helpers import cli, preprocess, script, write_task
 
 
 def test_eval_perplexity_equals_transformers(tmp_path, mf_assets, sp_model):
@@ -26,17 +27,7 @@ def test_eval_perplexity_equals_transformers(tmp_path, mf_assets, sp_model):
     code, out, err = cli("run", "--config", task, "--run_mode", "eval", "--load_checkpoint", tmp_path / "hf")
     line = [x for x in err.splitlines() if x.startswith("eval: loss")][-1]
     loss, ppl, tokens = line.split()[2].rstrip(","), line.split()[4].rstrip(","), int(line.split()[5])
-    total, count = 0.0, 0
-    section = {"data_loader": {"type": "IndexedDataset", "dataset_dir": str(data), "shuffle": False},
-               "input_columns": ["input_ids"]}
-    with torch.no_grad():
-        for batch in numpy_batches(section, batch_size=4):
-            ids = torch.from_numpy(batch["input_ids"].astype(np.int64))
-            logp = torch.log_softmax(hf(ids[:, :-1]).logits.double(), -1)
-            picked = logp.gather(-1, ids[:, 1:, None])[..., 0]
-            mask = ids[:, :-1] != 0
-            total -= float((picked * mask).sum())
-            count += int(mask.sum())
+    total, count = torch_loss(hf, data)
     assert tokens == count > 500
     assert abs(float(loss) - total / count) < 1e-4
     assert abs(float(ppl) - math.exp(total / count)) < 1e-4 * math.exp(total / count)
@@ -49,3 +40,25 @@ def test_eval_perplexity_equals_transformers(tmp_path, mf_assets, sp_model):
     code, _, err = cli("run", "--config", task, "--run_mode", "eval", "--load_checkpoint",
                        tmp_path / "ms" / "model.ckpt")
     assert line in err.splitlines()
+    # the weights as published (bfloat16): cast on the way in, the loss transformers gives on them upcast
+    hf.to(torch.bfloat16).save_pretrained(tmp_path / "bf16")
+    code, _, err = cli("run", "--config", task, "--run_mode", "eval", "--load_checkpoint", tmp_path / "bf16")
+    loss = [x for x in err.splitlines() if x.startswith("eval: loss")][-1].split()[2].rstrip(",")
+    total, count = torch_loss(hf.float(), data)
+    assert abs(float(loss) - total / count) < 1e-4
+
+
+def torch_loss(hf, data):
+    """(summed negative log-likelihood, tokens) of transformers' model over the dataset's records."""
+    total, count = 0.0, 0
+    section = {"data_loader": {"type": "IndexedDataset", "dataset_dir": str(data), "shuffle": False},
+               "input_columns": ["input_ids"]}
+    with torch.no_grad():
+        for batch in numpy_batches(section, batch_size=4):
+            ids = torch.from_numpy(batch["input_ids"].astype(np.int64))
+            logp = torch.log_softmax(hf(ids[:, :-1]).logits.double(), -1)
+            picked = logp.gather(-1, ids[:, 1:, None])[..., 0]
+            mask = ids[:, :-1] != 0
+            total -= float((picked * mask).sum())
+            count += int(mask.sum())
+    return total, count

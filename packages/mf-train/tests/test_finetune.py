@@ -6,10 +6,11 @@ import json
 import subprocess
 
 import pytest
-from conftest import cli, preprocess, script, write_task
 
 from mf_data.alpaca import alpaca_prompt
 from mf_data.conversation import SYSTEM
+
+from .helpers import cli, preprocess, script, write_task
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,13 @@
 import mindspore as ms
 import numpy as np
 import pytest
-from lora_support import (
+from mindspore import Tensor, nn
+
+from mf_config import param_shapes
+from mf_config.errors import ConfigError
+from mf_train.lora import DEFAULT_TARGETS, adapter_parameters, apply_lora, merge_lora
+
+from .lora_support import (
     BATCH,
     build,
     logits,
@@ -12,11 +18,6 @@ from lora_support import (
     set_mode,
     values,
 )
-from mindspore import Tensor, nn
-
-from mf_config import param_shapes
-from mf_config.errors import ConfigError
-from mf_train.lora import DEFAULT_TARGETS, adapter_parameters, apply_lora, merge_lora
 
 # the attention weights each family's default targets name (MindFormers' parameter names, mf_models.specs)
 ATTENTION = {"llama": ("attention.wq", "attention.wk", "attention.wv", "attention.wo"),

@@ -8,7 +8,15 @@ import pytest
 import torch
 import transformers
 from click.testing import CliRunner
-from lora_support import (
+
+from mf_ckpt.cli import main as mf_ckpt
+from mf_ckpt.manifest import verify
+from mf_models.auto import AutoModel
+from mf_train.cli import main
+from mf_train.lora import apply_lora
+from mf_train.lora_io import save_lora
+
+from .lora_support import (
     BATCH,
     build,
     hf_folders,
@@ -17,13 +25,6 @@ from lora_support import (
     randomize_adapters,
     set_mode,
 )
-
-from mf_ckpt.cli import main as mf_ckpt
-from mf_ckpt.manifest import verify
-from mf_models.auto import AutoModel
-from mf_train.cli import main
-from mf_train.lora import apply_lora
-from mf_train.lora_io import save_lora
 
 
 def run(*args, cli=main):
@@ -50,8 +51,9 @@ def test_merged_folder_loads_in_mf_generate_and_converts_with_mf_ckpt(adapted):
     assert result.exit_code == 0, result.output
     assert result.output.startswith("merged LoRA (rank 4, alpha 8, .*wq|.*wv|.*w2) into LlamaForCausalLM (")
     out = tmp / "out"
-    assert sorted(p.name for p in out.iterdir()) == ["SHA256SUMS.json", "config.json", "model.safetensors",
-                                                     "tokenizer_config.json"]
+    # the commit marker: mf-models' save_pretrained publishes config.json and the weights as one unit
+    assert sorted(p.name for p in out.iterdir()) == [".model.safetensors.commit", "SHA256SUMS.json", "config.json",
+                                                     "model.safetensors", "tokenizer_config.json"]
     verify(out)
     assert json.loads((out / "config.json").read_text())["pet_config"] is None
     merged = AutoModel.from_pretrained(out)

@@ -3,7 +3,13 @@
 import mindspore as ms
 import numpy as np
 import pytest
-from lora_support import (
+from mindspore import Parameter, Tensor, nn
+
+from mf_train.lora import apply_lora, set_lora_step
+from mf_train.lora_io import load_lora, save_lora
+from mf_train.lora_layer import HashDropout, keep_mask
+
+from .lora_support import (
     BATCH,
     build,
     logits,
@@ -11,11 +17,6 @@ from lora_support import (
     randomize_adapters,
     set_mode,
 )
-from mindspore import Parameter, Tensor, nn
-
-from mf_train.lora import apply_lora, set_lora_step
-from mf_train.lora_io import load_lora, save_lora
-from mf_train.lora_layer import HashDropout, keep_mask
 
 
 @pytest.fixture(autouse=True)

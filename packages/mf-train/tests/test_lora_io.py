@@ -5,18 +5,19 @@ import json
 import mindspore as ms
 import numpy as np
 import pytest
-from lora_support import (
+
+from mf_ckpt.manifest import verify
+from mf_ckpt.store import open_checkpoint
+from mf_train.lora import LoraError, adapter_parameters, apply_lora
+from mf_train.lora_io import LORA_CONFIG, LORA_WEIGHTS, load_lora, save_lora
+
+from .lora_support import (
     build,
     logits,
     pynative_module,  # noqa: F401 (an autouse fixture)
     randomize_adapters,
     set_mode,
 )
-
-from mf_ckpt.manifest import verify
-from mf_ckpt.store import open_checkpoint
-from mf_train.lora import LoraError, adapter_parameters, apply_lora
-from mf_train.lora_io import LORA_CONFIG, LORA_WEIGHTS, load_lora, save_lora
 
 PET = {"lora_rank": 4, "lora_alpha": 8, "target_modules": ".*wq|.*wv|.*w2"}
 

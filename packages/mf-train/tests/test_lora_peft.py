@@ -8,7 +8,14 @@ import peft
 import pytest
 import torch
 import transformers
-from lora_support import (
+
+from mf_ckpt.store import open_checkpoint
+from mf_models.auto import AutoModel
+from mf_train.lora import LoraError, apply_lora
+from mf_train.lora_io import load_lora
+from mf_train.lora_peft import PEFT_CONFIG, PEFT_WEIGHTS, save_peft
+
+from .lora_support import (
     BATCH,
     hf_folders,
     logits,
@@ -16,12 +23,6 @@ from lora_support import (
     randomize_adapters,
     set_mode,
 )
-
-from mf_ckpt.store import open_checkpoint
-from mf_models.auto import AutoModel
-from mf_train.lora import LoraError, apply_lora
-from mf_train.lora_io import load_lora
-from mf_train.lora_peft import PEFT_CONFIG, PEFT_WEIGHTS, save_peft
 
 PEFT_TARGETS = {"llama": ["q_proj", "v_proj", "down_proj"], "gpt2": ["c_attn", "c_proj"],
                 "bloom": ["query_key_value", "dense"]}

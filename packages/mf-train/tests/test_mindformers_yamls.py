@@ -5,7 +5,8 @@ comes in through auto_register and --register_path."""
 import json
 
 import pytest
-from conftest import cli
+
+from .helpers import cli
 
 SHRINK = ["model.model_config.num_layers=2", "model.model_config.hidden_size=32", "model.model_config.num_heads=4",
           "model.model_config.seq_length=32", "model.model_config.compute_dtype=float32",
@@ -30,7 +31,7 @@ CASES = {
 def alpaca_mindrecord(tmp_path_factory, mf_assets, sp_model):
     import subprocess
 
-    from conftest import script
+    from .helpers import script
 
     out = tmp_path_factory.mktemp("alpaca") / "alpaca.mindrecord"  # the Vicuna system prompt alone is ~40 tokens
     subprocess.run([script("mf-data"), "preprocess", "--dataset_type", "alpaca", "--input_glob",
@@ -56,7 +57,7 @@ def test_a_mindformers_yaml_trains_on_cpu_when_shrunk(request, tmp_path, mf_asse
 
 
 def test_a_user_callback_comes_in_through_auto_register(tmp_path, sp_model, wiki):
-    from conftest import write_task
+    from .helpers import write_task
 
     (tmp_path / "user").mkdir()
     (tmp_path / "user" / "my_callbacks.py").write_text(

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 import transformers
-from oracle import hf_model, ours_from_hf
 
 from mf_train.optim import SGD, AdamW
 from mf_train.schedules import CosineWithWarmUpLR
 from mf_train.step import TrainStep
+
+from .oracle import hf_model, ours_from_hf
 
 RNG = np.random.default_rng(7)
 BATCH = RNG.integers(3, 97, (4, 17)).astype(np.int64)

@@ -5,9 +5,10 @@ model mf-generate runs."""
 import subprocess
 
 import numpy as np
-from conftest import cli, script, write_task
 
 from mf_train import checkpoint
+
+from .helpers import cli, script, write_task
 
 PET = "model.model_config.pet_config={pet_type: lora, lora_rank: 4, lora_alpha: 8, target_modules: '.*wq|.*wv'}"
 

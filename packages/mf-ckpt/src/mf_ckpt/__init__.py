@@ -4,7 +4,7 @@ The API below is imported on first use of a name (``from mf_ckpt import convert`
 as light as the commands that only copy bytes (no numpy).
 """
 
-import importlib
+from mf_config.lazy import lazy_exports
 
 __version__ = "0.2.0"
 
@@ -19,20 +19,11 @@ _LAZY = {
     "load_layout": "mf_ckpt.strategy",
     "verify": "mf_ckpt.manifest",
     "rewrite": "mf_ckpt.surgery",
-    "is_optimizer_state": "mf_ckpt.surgery",
+    "is_optimizer_state": "mf_config.state_names",
     "Spec": "mf_ckpt.output",
     "save_file": "mf_ckpt.output",
     "save_folder": "mf_ckpt.output",
 }
 
 __all__ = [*_LAZY, "__version__"]
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'mf_ckpt' has no attribute '{name}'")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -104,8 +104,13 @@ def verify(path):
 
 
 @main.command()
-@click.option("--input_path", required=True, help="Hugging Face folder (or, --reversed, our folder or file).")
-@click.option("--output_path", required=True, help="Folder to write.")
+@click.option("--input_path", default=None, help="Hugging Face folder (or, --reversed, our folder or file).")
+@click.option("--output_path", default=None, help="Folder to write; a path ending in .safetensors or .ckpt is that "
+              "one file (as convert_weight.py writes it).")
+@click.option("--torch_ckpt_path", "--torch_ckpt_dir", "torch_path", default=None,
+              help="MindFormers' spelling of the Hugging Face side: the input, or with --reversed the output.")
+@click.option("--mindspore_ckpt_path", "ms_path", default=None,
+              help="MindFormers' spelling of our side: the output, or with --reversed the input.")
 @click.option("--model", type=click.Choice([spec.name for spec in families()]), default=None,
               help="Model family; default: what config.json says.")
 @click.option("--reversed", "reverse", is_flag=True, help="Ours -> Hugging Face (config.json, shards, index).")
@@ -115,15 +120,36 @@ def verify(path):
 @click.option("--config", default=None, help="Model config (config.json or MindFormers YAML) instead of the "
               "input folder's config.json.")
 @click.option("--max_shard_size", default=None, help="Largest shard (default: one file for ours, 5GB for HF).")
-def convert(input_path, output_path, model, reverse, dtype, fmt, config, max_shard_size):
-    """Convert a Hugging Face model folder to ours (MindFormers' parameter names), or back with --reversed."""
+@click.option("--strategy_dir", default=None, help="With --reversed: the input holds rank_N/ shards of this "
+              "strategy (file or folder), merged first.")
+@click.option("--use_gmm", type=click.BOOL, is_flag=False, flag_value=True, default=False,
+              help="Mixtral experts in MindFormers' grouped-matmul layout (expert, in, out), as convert_weight.py "
+                   "--use_gmm (alone or 'true').")
+def convert(input_path, output_path, torch_path, ms_path, model, reverse, dtype, fmt, config, max_shard_size,
+            strategy_dir, use_gmm):
+    """Convert a Hugging Face model folder to ours (MindFormers' parameter names), or back with --reversed.
+
+    Tokenizer files, generation_config.json and chat templates come along."""
     from mf_ckpt.conversion import convert as run
 
+    input_path = _side(input_path, ms_path if reverse else torch_path, "input_path")
+    output_path = _side(output_path, torch_path if reverse else ms_path, "output_path")
     if reverse and fmt == "ckpt":
         raise CheckpointError("--format ckpt writes our folders; --reversed always writes safetensors", key="format")
     name, stats = run(input_path, output_path, model=model, reversed=reverse, dtype=cli_dtype(dtype), fmt=fmt,
-                      config=config, max_shard_bytes=parse_size(max_shard_size) if max_shard_size else None)
+                      config=config, max_shard_bytes=parse_size(max_shard_size) if max_shard_size else None,
+                      use_gmm=use_gmm, strategy=strategy_dir)
     click.echo(f"{name}: {stats.summary('converted')} -> {output_path}")
+
+
+def _side(path, alias, key):
+    """``--input_path``/``--output_path``, or the MindFormers flag that names the same side."""
+    if path is not None and alias is not None and path != alias:
+        raise CheckpointError(f"given twice: {path} and {alias} (MindFormers' spelling); give one", key=key)
+    if path is None and alias is None:
+        raise CheckpointError("missing: give --input_path and --output_path (or MindFormers' --torch_ckpt_path "
+                              "and --mindspore_ckpt_path)", key=key)
+    return path or alias
 
 
 def _reshard(src, dst, src_strategy, dst_strategy, prefix, fmt, verb):
@@ -145,7 +171,8 @@ def _reshard_options(f):
 
 
 @main.command()
-@click.option("--src_strategy", required=True, help="Strategy file or folder (MindSpore protobuf or JSON, ours).")
+@click.option("--src_strategy", "--src_ckpt_strategy", "src_strategy", required=True,
+              help="Strategy file or folder (MindSpore protobuf or JSON, ours).")
 @click.option("--src_ckpt_dir", "--src_checkpoint", "src", required=True, help="Folder of rank_N/ folders.")
 @_reshard_options
 def merge(src_strategy, src, dst, prefix, fmt):
@@ -154,7 +181,8 @@ def merge(src_strategy, src, dst, prefix, fmt):
 
 
 @main.command()
-@click.option("--dst_strategy", required=True, help="Strategy file or folder (MindSpore protobuf or JSON, ours).")
+@click.option("--dst_strategy", "--dst_ckpt_strategy", "dst_strategy", required=True,
+              help="Strategy file or folder (MindSpore protobuf or JSON, ours).")
 @click.option("--src_ckpt", "--src_checkpoint", "src", required=True, help="A full checkpoint file or folder.")
 @_reshard_options
 def split(dst_strategy, src, dst, prefix, fmt):
@@ -163,8 +191,10 @@ def split(dst_strategy, src, dst, prefix, fmt):
 
 
 @main.command()
-@click.option("--src_strategy", default=None, help="Layout of the source shards (default: one full checkpoint).")
-@click.option("--dst_strategy", default=None, help="Layout to write (default: one full checkpoint).")
+@click.option("--src_strategy", "--src_ckpt_strategy", "src_strategy", default=None,
+              help="Layout of the source shards (default: one full checkpoint).")
+@click.option("--dst_strategy", "--dst_ckpt_strategy", "dst_strategy", default=None,
+              help="Layout to write (default: one full checkpoint).")
 @click.option("--src_ckpt_dir", "--src_checkpoint", "src", required=True,
               help="Folder of rank_N/ folders, or a full checkpoint.")
 @_reshard_options

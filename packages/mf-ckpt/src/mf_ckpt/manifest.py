@@ -21,7 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mf_ckpt.errors import CheckpointError
-from mf_config.fileio import atomic_write
+from mf_config import jsonio
+from mf_config.fileio import atomic_write, settle
 
 MANIFEST = "SHA256SUMS.json"
 SUMS = "SHA256SUMS"  # a sha256sum list, which verify reads too
@@ -29,6 +30,7 @@ FORMAT = "mf-ckpt-sha256"
 BLOCK = 64 << 20
 _WINDOW = 4 << 20  # bytes of a file mapped at a time per hashing thread (the pages leave this process after)
 _HEX = re.compile(r"[0-9a-f]{64}")
+MAX_MANIFEST = 256 << 20  # 64 MiB blocks: a 16 TB checkpoint lists 250k digests (17 MB)
 
 
 def hash_pool():
@@ -122,10 +124,10 @@ def _dump(files, sizes):
             "\n}}\n")
 
 
-def _listed(folder):
-    """The files a folder's manifest covers: every file but the manifest and hidden (temporary) ones."""
-    return sorted(p.name for p in Path(folder).iterdir() if p.is_file() and p.name != MANIFEST and
-                  not p.name.startswith("."))
+def _listed(folder, manifest=MANIFEST):
+    """The files a folder's manifest covers: every file but the manifest, hidden ones included (a writer's
+    temporaries lie beside its output, never inside it)."""
+    return sorted(p.name for p in Path(folder).iterdir() if p.is_file() and p.name != manifest)
 
 
 def write_folder_manifest(folder, known=None, pool=None):
@@ -163,12 +165,20 @@ def _int(x, low):
     return isinstance(x, int) and not isinstance(x, bool) and x >= low
 
 
+def _read(manifest):
+    with open(manifest, "rb") as f:
+        raw = f.read(MAX_MANIFEST + 1)
+    if len(raw) > MAX_MANIFEST:
+        raise CheckpointError(f"larger than {MAX_MANIFEST} bytes: not a manifest", file=manifest)
+    return raw
+
+
 def read_manifest(manifest):
     """``(block size, {file name: (size, [hex digest of each block])})`` of a manifest, every field checked."""
     try:
-        data = json.loads(Path(manifest).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"not a valid manifest ({e})", file=manifest) from None
+        data = jsonio.loads(_read(manifest), manifest, error=CheckpointError, max_depth=4, unique_keys=True)
+    except CheckpointError as e:
+        raise CheckpointError(f"not a valid manifest ({e.message})", file=manifest, line=e.line, key=e.key) from None
     if (not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != 1
             or not _int(data.get("block_size"), 1) or not isinstance(data.get("files"), dict)):
         raise CheckpointError(f'expected {{"format": "{FORMAT}", "version": 1, "block_size": N, "files": {{...}}}}',
@@ -186,6 +196,8 @@ def read_manifest(manifest):
             raise CheckpointError(f"{len(digests)} block digests, but {size} bytes make {block_count(size, block)} "
                                   f"blocks of {block}", file=manifest, key=name)
         out[name] = size, digests
+    if not out:
+        raise CheckpointError("names no file: an empty manifest proves nothing", file=manifest)
     return block, out
 
 
@@ -193,12 +205,14 @@ def verify(path):
     """Check the files the manifest of ``path`` names (and, for a folder, that it holds no other file); return the
     names. CheckpointError on the first difference."""
     path = Path(path)
+    if not path.is_dir():
+        settle(path)  # a file and its manifest are published together: finish an interrupted one
     manifest = manifest_of(path)
     if manifest is None:
         raise CheckpointError(f"no SHA-256 manifest here (mf-ckpt writes {MANIFEST} in folders, FILE.sha256.json "
                               "beside files)", file=path / MANIFEST if path.is_dir() else path)
     if not manifest.name.endswith(".json"):
-        return _verify_sums(manifest)
+        return _verify_sums(manifest, path)
     folder, (block, files) = manifest.parent, read_manifest(manifest)
     if not path.is_dir() and path.name not in files:
         raise CheckpointError(f"does not name {path.name}", file=manifest)
@@ -228,17 +242,35 @@ def verify(path):
     return list(files)
 
 
-def _verify_sums(manifest):
-    """Check a ``sha256sum`` list: ``<hex>  <name>`` lines (``<hex> *<name>`` from ``sha256sum -b``)."""
+def _verify_sums(manifest, path):
+    """Check a ``sha256sum`` list: ``<hex>  <name>`` lines (``<hex> *<name>`` from ``sha256sum -b``), which must
+    name ``path`` (a file) or every file of the folder ``path``."""
+    raw = _read(manifest)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CheckpointError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=manifest,
+                              line=raw.count(b"\n", 0, e.start) + 1) from None
     checked = []
-    for number, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         digest, sep, mode, name = line[:64], line[64:65], line[65:66], line[66:]
         if not _HEX.fullmatch(digest) or sep != " " or mode not in (" ", "*") or not _name_ok(name):
             raise CheckpointError("expected '<sha256>  <file name>'", file=manifest, line=number)
+        checked.append((name, digest))
+    names = [name for name, _ in checked]
+    if not checked:
+        raise CheckpointError("names no file: an empty list proves nothing", file=manifest)
+    if path.is_dir():
+        extra = [name for name in _listed(path, manifest.name) if name not in names]
+        if extra:
+            raise CheckpointError(f"not in the manifest ({len(extra)} file(s) the list does not name)",
+                                  file=path / extra[0])
+    elif path.name not in names:
+        raise CheckpointError(f"does not name {path.name}", file=manifest)
+    for name, digest in checked:
         target = manifest.parent / name
         if not target.is_file():
             raise CheckpointError("listed in the manifest but missing", file=target)
         if hash_range(target, 0, target.stat().st_size) != digest:
             raise CheckpointError("SHA-256 differs from the manifest: the file changed or is corrupt", file=target)
-        checked.append(name)
-    return checked
+    return names

@@ -9,7 +9,6 @@ core while it is written, see ``mf_ckpt.manifest``).
 
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from pathlib import Path
 from mf_ckpt.dtypes import cast, itemsize
 from mf_ckpt.manifest import BlockHashes, file_blocks, hash_pool, write_file_manifest, write_folder_manifest
 from mf_ckpt.safetensors_io import SafetensorsWriter
-from mf_config.fileio import atomic_dir, atomic_write
+from mf_config.fileio import atomic_dir, atomic_files
 
 DEFAULT_SHARD_BYTES = 5 * 1024**3
 
@@ -180,11 +179,11 @@ def _concat(parts, spec):
     return np.concatenate([p.reshape(-1) for p in parts]).reshape(spec.shape)
 
 
-def save_folder(out, specs, release, *, extra=None, **kwargs):
+def save_folder(out, specs, release, *, extra=None, inputs=(), **kwargs):
     """Write a whole output folder atomically: ``extra(tmp)`` adds files (config.json), then the weights,
-    then SHA256SUMS. Returns Stats."""
+    then SHA256SUMS. ``inputs``: the paths read (the output may not be, contain or lie in one). Returns Stats."""
     stats = Stats()
-    with atomic_dir(out) as tmp, hash_pool() as pool:
+    with atomic_dir(out, inputs=inputs, size=sum(s.nbytes for s in specs)) as tmp, hash_pool() as pool:
         if extra is not None:
             extra(tmp)
         digests = write_weights(tmp, specs, release, stats, pool, **kwargs)
@@ -192,29 +191,25 @@ def save_folder(out, specs, release, *, extra=None, **kwargs):
     return stats
 
 
-def save_file(path, specs, release, metadata=None):
-    """Write one safetensors file (or a MindSpore ``.ckpt`` when ``path`` ends so) atomically, with
-    ``PATH.sha256.json`` beside it. Returns Stats."""
+def save_file(path, specs, release, metadata=None, inputs=()):
+    """Write one safetensors file (or a MindSpore ``.ckpt`` when ``path`` ends so) with ``PATH.sha256.json``
+    beside it, the two published together (a commit marker: never the new file with the old manifest).
+    Returns Stats."""
     path = Path(path)
     stats = Stats()
     bar = progress(sum(s.nbytes for s in specs))
-    if path.suffix == ".ckpt":
-        from mf_ckpt.mindspore_io import save_ckpt
+    with atomic_files(path, inputs=inputs, size=sum(s.nbytes for s in specs)) as stage:
+        staged = stage / path.name
+        if path.suffix == ".ckpt":
+            from mf_ckpt.mindspore_io import save_ckpt
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.ckpt")  # mindspore wants the .ckpt suffix
-        try:
             with bar:
-                save_ckpt(tmp, _arrays(specs, release, stats, bar))
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        stats.files += 1
-        with hash_pool() as pool:
-            write_file_manifest(path, file_blocks(path, pool))
-        return stats
-    # atomic_write's file is mkstemp's, open for reading and writing
-    with bar, hash_pool() as pool, atomic_write(path, "wb") as f:
-        digests = write_specs(f, specs, release, stats, bar, pool, metadata)
-    write_file_manifest(path, digests)
+                save_ckpt(staged, _arrays(specs, release, stats, bar))
+            stats.files += 1
+            with hash_pool() as pool:
+                write_file_manifest(staged, file_blocks(staged, pool))
+            return stats
+        with bar, hash_pool() as pool, open(staged, "w+b") as f:
+            digests = write_specs(f, specs, release, stats, bar, pool, metadata)
+        write_file_manifest(staged, digests)
     return stats

@@ -150,7 +150,7 @@ def reshard(src, dst_dir, src_layout=None, dst_layout=None, prefix="checkpoint_"
                                   file=sources.path)
         meta = tensor_meta(sources, src_layout)
         stats = Stats()
-        with atomic_dir(dst_dir) as tmp, hash_pool() as pool:
+        with atomic_dir(dst_dir, inputs=[src]) as tmp, hash_pool() as pool:
             for rank in range(dst_layout.world_size):
                 specs = []
                 for name, (dtype, full) in meta.items():

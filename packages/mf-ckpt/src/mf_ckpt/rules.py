@@ -44,8 +44,8 @@ def specs_to_ours(rules, ckpt, dtype=None):
                               (r.hf,), () if r.transpose else verbatim_ranges(ckpt, [r.hf], out)))
         elif isinstance(r, Stack):
             out = _dtype(ckpt, r.hf[0], dtype)
-            specs.append(Spec(r.ours, out, r.shape, lambda r=r: [get(h) for h in r.hf], tuple(r.hf),
-                              verbatim_ranges(ckpt, r.hf, out)))
+            specs.append(Spec(r.ours, out, r.shape, lambda r=r: [get(h).T if r.transpose else get(h) for h in r.hf],
+                              tuple(r.hf), () if r.transpose else verbatim_ranges(ckpt, r.hf, out)))
         else:
             for j, (name, shape) in enumerate(zip(r.ours, r.shapes)):
                 last = j == len(r.ours) - 1
@@ -65,8 +65,10 @@ def specs_to_hf(rules, ckpt, dtype=None):
         elif isinstance(r, Stack):
             for e, name in enumerate(r.hf):
                 last = e == len(r.hf) - 1
-                specs.append(Spec(name, _dtype(ckpt, r.ours, dtype), r.shape[1:],
-                                  lambda r=r, e=e: [get(r.ours)[e]], (r.ours,) if last else ()))
+                shape = r.shape[1:][::-1] if r.transpose else r.shape[1:]
+                specs.append(Spec(name, _dtype(ckpt, r.ours, dtype), shape,
+                                  lambda r=r, e=e: [get(r.ours)[e].T if r.transpose else get(r.ours)[e]],
+                                  (r.ours,) if last else ()))
         else:
             specs.append(Spec(r.hf, _dtype(ckpt, r.ours[0], dtype), r.hf_shape,
                               lambda r=r: [r.fuse([get(o) for o in r.ours])], tuple(r.ours)))

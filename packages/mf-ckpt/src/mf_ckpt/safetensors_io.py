@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mf_ckpt.dtypes import itemsize, numpy_dtype, st_dtype
 from mf_ckpt.errors import CheckpointError
+from mf_config import jsonio
 
 MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
 _PAGE = mmap.PAGESIZE
@@ -42,7 +43,10 @@ class TensorInfo:
 
 
 def read_header(path):
-    """``(tensors, metadata)`` of a safetensors file, every length, offset and size checked against the file."""
+    """``(tensors, metadata)`` of a safetensors file, checked as strictly as the ``safetensors`` library checks it:
+    the header is a JSON object (each key once), ``__metadata__`` maps strings to strings, each tensor's dtype,
+    shape and byte count agree, and the tensors' data lie end to end from the first data byte to the file's end
+    (no gap, no overlap, no alias, nothing after)."""
     path = Path(path)
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
@@ -50,24 +54,49 @@ def read_header(path):
             raise CheckpointError(f"truncated: {size} bytes, a safetensors file starts with an 8-byte header length",
                                   file=path)
         (n,) = struct.unpack("<Q", f.read(8))
+        if n > MAX_HEADER:
+            raise CheckpointError(f"header length {n} exceeds the {MAX_HEADER}-byte limit", file=path)
         if n > size - 8:
             raise CheckpointError(f"header length {n} is larger than the file ({size} bytes): truncated or not "
                                   "a safetensors file", file=path)
-        if n > MAX_HEADER:
-            raise CheckpointError(f"header length {n} exceeds the {MAX_HEADER}-byte limit", file=path)
         raw = f.read(n)
-    try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"header is not valid JSON ({e})", file=path) from None
+    header = jsonio.loads(raw, path, error=CheckpointError, max_depth=4, unique_keys=True)
     if not isinstance(header, dict):
         raise CheckpointError("header is not a JSON object", file=path)
-    metadata = header.pop("__metadata__", None) or {}
+    metadata = _metadata(path, header.pop("__metadata__", None))
     base, data_len = 8 + n, size - 8 - n
-    tensors = {}
-    for name, entry in header.items():
-        tensors[name] = _entry(path, name, entry, base, data_len)
-    return dict(sorted(tensors.items(), key=lambda item: item[1].start)), metadata
+    tensors = {name: _entry(path, name, entry, base, data_len) for name, entry in header.items()}
+    ordered = sorted(tensors.items(), key=lambda item: (item[1].start, item[1].end))
+    _check_contiguous(path, ordered, base, data_len)
+    return dict(ordered), metadata
+
+
+def _metadata(path, metadata):
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise CheckpointError("__metadata__ is not an object of strings (string -> string)", file=path,
+                              key="__metadata__")
+    return metadata
+
+
+def _check_contiguous(path, ordered, base, data_len):
+    """The byte ranges, in order, must tile the data: each begins where the one before ended."""
+    expected = base
+    for name, info in ordered:
+        if info.start != expected:
+            what = "overlaps the tensor before it" if info.start < expected else "leaves a gap before it"
+            raise CheckpointError(f"data_offsets [{info.start - base}, {info.end - base}] {what} (expected it to "
+                                  f"begin at {expected - base})", file=path, key=name)
+        expected = info.end
+    if expected != base + data_len:
+        raise CheckpointError(f"{base + data_len - expected} bytes after the last tensor's data: the header does "
+                              "not describe the whole file", file=path)
+
+
+def _count(x):
+    """A non-negative integer that fits the library's usize (and numpy's dimensions)."""
+    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**63
 
 
 def _entry(path, name, entry, base, data_len):
@@ -75,10 +104,10 @@ def _entry(path, name, entry, base, data_len):
         raise CheckpointError("header entry is not an object", file=path, key=name)
     size = itemsize(entry.get("dtype"), file=path, key=name)
     shape, offsets = entry.get("shape"), entry.get("data_offsets")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+    if not isinstance(shape, list) or not all(_count(d) for d in shape):
         raise CheckpointError(f"shape {shape!r} is not a list of non-negative integers", file=path, key=name)
-    if (not isinstance(offsets, list) or len(offsets) != 2 or not all(isinstance(o, int) for o in offsets)
-            or not 0 <= offsets[0] <= offsets[1]):
+    if (not isinstance(offsets, list) or len(offsets) != 2 or not all(_count(o) for o in offsets)
+            or not offsets[0] <= offsets[1]):
         raise CheckpointError(f"data_offsets {offsets!r} is not [begin, end] with 0 <= begin <= end",
                               file=path, key=name)
     if offsets[1] > data_len:

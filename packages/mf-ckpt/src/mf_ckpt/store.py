@@ -6,14 +6,16 @@ PyTorch ``pytorch_model*.bin`` (``torch.load(weights_only=True)``, memory-mapped
 ``release(name)`` lets its memory go.
 """
 
-import json
 from pathlib import Path
 
 from mf_ckpt.errors import CheckpointError
 from mf_ckpt.safetensors_io import SafetensorsFile, TensorInfo
+from mf_config import jsonio
+from mf_config.fileio import settle
 
 ST_INDEX = "model.safetensors.index.json"
 BIN_INDEX = "pytorch_model.bin.index.json"
+MAX_INDEX = 256 << 20
 
 
 class Checkpoint:
@@ -63,6 +65,7 @@ def open_checkpoint(path):
     if path.is_dir():
         return _open_folder(path)
     if path.suffix == ".safetensors":
+        settle(path)  # a file written with its manifest: finish an interrupted publication
         return _safetensors(path, [path])
     if path.suffix in (".bin", ".pt", ".pth"):
         return _torch(path, [path])
@@ -78,14 +81,14 @@ def _open_folder(folder):
     for index in (ST_INDEX, BIN_INDEX):
         if (folder / index).is_file():
             return _indexed(folder / index)
-    indexes = sorted(folder.glob("*.safetensors.index.json"))
+    indexes = _visible(folder, "*.safetensors.index.json")
     if len(indexes) == 1:
         return _indexed(indexes[0])
     for pattern, opener in (("*.safetensors", _safetensors), ("*.bin", _torch)):
-        files = sorted(folder.glob(pattern))
+        files = _visible(folder, pattern)
         if files:
             return opener(folder, files)
-    ckpts = sorted(folder.glob("*.ckpt"))
+    ckpts = _visible(folder, "*.ckpt")
     if len(ckpts) == 1:
         return _mindspore(folder, ckpts[0])
     if any(p.is_dir() and p.name.startswith("rank_") for p in folder.iterdir()):
@@ -95,13 +98,15 @@ def _open_folder(folder):
                           "pytorch_model*.bin or one *.ckpt", file=folder)
 
 
+def _visible(folder, pattern):
+    """Files matching ``pattern``, hidden ones (a writer's temporaries) left out."""
+    return sorted(p for p in folder.glob(pattern) if not p.name.startswith("."))
+
+
 def shard_names(index_path):
     """The index's weight_map (tensor -> shard file name), each shard checked to lie inside its folder."""
     index_path = Path(index_path)
-    try:
-        data = json.loads(index_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"invalid JSON: {e.msg}", file=index_path, line=e.lineno) from None
+    data = jsonio.load(index_path, error=CheckpointError, max_bytes=MAX_INDEX, max_depth=8)
     weight_map = data.get("weight_map") if isinstance(data, dict) else None
     if not isinstance(weight_map, dict):
         raise CheckpointError("expected an object with a 'weight_map' of tensor name -> shard file",

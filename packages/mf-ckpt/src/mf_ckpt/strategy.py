@@ -11,11 +11,11 @@ MindSpore's JSON form is ``{"parallel_strategy_item": {...: {"stage": S}}, "para
 with names ``"S-name"`` in a file merged over stages (as ``mindspore.merge_pipeline_strategys`` writes).
 """
 
-import json
 from pathlib import Path
 
 from mf_ckpt.errors import CheckpointError
 from mf_ckpt.layout import Layout, ParamLayout
+from mf_config import jsonio
 
 
 def load_layout(path):
@@ -38,20 +38,29 @@ def load_layout(path):
 
 def _read(file):
     if file.suffix == ".json":
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise CheckpointError(f"invalid JSON ({e})", file=file) from None
+        data = jsonio.load(file, error=CheckpointError, max_bytes=256 << 20, max_depth=8)
         if not isinstance(data, dict):
             raise CheckpointError("expected a JSON object", file=file)
         if "parallel_layout_item" in data:
+            if not isinstance(data["parallel_layout_item"], dict):
+                raise CheckpointError("expected an object", file=file, key="parallel_layout_item")
             return _from_mindspore_json(data, file)
         return _from_ours(data, file)
     return _from_protobuf(file)
 
 
+def _int(value, file, key, what, low=0):
+    """``value`` when it is an integer of at least ``low`` (not a bool, a float or a string)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise CheckpointError(f"{what} must be an integer of at least {low}, got {value!r}", file=file, key=key)
+    return value
+
+
 def _int_list(value, file, key, what):
-    if not isinstance(value, list) or not all(isinstance(v, (int, list)) for v in value):
+    def ok(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if not isinstance(value, list) or not all(ok(v) or (isinstance(v, list) and all(map(ok, v))) for v in value):
         raise CheckpointError(f"{what} must be a list of integers", file=file, key=key)
     return tuple(tuple(v) if isinstance(v, list) else v for v in value)
 
@@ -66,7 +75,8 @@ def _stage_name(name, default_stage):
 def _from_mindspore_json(data, file):
     items = data.get("parallel_strategy_item") or {}
     first = next(iter(items.values()), {}) if isinstance(items, dict) else {}
-    default_stage = first.get("stage", 0) if isinstance(first, dict) else 0
+    default_stage = _int(first.get("stage", 0), file, "parallel_strategy_item", "stage") \
+        if isinstance(first, dict) else 0
     out = {}
     for name, item in data["parallel_layout_item"].items():
         if not isinstance(item, dict):
@@ -74,8 +84,9 @@ def _from_mindspore_json(data, file):
         stage, param = _stage_name(name, default_stage)
         out[param] = ParamLayout(_int_list(item.get("dev_matrix"), file, name, "dev_matrix"),
                                  _int_list(item.get("tensor_map"), file, name, "tensor_map"),
-                                 int(item.get("opt_weight_shard_step", 0) or 0),
-                                 int(item.get("opt_weight_shard_size", 0) or 0), stage)
+                                 _int(item.get("opt_weight_shard_step") or 0, file, name, "opt_weight_shard_step"),
+                                 _int(item.get("opt_weight_shard_size") or 0, file, name, "opt_weight_shard_size"),
+                                 stage)
     return out
 
 
@@ -83,7 +94,8 @@ def _from_ours(data, file):
     if not isinstance(data.get("params"), dict):
         raise CheckpointError("expected 'params' (name -> {split_dim, stage}) or MindSpore's "
                               "'parallel_layout_item'", file=file, key="params")
-    dp, mp = int(data.get("data_parallel", 1)), int(data.get("model_parallel", 1))
+    dp = _int(data.get("data_parallel", 1), file, "data_parallel", "data_parallel", 1)
+    mp = _int(data.get("model_parallel", 1), file, "model_parallel", "model_parallel", 1)
     opt = bool(data.get("optimizer_shard", False))
     out = {}
     for name, item in data["params"].items():
@@ -92,7 +104,7 @@ def _from_ours(data, file):
         if split is not None and not isinstance(split, int):
             raise CheckpointError(f"split_dim must be an integer or null, got {split!r}", file=file, key=name)
         out[name] = ParamLayout((dp, mp), None, mp if opt and dp > 1 else 0, dp if opt and dp > 1 else 0,
-                                int(item.get("stage", 0)), split)
+                                _int(item.get("stage", 0), file, name, "stage"), split)
     return out
 
 

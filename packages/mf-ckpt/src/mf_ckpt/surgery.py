@@ -22,7 +22,7 @@ def rewrite(src, out, select=lambda name: True, dtype=None, max_shard_bytes=DEFA
         specs = [copy_spec(ckpt, n, dtype=cast_name(ckpt.infos[n].dtype, dtype)) for n in keep]
         out = Path(out)
         if out.suffix in (".safetensors", ".ckpt"):
-            return save_file(out, specs, ckpt.release), dropped
+            return save_file(out, specs, ckpt.release, inputs=[src]), dropped
 
         def extra(tmp):
             if Path(src).is_dir():
@@ -30,6 +30,7 @@ def rewrite(src, out, select=lambda name: True, dtype=None, max_shard_bytes=DEFA
                     if f.is_file() and not _WEIGHTS.match(f.name) and f.name not in (MANIFEST, SUMS):
                         shutil.copyfile(f, tmp / f.name)
 
-        return save_folder(out, specs, ckpt.release, extra=extra, max_shard_bytes=max_shard_bytes), dropped
+        return save_folder(out, specs, ckpt.release, extra=extra, max_shard_bytes=max_shard_bytes,
+                           inputs=[src]), dropped
     finally:
         ckpt.close()

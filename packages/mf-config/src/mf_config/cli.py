@@ -28,7 +28,7 @@ def show(config, overrides, as_json):
     """Print CONFIG resolved: base_config merged, anchors expanded, overrides applied."""
     cfg = load_config(config, overrides)
     if as_json:
-        click.echo(json.dumps(cfg.to_dict(), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(cfg.to_dict(), indent=2, ensure_ascii=False, default=str))  # dates: YAML timestamps
     else:
         click.echo(cfg.dump(), nl=False)
 
@@ -81,5 +81,5 @@ def _flatten(value, prefix=""):
 
 
 def _fmt(value):
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, default=str)
 

@@ -1,5 +1,6 @@
 """MindFormers task configs: YAML with anchors, ``base_config`` inheritance and dotted overrides."""
 
+import copy
 import difflib
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import yaml
 
 from mf_config.errors import ConfigError, ConfigKeyError
 from mf_config.fileio import atomic_write
+from mf_config.safe_yaml import MAX_BYTES, load_yaml
 
 
 class MFConfig(dict):
@@ -150,6 +152,8 @@ def read_yaml(path):
     """
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ConfigError(f"{path.stat().st_size} bytes; a config file may have at most {MAX_BYTES}", file=path)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError("no such file", file=path) from None
@@ -157,19 +161,7 @@ def read_yaml(path):
         raise ConfigError("is a folder, expected a YAML file", file=path) from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=path) from None
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else {}
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else None
-        problem = " ".join(p for p in (e.context, e.problem) if p)
-        raise ConfigError(f"YAML syntax error: {problem}", file=path, line=line) from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"YAML error: {e}", file=path) from None
-    finally:
-        loader.dispose()
+    data, node = load_yaml(text, path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -203,11 +195,29 @@ def deep_merge(base, child):
     return out
 
 
-def _load_tree(path, stack):
+MAX_BASE_FILES = 64  # distinct files a config may inherit from
+MAX_BASE_LOADS = 128  # base_config references followed in all (each file is read once)
+
+
+def _load_tree(path, stack, seen):
+    """``(data, sources)`` of ``path`` with its ``base_config`` chain merged in; ``seen`` caches the files read in
+    this load (a chain naming one file twice, or many times, reads it once) and counts the references."""
     path = Path(path).resolve()
     if path in stack:
         chain = " -> ".join(str(p) for p in [*stack, path])
         raise ConfigError(f"base_config cycle: {chain}", file=stack[-1], key="base_config")
+    seen.setdefault("files", set()).add(path)
+    seen["loads"] = seen.get("loads", 0) + 1
+    if seen["loads"] > MAX_BASE_LOADS or len(seen["files"]) > MAX_BASE_FILES:
+        raise ConfigError(f"base_config chain too large (more than {MAX_BASE_FILES} files or {MAX_BASE_LOADS} "
+                          "references)", file=stack[-1] if stack else path, key="base_config")
+    if path not in seen:
+        seen[path] = _merge_bases(path, stack, seen)
+    data, sources = seen[path]
+    return copy.deepcopy(data), dict(sources)
+
+
+def _merge_bases(path, stack, seen):
     data, lines = read_yaml(path)
     sources = {k: (str(path), n) for k, n in lines.items()}
     bases = data.pop("base_config", None)
@@ -224,7 +234,7 @@ def _load_tree(path, stack):
         if not base_path.is_file():
             raise ConfigError(f"base file not found: {base_path}", file=path, line=lines.get("base_config"),
                               key="base_config")
-        base_data, base_sources = _load_tree(base_path, [*stack, path])
+        base_data, base_sources = _load_tree(base_path, [*stack, path], seen)
         merged = deep_merge(merged, base_data)
         merged_sources.update(base_sources)
     merged_sources.update({k: v for k, v in sources.items() if k != "base_config"})
@@ -287,7 +297,7 @@ def load_config(path, overrides=()):
 
     ``overrides`` is an iterable of ``"a.b.c=value"`` strings or a mapping of dotted keys to values.
     """
-    data, sources = _load_tree(path, [])
+    data, sources = _load_tree(path, [], {})
     items = overrides.items() if isinstance(overrides, dict) else [parse_override(o) for o in overrides]
     for parts, value in items:
         if isinstance(parts, str):

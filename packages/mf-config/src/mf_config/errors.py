@@ -18,12 +18,19 @@ class MFError(Exception):
     def __str__(self):
         where = ""
         if self.file:
-            where = self.file if self.line is None else f"{self.file}:{self.line}"
+            where = _one_line(self.file) if self.line is None else f"{_one_line(self.file)}:{self.line}"
             where += ": "
         elif self.line is not None:
             where = f"line {self.line}: "
-        key = f"{self.key}: " if self.key else ""
-        return f"{where}{key}{self.message}"
+        key = f"{_one_line(self.key)}: " if self.key else ""
+        return f"{where}{key}{_one_line(self.message)}"
+
+
+def _one_line(text):
+    """``text`` with control characters escaped (a tensor name or key from a file may hold a newline): an error
+    is one line."""
+    text = str(text)
+    return text if text.isprintable() else "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 class ConfigError(MFError):
@@ -32,3 +39,19 @@ class ConfigError(MFError):
 
 class ConfigKeyError(ConfigError, AttributeError):
     """A config has no such key (an AttributeError, so ``getattr(cfg, k, default)`` works)."""
+
+
+class OutputError(MFError):
+    """An output cannot be written: it is an input, another kind of file, busy, or the disk is full."""
+
+
+class OutputBusyError(OutputError):
+    """Another writer holds the output's lock."""
+
+
+class OutputExistsError(OutputError, FileExistsError):
+    """The output exists and replacing it was not asked for."""
+
+
+class NoSpaceError(OutputError):
+    """The disk filled up while writing an output (nothing was published)."""

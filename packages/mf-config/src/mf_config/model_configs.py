@@ -99,6 +99,39 @@ class MoEConfig(PretrainedConfig):
                               f"({self.expert_num})", key="num_experts_chosen")
 
 
+LLAMA3_KEYS = ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings")
+
+
+def scaling_factor(value):
+    """A positive number, or a mapping (checked against extend_method by ``check_rope_scaling``)."""
+    return None if isinstance(value, dict) or value > 0 else "must be greater than 0"
+
+
+def check_rope_scaling(extend_method, value):
+    """MindFormers' rules: LLAMA3 takes {factor >= 1, low_freq_factor < high_freq_factor,
+    original_max_position_embeddings}; the other methods a number."""
+    if extend_method != "LLAMA3":
+        if isinstance(value, dict):
+            raise ConfigError(f"a mapping is for extend_method LLAMA3; {extend_method} takes a number",
+                              key="scaling_factor")
+        return
+    if not isinstance(value, dict):
+        raise ConfigError(f"extend_method LLAMA3 takes a mapping of {', '.join(LLAMA3_KEYS)}, got {value!r}",
+                          key="scaling_factor")
+    missing, unknown = set(LLAMA3_KEYS) - set(value), set(value) - set(LLAMA3_KEYS)
+    if missing or unknown:
+        what = f"missing {', '.join(sorted(missing))}" if missing else f"unknown {', '.join(sorted(unknown))}"
+        raise ConfigError(f"{what}; LLAMA3 takes {', '.join(LLAMA3_KEYS)}", key="scaling_factor")
+    for key in LLAMA3_KEYS:
+        if isinstance(value[key], bool) or not isinstance(value[key], (int, float)) or value[key] <= 0:
+            raise ConfigError(f"expected a positive number, got {value[key]!r}", key=f"scaling_factor.{key}")
+    if value["factor"] < 1:
+        raise ConfigError(f"must be at least 1, got {value['factor']}", key="scaling_factor.factor")
+    if value["low_freq_factor"] >= value["high_freq_factor"]:
+        raise ConfigError(f"low_freq_factor ({value['low_freq_factor']}) must be below high_freq_factor "
+                          f"({value['high_freq_factor']})", key="scaling_factor")
+
+
 class CausalLMConfig(PretrainedConfig):
     """Fields every decoder-only family shares: sizes, special ids, dtypes, generation defaults."""
 
@@ -179,8 +212,9 @@ class LlamaConfig(CausalLMConfig):
     rotary_dtype = dtype("float32")
     qkv_has_bias = Field(bool, False)
     qkv_concat = Field(bool, False)
-    extend_method = Field(str, "None", choices=("None", "PI", "NTK"))
-    scaling_factor = Field(float, 1.0, check=positive)
+    extend_method = Field(str, "None", choices=("None", "PI", "NTK", "LLAMA3"))
+    scaling_factor = Field((float, dict), 1.0, check=scaling_factor,
+                           doc="a number (PI, NTK); for LLAMA3 a mapping of " + ", ".join(LLAMA3_KEYS))
     use_rope_slice = Field(bool, False)
     use_ring_attention = Field(bool, False)
     use_attn_mask_compression = Field(bool, False)
@@ -198,6 +232,7 @@ class LlamaConfig(CausalLMConfig):
         kv = self.n_kv_heads or self.num_heads
         if self.num_heads % kv:
             raise ConfigError(f"num_heads ({self.num_heads}) is not divisible by n_kv_heads ({kv})", key="n_kv_heads")
+        check_rope_scaling(self.extend_method, self.scaling_factor)
 
     @property
     def kv_heads(self):
@@ -206,12 +241,15 @@ class LlamaConfig(CausalLMConfig):
 
     @property
     def ffn_hidden_size(self):
-        """intermediate_size, or Llama's rule from multiple_of and ffn_dim_multiplier."""
+        """intermediate_size, or MindFormers' rule (LlamaFeedForward) from multiple_of and ffn_dim_multiplier:
+        ``int(2/3 * int((ffn_dim_multiplier + 0.01) * 4 * hidden))`` rounded up to ``multiple_of``. The 0.01 is
+        MindFormers': with it Llama 2 70B's and Llama 3 70B's YAMLs (1.3, 256) give their checkpoints' 28672."""
         if self.intermediate_size is not None:
             return self.intermediate_size
-        hidden = int(2 * 4 * self.hidden_size / 3)
+        hidden = 4 * self.hidden_size
         if self.ffn_dim_multiplier is not None:
-            hidden = int(self.ffn_dim_multiplier * hidden)
+            hidden = int((self.ffn_dim_multiplier + 0.01) * hidden)
+        hidden = int(2 * hidden / 3)
         return self.multiple_of * ((hidden + self.multiple_of - 1) // self.multiple_of)
 
     @property

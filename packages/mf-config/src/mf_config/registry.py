@@ -3,11 +3,17 @@
 Classes register with ``@register(kind)``. Classes of other packages are announced through
 Python entry points of group ``mf.registry`` named ``KIND.NAME`` (for example
 ``model.LlamaForCausalLM = mf_models.llama:LlamaForCausalLM``) and imported only when asked for.
-User code comes in through ``auto_register: module.Class`` plus an explicit ``register_path``.
+User code comes in through ``auto_register: module.Class`` plus an explicit ``register_path``, as MindFormers'
+``--register_path DIR``: ``auto_register_sections(cfg, DIR)`` imports, for each section of a task config that
+builds a class (``SECTION_KINDS``), the one module its ``auto_register`` names, from ``DIR`` alone (a plain folder;
+no ``__init__.py`` needed), and registers the class for that section's kind ahead of mf's own classes of that
+name. Nothing is imported without a register_path: a section whose ``type`` mf knows then builds mf's class (with a
+warning saying so), any other is an error asking for ``--register_path``.
 """
 
 import importlib
 import importlib.util
+import logging
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -20,6 +26,15 @@ KINDS = ("config", "model", "tokenizer", "processor", "dataset", "data_loader", 
 ENTRY_POINT_GROUP = "mf.registry"
 
 _registry = {kind: {} for kind in KINDS}
+_user = {kind: {} for kind in KINDS}  # classes auto_register brought in: they win over mf's of the same name
+logger = logging.getLogger("mf_config")
+# the sections of a MindFormers task config that build a class, and the registry kind each builds (MindFormers'
+# MindFormerModuleType); a list section (callbacks) builds one per item
+SECTION_KINDS = {"model.arch": "model", "model.model_config": "config", "processor": "processor",
+                 "processor.tokenizer": "tokenizer", "train_dataset": "dataset", "eval_dataset": "dataset",
+                 "train_dataset.data_loader": "data_loader", "eval_dataset.data_loader": "data_loader",
+                 "optimizer": "optimizer", "lr_schedule": "lr", "runner_wrapper": "wrapper", "callbacks": "callback",
+                 "eval_callbacks": "callback", "metric": "metric", "trainer": "trainer"}
 
 
 def _check_kind(kind):
@@ -46,13 +61,13 @@ def _entry_points(kind):
 def known(kind):
     """Sorted names of every class of ``kind``: registered ones and those announced by entry points."""
     _check_kind(kind)
-    return sorted(set(_registry[kind]) | set(_entry_points(kind)))
+    return sorted(set(_registry[kind]) | set(_user[kind]) | set(_entry_points(kind)))
 
 
 def get(kind, name):
     """The class registered as ``name`` of ``kind``; an unknown name lists the known ones."""
     _check_kind(kind)
-    cls = _registry[kind].get(name)
+    cls = _user[kind].get(name) or _registry[kind].get(name)
     if cls is not None:
         return cls
     ep = _entry_points(kind).get(name)
@@ -77,17 +92,75 @@ def import_user_module(module, register_path):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
     try:
-        return importlib.import_module(module)
+        mod = importlib.import_module(module)
     finally:
         if sys.path and sys.path[0] == str(folder):
             sys.path.pop(0)
+    origin = Path(getattr(mod, "__file__", "") or "").resolve()
+    if folder not in origin.parents:  # a module of that name was imported from elsewhere before
+        raise ConfigError(f"module '{module}' is already imported from {origin}, not from register_path {folder}",
+                          key="auto_register")
+    return mod
+
+
+def import_class(reference, register_path, kind):
+    """The class ``module.Class`` (an ``auto_register`` value) from the folder ``register_path``, registered for
+    ``kind`` under its name ahead of mf's classes."""
+    module, _, attr = str(reference).rpartition(".")
+    if not module or not attr:
+        raise ConfigError(f"expected module.Class, got '{reference}'", key="auto_register")
+    try:
+        mod = import_user_module(module, register_path)
+    except ConfigError:
+        raise
+    except Exception as e:  # the user's own code failed to import: say so in one line
+        raise ConfigError(f"importing '{module}' from register_path {register_path} failed: "
+                          f"{type(e).__name__}: {e}", key="auto_register") from None
+    cls = getattr(mod, attr, None)
+    if cls is None:
+        raise ConfigError(f"module '{module}' has no '{attr}'", key="auto_register")
+    _user[kind][attr] = cls
+    return cls
+
+
+def sections(cfg):
+    """(dotted key, section, kind) of every section of ``cfg`` that builds a class (``SECTION_KINDS``)."""
+    for key, kind in SECTION_KINDS.items():
+        node = cfg
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        items = list(enumerate(node)) if isinstance(node, list) else [(None, node)]
+        for i, section in items:
+            if isinstance(section, dict):
+                yield (key if i is None else f"{key}.{i}"), section, kind
+
+
+def auto_register_sections(cfg, register_path=None) -> list:
+    """Import the class each ``auto_register`` of ``cfg``'s sections names from ``register_path`` (and only from
+    there; nothing when it is None, as MindFormers without ``--register_path``) and register it for the
+    section's kind. Returns the classes imported."""
+    imported = []
+    for key, section, kind in sections(cfg):
+        reference = section.get("auto_register")
+        if not reference:
+            continue
+        if register_path is None:
+            logger.warning("%s.auto_register: %s not imported (no --register_path); building mf's %s", key,
+                           reference, section.get("type"))
+            continue
+        try:
+            imported.append(import_class(reference, register_path, kind))
+        except ConfigError as e:
+            raise ConfigError(e.message, key=f"{key}.auto_register") from None
+    return imported
 
 
 def build(section, kind, register_path=None, **defaults):
     """Instantiate the class that ``section["type"]`` names; the section's other keys are its kwargs.
 
     ``defaults`` are passed unless the section sets them. ``auto_register: module.Class`` imports
-    ``module`` from ``register_path`` first (and only from there).
+    ``module`` from ``register_path`` first (and only from there); without a register_path the section builds
+    mf's class of its ``type``, or fails asking for one.
     """
     if section is None:
         return None
@@ -96,17 +169,9 @@ def build(section, kind, register_path=None, **defaults):
     kwargs = dict(section)
     name = kwargs.pop("type")
     auto = kwargs.pop("auto_register", None)
-    if auto:
-        if register_path is None:
-            raise ConfigError(f"auto_register '{auto}' needs register_path (the folder holding it)",
-                              key="auto_register")
-        module, _, attr = auto.rpartition(".")
-        if not module:
-            raise ConfigError(f"expected module.Class, got '{auto}'", key="auto_register")
-        mod = import_user_module(module, register_path)
-        cls = getattr(mod, attr, None)
-        if cls is None:
-            raise ConfigError(f"module '{module}' has no '{attr}'", key="auto_register")
-        _registry[kind].setdefault(attr, cls)
+    if auto and register_path is not None:
+        import_class(auto, register_path, kind)
+    elif auto and name not in known(kind):
+        raise ConfigError(f"auto_register '{auto}' needs register_path (the folder holding it)", key="auto_register")
     cls = get(kind, name)
     return cls(**{**defaults, **kwargs})

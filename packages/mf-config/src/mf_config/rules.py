@@ -40,14 +40,17 @@ class Rename:
 
 @dataclass(frozen=True)
 class Stack:
-    """``ours`` (shape (n, ...)) stacks HF's tensors ``hf`` (n of them, each ``shape[1:]``) along axis 0."""
+    """``ours`` (shape (n, ...)) stacks HF's tensors ``hf`` (n of them, each ``shape[1:]``) along axis 0; with
+    ``transpose`` each 2-D tensor transposed (HF's are ``shape[1:][::-1]``), as MindFormers' grouped-matmul
+    (GMM) expert layout holds them."""
 
     ours: str
     hf: tuple
     shape: tuple
+    transpose: bool = False
 
     def hf_shapes(self) -> dict[str, tuple]:
-        return {name: self.shape[1:] for name in self.hf}
+        return {name: self.shape[1:][::-1] if self.transpose else self.shape[1:] for name in self.hf}
 
     def ours_shapes(self) -> dict[str, tuple]:
         return {self.ours: self.shape}
@@ -55,11 +58,16 @@ class Stack:
     def to_ours(self, get: Getter) -> dict[str, Any]:
         import numpy as np  # only stacking builds a new array; reading configs never needs numpy
 
-        return {self.ours: np.stack([get(name) for name in self.hf])}
+        return {self.ours: np.stack([get(name).T if self.transpose else get(name) for name in self.hf])}
 
     def to_hf(self, get: Getter) -> dict[str, Any]:
         value = get(self.ours)
-        return {name: value[e] for e, name in enumerate(self.hf)}
+        return {name: value[e].T if self.transpose else value[e] for e, name in enumerate(self.hf)}
+
+    def transposed(self) -> "Stack":
+        """This rule in the other layout of the stacked tensors: (n, a, b) <-> (n, b, a)."""
+        n, a, b = self.shape
+        return Stack(self.ours, self.hf, (n, b, a), not self.transpose)
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@
   given (``config=``: a MindFormers checkpoint plus its task YAML) or the ``config.json`` beside it.
 """
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from mf_config import jsonio
 from mf_config.config import MFConfig, load_config, parse_override
 from mf_config.errors import ConfigError
 from mf_config.hf import from_hf_dict
@@ -26,6 +26,7 @@ CONFIG_NAME = "config.json"
 YAML_SUFFIXES = (".yaml", ".yml")
 WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".bin", ".pt", ".pth")
 WEIGHT_PATTERNS = ("*.safetensors", "*.safetensors.index.json", "*.bin", "*.ckpt")
+MAX_CONFIG_JSON = 16 << 20  # a model's config.json is a few KB
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def model_config_from_section(section: dict, moe_config: dict | None = None, par
                               default_type: str = "LlamaConfig") -> Any:
     """The config object of a ``model.model_config`` section (its ``type`` names the class)."""
     data = dict(section)
-    cls = config_class_named(data.get("type", default_type))
+    cls = config_class(data.get("type", default_type))  # a class auto_register brought in too
     if moe_config is not None and "moe_config" not in data:
         data["moe_config"] = dict(moe_config)
     if parallel_config is not None and "parallel_config" not in data:
@@ -204,16 +205,9 @@ def config_as(config: Any, cls: type, path: str | Path) -> Any:
 
 
 def read_config_json(path: str | Path) -> dict:
-    """The JSON object in ``path``; a missing file, bad JSON, text that is not UTF-8 or a non-object is a
-    ConfigError."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("no such file", file=path) from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"not UTF-8 text ({e.reason} at byte {e.start}): not a config.json", file=path) from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"invalid JSON: {e.msg}", file=path, line=e.lineno) from None
+    """The JSON object in ``path``, read with bounds (:mod:`mf_config.jsonio`); a missing file, bad JSON, text that
+    is not UTF-8, nesting too deep, a huge integer or a non-object is a ConfigError."""
+    data = jsonio.load(path, error=ConfigError, max_bytes=MAX_CONFIG_JSON)
     if not isinstance(data, dict):
         raise ConfigError("expected a JSON object", file=path)
     return data

@@ -1,17 +1,17 @@
-"""pytest plugin shared by every mf package's tests (registered through the ``pytest11`` entry point).
+"""Test data shared by the mf packages' tests and benchmarks: ``find_assets``, the folder of real test data.
 
-``mf_assets``: the folder of real test data, ``$MF_ASSETS`` or ``shared/assets`` beside the
-project root (found by walking up from pytest's rootdir and the current directory).
+The pytest fixture ``mf_assets`` is in :mod:`mf_config.pytest_plugin`, which a test suite loads by asking for it
+(its conftest.py says ``pytest_plugins = ["mf_config.pytest_plugin"]``); installing mf-config adds no plugin to
+a user's pytest, and this module does not import pytest.
 """
 
 import os
 from pathlib import Path
 
-import pytest
-
 
 def find_assets(start=None):
-    """The assets folder, or None when it cannot be found."""
+    """The assets folder: ``$MF_ASSETS``, or ``shared/assets`` beside the project root (found by walking up from
+    ``start``, the current directory by default, and from this file); None when it cannot be found."""
     env = os.environ.get("MF_ASSETS")
     if env:
         return Path(env)
@@ -22,12 +22,3 @@ def find_assets(start=None):
             if (candidate / "tokenizers").is_dir():
                 return candidate
     return None
-
-
-@pytest.fixture(scope="session")
-def mf_assets(request):
-    """Path to the shared test assets (tokenizers/, text/, mindformers-yaml/)."""
-    path = find_assets(request.config.rootpath)
-    if path is None or not path.is_dir():
-        pytest.fail("test assets not found: set MF_ASSETS or place shared/assets beside the project root")
-    return path

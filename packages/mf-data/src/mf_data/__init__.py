@@ -4,7 +4,7 @@ The API below is imported on first use of a name (``from mf_data import preproce
 neither numpy nor MindSpore, and MindSpore only loads for MindRecord output and ``CausalLanguageModelDataset``.
 """
 
-import importlib
+from mf_config.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -25,13 +25,4 @@ _LAZY = {
 }
 
 __all__ = [*_LAZY, "__version__"]
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'mf_data' has no attribute '{name}'")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -20,10 +20,20 @@ PROMPT_NO_INPUT = (
 )
 
 
+def alpaca_problem(record):
+    """Why an alpaca record cannot be used (a field that is not a string: a number, null, NaN, a list...), or
+    None. Used as the record check of ``read_json_records``, which adds the record number."""
+    for key in ("instruction", "input", "output"):
+        if key in record and not isinstance(record[key], str):
+            return f"field '{key}' is {type(record[key]).__name__} {str(record[key])[:40]!r}, expected a string"
+    return None
+
+
 def alpaca_prompt(record):
     """The alpaca prompt of one record: with the ``input`` block when ``input`` is not empty."""
-    template = PROMPT_INPUT if record.get("input", "") != "" else PROMPT_NO_INPUT
-    return template.format_map(record)
+    fields = {"instruction": record["instruction"], "input": record.get("input", "")}
+    template = PROMPT_INPUT if fields["input"] != "" else PROMPT_NO_INPUT
+    return template.format_map(fields)
 
 
 def to_conversation(record, number):
@@ -40,8 +50,8 @@ def to_conversation(record, number):
 def convert_file(data_path, output_path, skip_bad=False):
     """Convert an alpaca JSON file to a conversation JSON file (written atomically); returns counts."""
     counter = BadCounter(skip_bad)
-    records = read_json_records(data_path, ALPACA_KEYS, counter)
+    records = read_json_records(data_path, ALPACA_KEYS, counter, alpaca_problem)
     conversations = [to_conversation(r, i) for i, r in enumerate(records, 1)]
-    with atomic_write(output_path) as f:
+    with atomic_write(output_path, inputs=[data_path]) as f:
         json.dump(conversations, f, ensure_ascii=False, indent=2)
     return {"records": len(conversations), "bad": counter.count}

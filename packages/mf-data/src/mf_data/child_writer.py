@@ -8,6 +8,7 @@ closes), the child stops and leaves nothing under the final names.
 
 import multiprocessing
 import queue
+import signal
 import threading
 import traceback
 
@@ -72,15 +73,24 @@ class ChildWriter:
     def _check(self, wait=0.0):
         """Raise what the child reported, or that it died; returns its final report (``"done"``) if any."""
         if self._reports.poll(wait):
-            kind, text = self._reports.recv()
+            try:
+                kind, text = self._reports.recv()
+            except EOFError:  # it died without a word
+                self._proc.join(5)
+                raise self._died() from None
             if kind == "user":
                 raise DataError(text)
             if kind == "bug":
                 raise RuntimeError(f"the writer process failed:\n{text}")
             return kind
         if not self._proc.is_alive():
-            raise RuntimeError(f"the writer process ended unexpectedly (exit code {self._proc.exitcode})")
+            raise self._died()
         return None
+
+    def _died(self):
+        code = self._proc.exitcode
+        how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+        return DataError(f"the writer process ended unexpectedly ({how})")
 
     def __exit__(self, exc_type, exc, tb):
         done = False

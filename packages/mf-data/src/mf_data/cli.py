@@ -24,10 +24,15 @@ def alpaca_to_conversation(data_path, output_path, skip_bad):
 
 
 @main.command()
-@click.option("--dataset_type", required=True, type=click.Choice(["wiki", "qa", "alpaca"]))
-@click.option("--input_glob", required=True, help="Input file or glob (WikiText tokens, conversation or alpaca JSON).")
-@click.option("--tokenizer", required=True, help="Tokenizer file or folder, or a MindFormers YAML.")
-@click.option("--seq_length", required=True, type=int, help="Model sequence length; records hold seq_length+1.")
+@click.option("--dataset_type", default="wiki", show_default=True, type=click.Choice(["wiki", "qa", "alpaca"]))
+@click.option("--input_glob", "--input_file", "input_glob", required=True,
+              help="Input file or glob (WikiText tokens, conversation or alpaca JSON).")
+@click.option("--tokenizer", default=None, help="Tokenizer file or folder, or a MindFormers YAML.")
+@click.option("--model_file", default=None, help="llama_preprocess.py's spelling: the tokenizer model file (then "
+              "its --tokenizer llama is only a name).")
+@click.option("--seq_length", type=int, default=None, help="Model sequence length; records hold seq_length+1.")
+@click.option("--max_length", type=int, default=None, help="The GPT-2 script's spelling: records of exactly "
+              "max_length tokens (--seq_length N --exact_length).")
 @click.option("--output_file", required=True, help="MindRecord file, or the folder of an indexed dataset.")
 @click.option("--format", "fmt", default="mindrecord", show_default=True, type=click.Choice(["mindrecord", "indexed"]))
 @click.option("--workers", default=1, show_default=True, type=int, help="Tokenizer processes.")
@@ -43,11 +48,24 @@ def alpaca_to_conversation(data_path, output_path, skip_bad):
 @click.option("--exact_length", is_flag=True, help="Records of seq_length tokens (GPT-2 script) instead of +1.")
 @click.option("--skip_bad", is_flag=True, help="Count and skip malformed records or lines instead of stopping.")
 @click.option("--no_progress", is_flag=True, help="No progress bar.")
-def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, fmt, workers, num_splits, data_columns,
-               bos_token_id, eos_token_id, pad_token_id, ignore_token_id, overrides, exact_length, skip_bad,
-               no_progress):
-    """Tokenize wiki/qa/alpaca text into MindRecord or the indexed format; prints a summary line."""
+def preprocess(dataset_type, input_glob, tokenizer, model_file, seq_length, max_length, output_file, fmt, workers,
+               num_splits, data_columns, bos_token_id, eos_token_id, pad_token_id, ignore_token_id, overrides,
+               exact_length, skip_bad, no_progress):
+    """Tokenize wiki/qa/alpaca text into MindRecord or the indexed format; prints a summary line.
+
+    MindFormers' scripts' spellings work too: --input_file, --model_file (llama_preprocess.py), --max_length
+    (the GPT-2 script)."""
+    from mf_data.errors import DataError
     from mf_data.preprocessing import preprocess as run
+
+    tokenizer = model_file or tokenizer
+    if tokenizer is None:
+        raise DataError("missing: give --tokenizer PATH (or --model_file PATH)", key="tokenizer")
+    if (seq_length is None) == (max_length is None):
+        raise DataError("give one of --seq_length (records of seq_length+1) or --max_length (records of max_length)",
+                        key="seq_length")
+    if max_length is not None:
+        seq_length, exact_length = max_length, True
 
     columns = [c.strip() for c in data_columns.split(",") if c.strip()] if data_columns else None
     ids = {"bos_token_id": bos_token_id, "eos_token_id": eos_token_id, "pad_token_id": pad_token_id,

@@ -12,12 +12,12 @@ Record ``i`` is ``tokens[offsets[i]:offsets[i + 1]]``. Readers pad it to ``seq_l
 """
 
 import json
-import os
 import struct
 from pathlib import Path
 
 import numpy as np
 
+from mf_config import jsonio
 from mf_config.fileio import atomic_dir
 from mf_data.errors import DataError
 
@@ -28,6 +28,22 @@ _MAX_HEADER = 1 << 20
 _DTYPES = ("uint16", "int32")
 
 
+def _count(x, low=0):
+    return isinstance(x, int) and not isinstance(x, bool) and low <= x < 2**62
+
+
+_HEADER_TYPES = {  # what readers use from the header, checked before use
+    "num_records": _count, "num_tokens": _count, "seq_length": lambda x: _count(x, 1),
+    "columns": lambda x: isinstance(x, list) and bool(x) and all(c in ("input_ids", "labels", "attention_mask")
+                                                                 for c in x),
+    "loss_mask": lambda x: isinstance(x, bool),
+    "pad_token_id": lambda x: x is None or (isinstance(x, int) and not isinstance(x, bool) and -2**31 <= x < 2**31),
+    "ignore_token_id": lambda x: isinstance(x, int) and not isinstance(x, bool) and -2**31 <= x < 2**31,
+    "tokenizer": lambda x: x is None or isinstance(x, str),
+    "tokenizer_overrides": lambda x: isinstance(x, list) and all(isinstance(o, str) for o in x),
+}
+
+
 def is_indexed(path):
     """True when ``path`` is an indexed dataset folder."""
     return (Path(path) / INDEX).is_file()
@@ -36,12 +52,12 @@ def is_indexed(path):
 class IndexedWriter:
     """Writes an indexed dataset folder; it appears under its name only when :meth:`close` runs in ``with``."""
 
-    def __init__(self, path, header):
+    def __init__(self, path, header, inputs=()):
         self.path = Path(path)
         self.header = dict(header)
         self.dtype = np.uint16 if self.header["vocab_size"] <= 65536 else np.int32
         self.header["dtype"] = np.dtype(self.dtype).name
-        self._ctx = atomic_dir(self.path)
+        self._ctx = atomic_dir(self.path, inputs=inputs)
         self._dir = None
         self._offsets = [np.zeros(1, dtype=np.int64)]
         self._total = 0
@@ -65,9 +81,6 @@ class IndexedWriter:
         if self._mask is not None:
             self._mask.close()
         if exc_type is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self._dir, 0o777 & ~umask)
             offsets = np.concatenate(self._offsets)
             header = dict(self.header, num_records=len(offsets) - 1, num_tokens=self._total)
             blob = json.dumps(header, sort_keys=True).encode()
@@ -90,15 +103,17 @@ def read_header(path):
             raise DataError(f"index version {version}; this mf-data reads version {VERSION}", file=index)
         if size > _MAX_HEADER or size % 8:
             raise DataError(f"header length {size} is not a multiple of 8 up to {_MAX_HEADER}", file=index)
-        try:
-            header = json.loads(f.read(size))
-        except ValueError as e:
-            raise DataError(f"index header is not JSON ({e})", file=index) from None
+        header = jsonio.loads(f.read(size), index, error=DataError, max_depth=8)
+    if not isinstance(header, dict):
+        raise DataError("index header is not a JSON object", file=index)
     for key in ("dtype", "num_records", "num_tokens", "seq_length", "columns", "loss_mask"):
         if key not in header:
             raise DataError("index header lacks this key", file=index, key=key)
     if header["dtype"] not in _DTYPES:
         raise DataError(f"token dtype {header['dtype']!r}; expected one of {', '.join(_DTYPES)}", file=index)
+    for key, ok in _HEADER_TYPES.items():
+        if key in header and not ok(header[key]):
+            raise DataError(f"{str(header[key])[:60]!r} is not valid here", file=index, key=key)
     return header, 16 + size
 
 
@@ -119,6 +134,8 @@ class IndexedDataset:
         self.loss_mask = _map(self.path / LOSS_MASK, "uint8", total) if self.header["loss_mask"] else None
         self.seq_length = int(self.header["seq_length"])
         self.columns = list(self.header["columns"])
+        if n and int(np.diff(self.offsets).max()) > self.seq_length:
+            raise DataError(f"a record is longer than seq_length {self.seq_length}", file=index)
 
     def __len__(self):
         return len(self.offsets) - 1

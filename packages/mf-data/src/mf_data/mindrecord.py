@@ -2,7 +2,9 @@
 
 Schema as MindFormers writes it: each column an int32 array of shape ``[-1]``, every record padded to
 the record length. With ``num_splits`` > 1 the shards are ``OUT0 .. OUT{n-1}`` (each with its ``.db``).
-All files are written in a temporary folder beside ``OUT`` and moved into place only on success.
+All files are written in a temporary folder beside ``OUT`` and published together, as one unit with a commit
+marker (``mf_config.fileio.atomic_files``), only on success: a kill never pairs data with another run's ``.db``,
+and readers refuse files the marker does not describe.
 
 FileWriter creates the files, writes the first record (checking it against the schema), commits and builds
 the ``.db`` index. The other records skip its Python per-record layer (which re-reads the schema from C++ as JSON
@@ -12,16 +14,15 @@ MindSpore's ``ShardWriter._merge_blob`` lays it out (checked on the first record
 MindSpore (2.10): if they are not there, the writer stops with an error saying so.
 """
 
-import contextlib
 import importlib.util
-import os
 import re
-import shutil
-import tempfile
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from mf_config.fileio import atomic_files, check_committed
 from mf_data.errors import DataError
 
 _NO_MINDSPORE = ("MindRecord output needs MindSpore: pip install 'mf-data[mindspore]' "
@@ -95,8 +96,9 @@ def _raw_writer(file_writer, row):
 class MindRecordWriter:
     """Writes ``path`` (or its shards) with FileWriter; nothing appears under the final names on failure."""
 
-    def __init__(self, path, header, num_splits=1):
+    def __init__(self, path, header, num_splits=1, inputs=()):
         self.path = Path(path)
+        self.inputs = tuple(inputs)
         self.header = header
         self.num_splits = num_splits
         self.columns = list(header["columns"])
@@ -104,11 +106,15 @@ class MindRecordWriter:
 
     def __enter__(self):
         file_writer = _filewriter()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent))
-        self._writer = file_writer(str(self._tmp / self.path.name), shard_num=self.num_splits, overwrite=True)
-        schema = {c: {"type": "int32", "shape": [-1]} for c in self.columns}
-        self._writer.add_schema(schema, self.header.get("dataset_type", "lm"))
+        self._publish = atomic_files(self.path, inputs=self.inputs)
+        self._stage = self._publish.__enter__()
+        try:
+            self._writer = file_writer(str(self._stage / self.path.name), shard_num=self.num_splits, overwrite=True)
+            schema = {c: {"type": "int32", "shape": [-1]} for c in self.columns}
+            self._writer.add_schema(schema, self.header.get("dataset_type", "lm"))
+        except BaseException:
+            self._publish.__exit__(*sys.exc_info())
+            raise
         self._raw = None
         return self
 
@@ -130,30 +136,42 @@ class MindRecordWriter:
             raise DataError("MindSpore's ShardWriter failed to write records", file=self.path)
 
     def __exit__(self, exc_type, exc, tb):
+        """Close the files (FileWriter.commit builds the .db index), then publish them as one unit, or not at all."""
+        failed = exc
         try:
-            if exc_type is None:
-                self._writer.commit()
-                for name in sorted(os.listdir(self._tmp), key=lambda n: n.endswith(".db")):
-                    os.replace(self._tmp / name, self.path.parent / name)
-        finally:
-            with contextlib.suppress(Exception):
-                if exc_type is not None:
-                    self._writer.commit()
-            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._writer.commit()
+        except BaseException as e:
+            failed = failed or e
+        if failed is None:
+            self._publish.__exit__(None, None, None)
+            return False
+        self._publish.__exit__(type(failed), failed, failed.__traceback__)  # cleans up; may raise NoSpaceError
+        if exc is None:
+            raise failed
         return False
 
 
 def mindrecord_files(path):
-    """The MindRecord files of ``path``: a file (its shards are found by MindSpore) or a folder of them."""
+    """The MindRecord files of ``path``: a file (its shards are found by MindSpore) or a folder of them, each
+    checked against its commit marker when mf wrote it (another run's ``.db`` beside the data is refused); files
+    under hidden names (a writer's temporaries) are left out, with a warning."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(str(p) for p in path.rglob("*") if p.is_file() and _is_mindrecord(p.name))
+        found = sorted(p for p in path.rglob("*") if p.is_file() and _is_mindrecord(p.name))
+        hidden = [p for p in found if any(part.startswith(".") for part in p.relative_to(path).parts)]
+        if hidden:
+            warnings.warn(f"{path}: ignored {len(hidden)} uncommitted file(s) under hidden names, such as "
+                          f"{hidden[0].relative_to(path)} (an interrupted or running writer's)", stacklevel=2)
+        files = [p for p in found if p not in hidden]
         if not files:
             raise DataError("no MindRecord file (*.mindrecord, *.mindrecordN) in this folder", file=path)
-        return files
-    if not path.is_file():
+    elif path.is_file():
+        files = [path]
+    else:
         raise DataError("no such file or folder", file=path)
-    return [str(path)]
+    for file in files:
+        check_committed(file)
+    return [str(f) for f in files]
 
 
 def _is_mindrecord(name):

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from mf_config.fileio import check_not_input, output_lock
 from mf_data import child_writer, special
-from mf_data.alpaca import ALPACA_KEYS, to_conversation
+from mf_data.alpaca import ALPACA_KEYS, alpaca_problem, to_conversation
 from mf_data.conversation import rounds
 from mf_data.encode import Encoder, init_worker, run_chunk
 from mf_data.errors import DataError
@@ -64,8 +65,8 @@ def _items(dataset_type, files, counter):
         if dataset_type == "wiki":
             yield from raw_articles(read_lines(path, counter))  # cleaned by the workers
             continue
-        keys = ALPACA_KEYS if dataset_type == "alpaca" else ("conversations",)
-        for number, record in enumerate(read_json_records(path, keys, counter), 1):
+        keys, check = (ALPACA_KEYS, alpaca_problem) if dataset_type == "alpaca" else (("conversations",), None)
+        for number, record in enumerate(read_json_records(path, keys, counter, check), 1):
             try:
                 yield rounds(to_conversation(record, number) if dataset_type == "alpaca" else record, number)
             except DataError as e:
@@ -142,7 +143,9 @@ def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, *, 
     summary = Summary()
     tasks = ((kind, chunk) for chunk in _chunks(_items(dataset_type, files, counter), chunk_size))
     packer = _Packer(length) if kind == "wiki" else None
-    with _writer(fmt, output_file, header, num_splits) as writer, \
+    inputs = [*files, *([tokenizer] if isinstance(tokenizer, (str, Path)) and Path(tokenizer).exists() else [])]
+    check_not_input(output_file, inputs)
+    with output_lock(output_file), _writer(fmt, output_file, header, num_splits, inputs) as writer, \
             _results(encoder, tasks, workers) as results, \
             tqdm(desc="preprocess", unit=" records", disable=not progress) as bar:
         for lengths, tokens, mask, stats in results:
@@ -164,14 +167,14 @@ def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, *, 
     return summary
 
 
-def _writer(fmt, output_file, header, num_splits):
+def _writer(fmt, output_file, header, num_splits, inputs):
     """The indexed writer, or MindRecord's, run in a child process where processes fork."""
     if fmt == "indexed":
-        return IndexedWriter(output_file, header)
+        return IndexedWriter(output_file, header, inputs)
     require_mindspore()
     if child_writer.available():
-        return child_writer.ChildWriter(MindRecordWriter, output_file, header, num_splits)
-    return MindRecordWriter(output_file, header, num_splits)
+        return child_writer.ChildWriter(MindRecordWriter, output_file, header, num_splits, inputs)
+    return MindRecordWriter(output_file, header, num_splits, inputs)
 
 
 def _load_tokenizer(tokenizer, overrides):

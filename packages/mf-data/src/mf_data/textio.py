@@ -27,14 +27,27 @@ class BadCounter:
         self.count += 1
 
 
-def _has_surrogates(value):
-    if isinstance(value, str):
-        return any("\udc80" <= c <= "\udcff" for c in value)
-    if isinstance(value, dict):
-        return any(_has_surrogates(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_surrogates(v) for v in value)
-    return False
+MAX_DEPTH = 64
+_LONE = re.compile("[\ud800-\udfff]")
+_BAD_JSON = (json.JSONDecodeError, ValueError, RecursionError)  # ValueError: an integer of over 4300 digits
+
+
+def _structure_problem(value):
+    """A record nested deeper than MAX_DEPTH, or holding a lone surrogate (a ``\\ud800`` escape, or bytes that
+    were not UTF-8), walked without recursion; None when fine."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"nested deeper than {MAX_DEPTH} levels"
+        if isinstance(item, str):
+            if _LONE.search(item):
+                return "holds a lone surrogate (a \\ud800-\\udfff escape, or bytes that are not UTF-8)"
+        elif isinstance(item, dict):
+            stack.extend((x, depth + 1) for kv in item.items() for x in kv)
+        elif isinstance(item, list):
+            stack.extend((x, depth + 1) for x in item)
+    return None
 
 
 def _decode(raw, path, counter):
@@ -59,31 +72,30 @@ def read_lines(path, counter):
                 counter.bad(f"line is not valid UTF-8 ({e.reason} at column {e.start + 1})", path, number)
 
 
-def read_json_records(path, required, counter):
-    """Yield the objects of a JSON list or JSON Lines file that have every key in ``required``."""
+def read_json_records(path, required, counter, check=None):
+    """Yield the objects of a JSON list or JSON Lines file that have every key in ``required`` (and pass
+    ``check(record)``, which returns a problem or None)."""
     with open(path, "rb") as f:
         raw = f.read()
-    text, escaped = _decode(raw, path, counter)
+    text, _ = _decode(raw, path, counter)
     start = _WS.match(text).end()
     records = _json_list(text, start, path, required, counter) if text[start:start + 1] == "[" else \
         _json_lines(text, path, counter)
     for number, line, record in records:
-        problem = _problem(record, required, escaped)
+        problem = _problem(record, required, check)
         if problem:
             counter.bad(f"record {number}: {problem}", path, line)
             continue
         yield record
 
 
-def _problem(record, required, escaped):
+def _problem(record, required, check):
     if not isinstance(record, dict):
         return f"expected a JSON object, found {type(record).__name__}"
     missing = [k for k in required if k not in record]
     if missing:
         return f"missing key(s) {', '.join(missing)}; expected keys {', '.join(required)}"
-    if escaped and _has_surrogates(record):
-        return "not valid UTF-8"
-    return None
+    return _structure_problem(record) or (check(record) if check else None)
 
 
 def _json_lines(text, path, counter):
@@ -92,8 +104,8 @@ def _json_lines(text, path, counter):
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError as e:
-            counter.bad(f"record on line {number} is not valid JSON ({e.msg} at column {e.colno})", path, number)
+        except _BAD_JSON as e:
+            counter.bad(f"record on line {number} is not valid JSON ({_reason(e)})", path, number)
             continue
         yield number, number, record
 
@@ -114,15 +126,22 @@ def _json_list(text, pos, path, required, counter):
             after = _WS.match(text, end).end()
             if text[after:after + 1] not in (",", "]"):
                 raise json.JSONDecodeError("expected ',' or ']' after a record", text, after)
-        except json.JSONDecodeError as e:
-            counter.bad(f"record {number} is not valid JSON ({e.msg} at line {e.lineno} column {e.colno})",
-                        path, line)
+        except _BAD_JSON as e:
+            counter.bad(f"record {number} is not valid JSON ({_reason(e)})", path, line)
             pos = _resync(text, pos + 1, required)
             if pos is None:
                 return
             continue
         yield number, line, record
         pos = after + 1 if text[after] == "," else after
+
+
+def _reason(e):
+    if isinstance(e, json.JSONDecodeError):
+        return f"{e.msg} at line {e.lineno} column {e.colno}"
+    if isinstance(e, RecursionError):
+        return "nested too deep"
+    return str(e)[:100]
 
 
 def _resync(text, pos, required):
@@ -133,7 +152,7 @@ def _resync(text, pos, required):
             return None
         try:
             record, end = _DECODER.raw_decode(text, pos)
-        except json.JSONDecodeError:
+        except _BAD_JSON:
             pos += 1
             continue
         after = _WS.match(text, end).end()

@@ -17,7 +17,7 @@ class Chat:
 
     def __init__(self, model, tokenizer, template=None, system=None, **gen_kwargs):
         self.model, self.tokenizer, self.template, self.system = model, tokenizer, template, system
-        config = GenerationConfig.from_model_config(model.config, **gen_kwargs)
+        config = GenerationConfig.from_model(model, **gen_kwargs)
         vocab = tokenizer.get_vocab()
         ends = [vocab[t] for t in END_OF_TURN if t in vocab]
         eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []

@@ -26,9 +26,14 @@ def model_options(f):
         click.option("--load_checkpoint", help="Weights: our folder or file, a MindFormers .ckpt, a Hugging Face "
                                                "folder (read as it is)."),
         click.option("--vocab_file", help="Tokenizer file, when the YAML names none."),
-        click.option("--register_path", type=click.Path(file_okay=False), help="Package of user classes."),
+        click.option("--register_path", type=click.Path(file_okay=False),
+                     help="Folder of the modules the YAML's auto_register keys name (imported only with this flag)."),
         click.option("--run_mode", type=click.Choice(["predict"]), default=None),
         click.option("--use_parallel", type=click.BOOL, default=None),
+        click.option("--auto_trans_ckpt", type=click.BOOL, default=None,
+                     help="MindFormers' flag: re-shard load_checkpoint for the parallel layout (with --use_parallel; "
+                          "one device loads it whole)."),
+        click.option("--device_id", type=int, default=None, help="MindFormers' flag: context.device_id."),
         click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                      help="Override a YAML key, e.g. model.model_config.seq_length=512 (repeatable)."),
         click.option("--max_new_tokens", type=int), click.option("--max_length", type=int),
@@ -73,6 +78,8 @@ def run(predict_data, predict_file, predict_batch_size, stream, texts, **kwargs)
     prompts = read_prompts(list(predict_data) + list(texts), predict_file)
     model, tokenizer, gen = _setup(kwargs)
     pipe = TextGenerationPipeline(model, tokenizer, batch_size=predict_batch_size, **gen)
+    pipe.check(prompts)
+    click.echo(pipe.generation_config.describe(), err=True)
     start = time.perf_counter()
     if stream:
         streamer = TextStreamer(tokenizer, skip_special_tokens=True)
@@ -100,6 +107,7 @@ def chat(chat_template, system, **kwargs):
 
     model, tokenizer, gen = _setup(kwargs)
     session = Chat(model, tokenizer, None if chat_template == "tokenizer" else chat_template, system, **gen)
+    click.echo(session.config.describe(), err=True)
     while True:
         try:
             line = input("user> ")

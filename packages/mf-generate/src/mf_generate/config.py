@@ -1,6 +1,7 @@
 """``GenerationConfig``: what to generate and how, with MindFormers' defaults and names.
 
-Defaults come from the model config as MindFormers' ``GenerationConfig.from_model_config`` takes them:
+Defaults come from a loaded folder's ``generation_config.json`` when it has one (``from_model``), else from the
+model config as MindFormers' ``GenerationConfig.from_model_config`` takes them:
 ``max_decode_length`` becomes ``max_length``; ``top_k``, ``top_p``, ``do_sample``, ``repetition_penalty`` and
 the special ids are copied. ``use_past`` is the exception: every mf-models network has its KV cache, which
 gives the same tokens as recomputing, so it is on unless a call turns it off (MindFormers reads it from the
@@ -31,6 +32,10 @@ DEFAULTS = {
 }
 FROM_MODEL_CONFIG = ("top_k", "top_p", "do_sample", "repetition_penalty", "pad_token_id", "bos_token_id",
                      "eos_token_id")
+# the keys of Hugging Face's generation_config.json that mf-generate honours (others, like num_beams, are not used)
+FROM_GENERATION_FILE = ("max_length", "max_new_tokens", "min_length", "min_new_tokens", "do_sample", "temperature",
+                        "top_k", "top_p", "repetition_penalty", "pad_token_id", "bos_token_id", "eos_token_id",
+                        "stop_strings")
 _INTS = ("max_length", "max_new_tokens", "min_length", "min_new_tokens", "top_k", "pad_token_id", "bos_token_id",
          "seed")
 
@@ -55,6 +60,7 @@ class GenerationConfig:
         self.eos_token_id = _int_list(self.eos_token_id, "eos_token_id")
         stops = self.stop_strings
         self.stop_strings = [stops] if isinstance(stops, str) else list(stops or ())
+        self.source = "the arguments"
         self.validate()
 
     @classmethod
@@ -68,10 +74,39 @@ class GenerationConfig:
                 values[key] = value
         return cls(**{**values, **{k: v for k, v in overrides.items() if v is not None}})
 
+    @classmethod
+    def from_model(cls, model, **overrides):
+        """The defaults of a loaded network: its folder's ``generation_config.json`` (``model.generation_config``,
+        Hugging Face's file: keys it lacks take the defaults above, as transformers and MindFormers read it; the
+        special ids the model config's), else ``from_model_config``; then ``overrides`` (``None`` ignored).
+        ``source`` says which."""
+        file = getattr(model, "generation_config", None)
+        if not file:
+            config = cls.from_model_config(model.config, **overrides)
+            config.source = "the model config"
+            return config
+        values = {k: getattr(model.config, k) for k in ("pad_token_id", "bos_token_id", "eos_token_id")
+                  if getattr(model.config, k, None) is not None}
+        values.update({k: v for k, v in file.items() if k in FROM_GENERATION_FILE and v is not None})
+        config = cls(**{**values, **{k: v for k, v in overrides.items() if v is not None}})
+        config.source = "generation_config.json"
+        return config
+
+    def describe(self):
+        """The decoding settings in one line (what ``mf-generate run`` prints)."""
+        how = (f"sampling (top_k {self.top_k}, top_p {self.top_p}, temperature {self.temperature}, seed "
+               f"{self.seed})" if self.do_sample else "greedy")
+        limit = (f"max_new_tokens {self.max_new_tokens}" if self.max_new_tokens is not None
+                 else f"max_length {self.max_length}")
+        return (f"decoding: {how}, {limit}, repetition_penalty {self.repetition_penalty}, eos_token_id "
+                f"{self.eos_token_id}, use_past {self.use_past} (defaults from {self.source})")
+
     def update(self, **kwargs):
         """A copy with ``kwargs`` replacing settings (``None`` values are ignored, as click passes unset flags)."""
         values = {**self.to_dict(), **{k: v for k, v in kwargs.items() if v is not None}}
-        return GenerationConfig(**values)
+        config = GenerationConfig(**values)
+        config.source = self.source
+        return config
 
     def to_dict(self):
         return {key: copy.deepcopy(getattr(self, key)) for key in DEFAULTS}

@@ -11,6 +11,7 @@ from mf_config.registry import register
 from mf_generate.config import GenerationConfig
 from mf_generate.errors import GenerationError
 from mf_generate.generate import generate
+from mf_generate.prompts import as_prompts, check_prompts
 
 TASKS = ("text_generation", "text-generation")
 
@@ -28,7 +29,14 @@ class TextGenerationPipeline:
         self.model = model
         self.tokenizer = tokenizer
         self.batch_size = batch_size or getattr(model.config, "batch_size", 1) or 1
-        self.generation_config = GenerationConfig.from_model_config(model.config, **gen_kwargs)
+        self.generation_config = GenerationConfig.from_model(model, **gen_kwargs)
+
+    def check(self, inputs, **gen_kwargs):
+        """GenerationError for inputs ``__call__`` would refuse (empty, too long, ids outside the vocabulary),
+        before anything runs."""
+        texts = [inputs] if isinstance(inputs, str) else list(inputs)
+        config = self.generation_config.update(**gen_kwargs)
+        check_prompts(as_prompts([self.tokenizer.encode(t) for t in texts]), config, self.model.config)
 
     def __call__(self, inputs, streamer=None, **gen_kwargs):
         """``inputs``: a string or a list of strings. Returns one ``{'text_generation_text': [text]}`` per input."""

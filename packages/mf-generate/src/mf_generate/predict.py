@@ -10,9 +10,11 @@ from mf_generate.loading import has_tokenizer, import_register_path, load_model
 
 
 def load_task(config=None, model=None, load_checkpoint=None, register_path=None, vocab_file=None, overrides=(),
-              use_parallel=None, run_mode=None):
+              use_parallel=None, run_mode=None, auto_trans_ckpt=None, device_id=None):
     """(network, tokenizer, task config or None) for the command-line sources; every mistake is a
-    GenerationError naming the flag or YAML key."""
+    GenerationError naming the flag or YAML key. ``device_id`` is the context's (``context.device_id``);
+    ``auto_trans_ckpt`` (re-shard the checkpoint for a parallel layout) has nothing to do on one device, as in
+    MindFormers."""
     if config is None and model is None and load_checkpoint is None:
         raise GenerationError("name a model: --model DIR, --config YAML (with --load_checkpoint), or "
                               "--load_checkpoint FOLDER", key="model")
@@ -31,19 +33,26 @@ def load_task(config=None, model=None, load_checkpoint=None, register_path=None,
         raise GenerationError(f"mf-generate runs run_mode predict, not '{run_mode}' (training is mf-train's)",
                               key="run_mode")
     if use_parallel:  # under `mf-parallel launch`: the model split over the model-parallel ranks
-        from mf_parallel.inference import require_launcher, start_for_task
+        from mf_parallel.inference import require_launcher
 
         require_launcher(config)
-    if register_path:
-        import_register_path(register_path)
-    set_context(task)
-    runtime = start_for_task(task) if use_parallel else None
+    if register_path or task is not None:
+        import_register_path(register_path, task)
+    started = {}
+
+    def setup():  # after the weights are checked against the config, before the network is built
+        set_context(task, device_id)
+        if use_parallel:
+            from mf_parallel.inference import start_for_task
+
+            started["runtime"] = start_for_task(task)
+
     source = config or model or load_checkpoint
-    net, _ = load_model(source, load_checkpoint, overrides if config else _folder_overrides(overrides))
-    if runtime is not None:
+    net, _ = load_model(source, load_checkpoint, overrides if config else _folder_overrides(overrides), setup=setup)
+    if use_parallel:
         from mf_parallel import parallelize
 
-        net = parallelize(net, runtime=runtime)
+        net = parallelize(net, runtime=started["runtime"])
     tokenizer = load_tokenizer(config, vocab_file, overrides, [model, load_checkpoint])
     return net, tokenizer, task
 
@@ -80,12 +89,15 @@ def _tokenizer_section(config, overrides):
     return processor.get("tokenizer") if isinstance(processor, dict) else None
 
 
-def set_context(task):
-    """MindSpore's context from the YAML's ``context`` (``mode`` 0 graph / 1 PyNative, ``device_target``);
-    graph mode without a YAML."""
+def set_context(task, device_id=None):
+    """MindSpore's context from the YAML's ``context`` (``mode`` 0 graph / 1 PyNative, ``device_target``,
+    ``device_id``, which ``--device_id`` replaces); graph mode without a YAML."""
     from mf_models.runtime import set_context as set_runtime
 
-    set_runtime((task or {}).get("context"))
+    context = dict((task or {}).get("context") or {})
+    if device_id is not None:
+        context["device_id"] = device_id
+    set_runtime(context)
 
 
 def read_prompts(predict_data, predict_file):

@@ -1,18 +1,28 @@
 """Turning ``input_ids`` into per-row prompts and checking them against the model before any compute."""
 
 import numbers
+from collections.abc import Mapping
 
 import numpy as np
 
 from mf_generate.errors import GenerationError
 
 
-def as_prompts(input_ids, pad_token_id=None):
-    """Rows of ids from a list of lists, a 1-D list/array (one row) or a 2-D numpy array.
+def as_prompts(input_ids, pad_token_id=None, attention_mask=None):
+    """Rows of ids from a list of lists, a 1-D list/array (one row), a 2-D numpy array or what a tokenizer
+    returns (a ``BatchEncoding``: a mapping with ``input_ids`` and maybe ``attention_mask``).
 
     A 2-D array holds rows padded on the right as MindFormers' ``generate`` takes them: trailing
-    ``pad_token_id`` entries are dropped. Raises GenerationError for empty input or non-integer ids.
+    ``pad_token_id`` entries are dropped. With an ``attention_mask`` (same shape) a row is its ids where the mask
+    is 1, padded on either side. Raises GenerationError for empty input or non-integer ids.
     """
+    if isinstance(input_ids, Mapping):
+        if "input_ids" not in input_ids:
+            raise GenerationError(f"a mapping of inputs needs 'input_ids', got {sorted(input_ids)}", key="input_ids")
+        attention_mask = input_ids.get("attention_mask") if attention_mask is None else attention_mask
+        input_ids = input_ids["input_ids"]
+    if attention_mask is not None:
+        return as_prompts(_masked(input_ids, attention_mask))
     if hasattr(input_ids, "asnumpy"):
         input_ids = input_ids.asnumpy()
     if isinstance(input_ids, np.ndarray):
@@ -36,6 +46,17 @@ def as_prompts(input_ids, pad_token_id=None):
         if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in row):
             raise GenerationError(f"prompt {i} holds non-integer ids", key="input_ids")
     return [[int(v) for v in row] for row in rows]
+
+
+def _masked(input_ids, attention_mask):
+    """The rows of ``input_ids`` where ``attention_mask`` is nonzero."""
+    ids = np.asarray(input_ids.asnumpy() if hasattr(input_ids, "asnumpy") else input_ids)
+    mask = np.asarray(attention_mask.asnumpy() if hasattr(attention_mask, "asnumpy") else attention_mask)
+    if ids.ndim == 1:
+        ids, mask = ids[None], mask[None] if mask.ndim == 1 else mask
+    if ids.shape != mask.shape:
+        raise GenerationError(f"attention_mask has shape {mask.shape}, input_ids {ids.shape}", key="attention_mask")
+    return [row[m != 0].tolist() for row, m in zip(ids, mask)]
 
 
 def _strip_pad(row, pad):

@@ -3,7 +3,7 @@
 Importing the package is light; the networks (and mindspore) load on first use of a name below.
 """
 
-import importlib
+from mf_config.lazy import lazy_exports
 
 __version__ = "0.2.0"
 
@@ -21,13 +21,4 @@ _LAZY = {
 }
 
 __all__ = [*_LAZY, "__version__"]
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'mf_models' has no attribute '{name}'")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

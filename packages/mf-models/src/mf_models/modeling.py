@@ -14,29 +14,27 @@ Incremental decoding (static shapes, so graph mode compiles one prefill and one 
 """
 
 import logging
-import os
 from pathlib import Path
 
 import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
 
-from mf_config.sources import CONFIG_NAME, identify
-from mf_config.state_names import is_optimizer_state
+from mf_config.fileio import atomic_files
 from mf_models.cells import CrossEntropyLoss
 from mf_models.decoding import DecodeSession, DecodeSessions, KVCache, used_first, valid_lengths
 from mf_models.dtypes import dtypes, int_tensor
 from mf_models.errors import ModelError
-from mf_models.hf_weights import load_hf_weights
 from mf_models.masks import positions_and_bias, start_offset
+from mf_models.weights import load_weights
 
 logger = logging.getLogger("mf_models")
 # MindFormers switches for fused Ascend kernels, dynamic shapes and its own cache; mf-models runs one plain path
 # (the KV cache is the explicit prefill/decode API), so a config that turns them on is told so by key name
 NOT_HONOURED = ("use_flash_attention", "use_prompt_flash_attention", "use_ring_attention", "fused_rms_norm",
                 "qkv_concat", "use_rope_slice", "use_attn_mask_compression", "is_dynamic", "use_past",
-                "hf_rope_scaling", "hf_sliding_window")  # the last two: HF keys kept by mf_config.hf (Llama 3.1
-# "llama3" rope scaling, Mistral's sliding window) that these networks do not implement
+                "hf_sliding_window")  # the last: an HF key kept by mf_config.hf (Mistral's sliding window) that
+# these networks do not implement
 WEIGHTS_NAME = "model.safetensors"
 CKPT_NAME = "model.ckpt"
 
@@ -57,69 +55,33 @@ class PreTrainedModel(nn.Cell):
 
     def save_pretrained(self, directory, format="safetensors"):
         """Write ``config.json`` and ``model.safetensors`` (or ``model.ckpt`` with ``format="ckpt"``) into
-        ``directory``, each through a temporary name; returns the weights' path."""
+        ``directory``, published together (mf_config.fileio.atomic_files); returns the weights' path."""
         if format not in ("safetensors", "ckpt"):
             raise ModelError(f"unknown weights format '{format}'; expected safetensors or ckpt", key="format")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.config.save_pretrained(directory)
-        target = directory / (WEIGHTS_NAME if format == "safetensors" else CKPT_NAME)
-        tmp = directory / f".tmp-{os.getpid()}-{target.name}"
-        try:
-            ms.save_checkpoint(self, str(tmp), format=format)
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        target = Path(directory) / (WEIGHTS_NAME if format == "safetensors" else CKPT_NAME)
+        with atomic_files(target) as stage:  # config.json and the weights appear together, or neither
+            self.config.save_pretrained(stage)
+            ms.save_checkpoint(self, str(stage / target.name), format=format)
         return target
 
     @classmethod
-    def from_pretrained(cls, directory, config=None):
+    def from_pretrained(cls, directory, config=None, dtype=None):
         """The model saved in ``directory`` (config.json plus model.safetensors or model.ckpt), or a Hugging
-        Face folder of this family (its weights loaded through the family's rules)."""
+        Face folder of this family (its weights loaded through the family's rules); see
+        ``AutoModel.from_pretrained``."""
+        from mf_models.auto import pretrained
+
         directory = Path(directory)
         if config is None:
             config = cls.config_class.from_pretrained(directory)
-        model = cls(config)
-        model.load_weights(directory)
-        return model
+        return pretrained(config, directory, network=cls, dtype=dtype)
 
     def load_weights(self, path, hf: bool | None = None):
-        """Load weights from a folder or a .safetensors/.ckpt file: ours (every name must match exactly), or
-        Hugging Face's (loaded through the family's rules). ``hf``: whether the names are Hugging Face's; by
-        default, whether the folder (or the file's folder) holds a Hugging Face config.json."""
-        path = Path(path)
-        if not path.exists():
-            raise ModelError("no such weights file or folder", file=path)
-        if hf_names(path) if hf is None else hf:
-            load_hf_weights(self, path)
-            return
-        if path.is_dir():
-            found = [path / n for n in (WEIGHTS_NAME, CKPT_NAME) if (path / n).is_file()]
-            if not found:
-                raise ModelError(f"no {WEIGHTS_NAME} or {CKPT_NAME} in the folder", file=path)
-            path = found[0]
-        fmt = "safetensors" if path.suffix == ".safetensors" else "ckpt"
-        # a training checkpoint also holds the optimizer's and the step's state: only the weights load
-        params = ms.load_checkpoint(str(path), format=fmt, choice_func=lambda name: not is_optimizer_state(name))
-        own = {p.name: p for p in self.get_parameters()}
-        missing = sorted(set(own) - set(params))
-        unexpected = sorted(set(params) - set(own))
-        if missing or unexpected:
-            raise ModelError(f"parameter names differ from {type(self).__name__}'s: missing {missing[:5]}, "
-                             f"unexpected {unexpected[:5]}", file=path)
-        for name, value in params.items():
-            if tuple(value.shape) != tuple(own[name].shape):
-                raise ModelError(f"shape {tuple(value.shape)} != expected {tuple(own[name].shape)}", file=path,
-                                 key=name)
-        ms.load_param_into_net(self, params, strict_load=True)
-
-
-def hf_names(path: Path) -> bool:
-    """Whether the weights at ``path`` carry Hugging Face's names: the folder (or the file's folder) holds a
-    Hugging Face config.json."""
-    config = (path if path.is_dir() else path.parent) / CONFIG_NAME
-    return config.is_file() and identify(config).hf_names
+        """Load weights from a folder or a .safetensors/.ckpt/.bin file: ours (MindFormers' names) or Hugging
+        Face's (moved through the family's rules), in any float dtype (cast to the parameters'). ``hf``: whether
+        the names are Hugging Face's; by default, whether the folder (or the file's folder) holds a Hugging Face
+        config.json. Every difference from the config is named before any tensor is read (``mf_models.weights``)."""
+        load_weights(self, path, hf)
 
 
 class CausalLM(PreTrainedModel):
@@ -148,6 +110,7 @@ class CausalLM(PreTrainedModel):
         self.ignore_token_id = self.config.ignore_token_id
         self.pad_token_id = self.config.pad_token_id
         object.__setattr__(self, "decode_sessions", DecodeSessions(self, self.KEPT_CACHES))
+        object.__setattr__(self, "generation_config", None)  # a loaded folder's generation_config.json (a dict)
 
     def construct(self, input_ids, labels=None):
         if not self.training:

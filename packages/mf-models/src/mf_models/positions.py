@@ -12,11 +12,14 @@ def rope_tables(head_dim, max_positions, theta=10000.0, extend_method="None", sc
     sin table's first half is negated so that ``apply_rope`` needs no negation.
 
     ``extend_method`` as MindFormers' FreqsMgr: ``PI`` divides positions by ``scaling_factor``;
-    ``NTK`` scales the base to ``theta * scaling_factor ** (d / (d - 2))``.
+    ``NTK`` scales the base to ``theta * scaling_factor ** (d / (d - 2))``; ``LLAMA3`` (Llama 3.1) rescales the
+    frequencies by ``llama3_frequencies`` with the mapping ``scaling_factor``.
     """
     if extend_method == "NTK":
         theta = theta * scaling_factor ** (head_dim / (head_dim - 2))
     inv_freq = 1.0 / theta ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
+    if extend_method == "LLAMA3":
+        inv_freq = llama3_frequencies(inv_freq, **scaling_factor)
     t = np.arange(max_positions, dtype=np.float64)
     if extend_method == "PI":
         t = t / scaling_factor
@@ -24,6 +27,17 @@ def rope_tables(head_dim, max_positions, theta=10000.0, extend_method="None", sc
     cos = np.cos(np.concatenate([freqs, freqs], axis=-1))
     sin = np.sin(np.concatenate([-freqs, freqs], axis=-1))
     return cos.astype(np.float32), sin.astype(np.float32)
+
+
+def llama3_frequencies(inv_freq, factor, low_freq_factor, high_freq_factor, original_max_position_embeddings):
+    """Llama 3.1's RoPE scaling (MindFormers' ``LLAMA3``, transformers' ``llama3``): wavelengths above
+    ``original / low_freq_factor`` slowed by ``factor``, those below ``original / high_freq_factor`` kept, and a
+    smooth blend between."""
+    wavelen = 2 * math.pi / inv_freq
+    smooth = (original_max_position_embeddings / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
+    blended = (1 - smooth) * inv_freq / factor + smooth * inv_freq
+    out = np.where(wavelen > original_max_position_embeddings / low_freq_factor, inv_freq / factor, blended)
+    return np.where(wavelen < original_max_position_embeddings / high_freq_factor, inv_freq, out)
 
 
 def half_swap(head_dim, dtype=ms.float32):

@@ -112,6 +112,7 @@ def from_yaml(path, overrides=(), **kwargs):
         raise TokenizerError("no processor.tokenizer section; expected one with 'type' and 'vocab_file'",
                              file=path, key="processor.tokenizer")
     options = {**section.to_dict(), **kwargs}
+    options.pop("auto_register", None)  # imported (with --register_path) by mf_config.registry.auto_register_sections
     name = options.pop("type", None)
     if not name:
         raise TokenizerError("expected the tokenizer class name", file=path, key="processor.tokenizer.type")

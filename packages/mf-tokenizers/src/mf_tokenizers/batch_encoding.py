@@ -112,3 +112,26 @@ def pad(sequences, padding, max_length, pad_id, where, multiple_of=None, with_ma
         if with_mask:
             out_masks.append([0] * n + masks[i] if where == "left" else masks[i] + [0] * n)
     return out, (out_masks if with_mask else None)
+
+
+def pack(ids, single, padding, max_length, pad_id, padding_side, with_mask, return_tensors, multiple_of):
+    """The :class:`BatchEncoding` of encoded ``ids``: padded, with attention masks (``with_mask``), as numpy
+    arrays (``return_tensors="np"``), and unwrapped for a ``single`` text without arrays."""
+    ids, masks = pad(ids, padding, max_length, pad_id, padding_side, multiple_of, with_mask)
+    out = BatchEncoding(input_ids=ids)
+    if with_mask:
+        out["attention_mask"] = masks
+    if return_tensors is not None:
+        if return_tensors != "np":
+            raise TokenizerError(f"return_tensors '{return_tensors}' is not supported; use 'np' or None "
+                                 "(convert with mindspore.Tensor(array) where needed)", key="return_tensors")
+        import numpy as np  # not at import: `import mf_tokenizers` stays light
+
+        if len({len(s) for s in ids}) > 1:
+            raise TokenizerError("sequences differ in length; use padding=True to return arrays", key="padding")
+        for key in out:
+            out[key] = np.asarray(out[key], dtype=np.int64)
+    if single and return_tensors is None:
+        for key in out:
+            out[key] = out[key][0]
+    return out

@@ -42,9 +42,10 @@ def alpaca_prompt(instruction, input=""):  # noqa: A002 - the alpaca field is ca
 
 def _compile(template):
     from jinja2 import TemplateError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    from mf_tokenizers.template_limits import BoundedSandbox
+
+    env = BoundedSandbox(trim_blocks=True, lstrip_blocks=True)
 
     def raise_exception(message):
         raise TokenizerError(f"chat template: {message}", key="chat_template")
@@ -54,18 +55,28 @@ def _compile(template):
         return env.from_string(template)
     except TemplateError as e:
         raise TokenizerError(f"invalid chat template: {e}", key="chat_template") from None
+    except (RecursionError, MemoryError, ValueError, TypeError) as e:  # nested too deep to compile, NUL bytes...
+        raise TokenizerError(f"invalid chat template: {type(e).__name__}: {str(e)[:200]}",
+                             key="chat_template") from None
 
 
-def render(template, messages, add_generation_prompt=False, special_tokens=None, **kwargs):
-    """The text of ``messages`` formatted by ``template`` (a built-in name or a Jinja string)."""
-    from jinja2 import TemplateError
+def render(template, messages, add_generation_prompt=False, special_tokens=None, timeout=None, **kwargs):
+    """The text of ``messages`` formatted by ``template`` (a built-in name or a Jinja string), rendered in a
+    sandbox within ``timeout`` seconds (``template_limits.TIMEOUT`` by default) and ``MAX_CHARS`` characters."""
+    from mf_tokenizers.template_limits import TemplateLimit, render_bounded
 
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or "role" not in m or "content" not in m:
             raise TokenizerError(f"message {i} must be a dict with 'role' and 'content'", key="conversation")
     context = {"bos_token": "", "eos_token": "", **(special_tokens or {}), **kwargs}
+    compiled = _compile(BUILTIN.get(template, template))
     try:
-        return _compile(BUILTIN.get(template, template)).render(
-            messages=messages, add_generation_prompt=add_generation_prompt, **context)
-    except TemplateError as e:
-        raise TokenizerError(f"chat template failed: {e}", key="chat_template") from None
+        return render_bounded(compiled, dict(messages=messages, add_generation_prompt=add_generation_prompt,
+                                             **context), timeout)
+    except TokenizerError:
+        raise
+    except TemplateLimit as e:
+        raise TokenizerError(f"chat template stopped: {e}", key="chat_template") from None
+    except Exception as e:  # noqa: BLE001 - whatever a template from a file raises is the file's fault
+        raise TokenizerError(f"chat template failed: {type(e).__name__}: {str(e)[:200]}",
+                             key="chat_template") from None

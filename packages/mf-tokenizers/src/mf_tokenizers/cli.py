@@ -27,11 +27,11 @@ def _load(path, overrides=()):
 
 
 @contextlib.contextmanager
-def _output(path):
+def _output(path, inputs=()):
     if path is None:
         yield sys.stdout
     else:
-        with atomic_write(path) as f:
+        with atomic_write(path, inputs=[i for i in inputs if i is not None]) as f:
             yield f
 
 
@@ -101,7 +101,7 @@ def encode(tokenizer_path, overrides, input_path, output_path, fmt, add_special_
     tok = _load(tokenizer_path, overrides)
     lines = tokens = 0
     start = time.perf_counter()
-    with _output(output_path) as out, _progress() as bar:
+    with _output(output_path, [input_path, tokenizer_path]) as out, _progress() as bar:
         for batch in _batches(_lines(input_path, errors)):
             texts = [text for _, text in batch]
             ids = tok(texts, add_special_tokens=add_special_tokens, return_attention_mask=False)["input_ids"]
@@ -140,7 +140,7 @@ def decode(tokenizer_path, overrides, input_path, output_path, fmt, skip_special
     name = input_path or "<stdin>"
     lines = tokens = 0
     start = time.perf_counter()
-    with _output(output_path) as out, _progress() as bar:
+    with _output(output_path, [input_path, tokenizer_path]) as out, _progress() as bar:
         for batch in _batches(_lines(input_path, "strict")):
             seqs = [_parse_ids(text, fmt, name, lineno) for lineno, text in batch]
             try:
@@ -195,7 +195,7 @@ def convert(tokenizer_path, overrides, output_dir, target):
     start = time.perf_counter()
     tok = _load(tokenizer_path, overrides)
     out = to_fast(tok) if target == "tokenizer.json" else to_vocab_merges(tok)
-    with atomic_dir(output_dir) as tmp:
+    with atomic_dir(output_dir, inputs=[tokenizer_path]) as tmp:
         paths = out.save_pretrained(tmp)
     click.echo(f"wrote {type(out).__name__} to {output_dir} ({', '.join(p.name for p in paths)}) in "
                f"{time.perf_counter() - start:.2f} s", err=True)

@@ -2,10 +2,11 @@
 
 import base64
 import binascii
-import json
 from pathlib import Path
 
+from mf_config import jsonio
 from mf_tokenizers.errors import TokenizerError
+from mf_tokenizers.file_checks import check_byte_alphabet, check_ids, check_sentencepiece_model, check_tokenizer_json
 
 MAX_TOKEN_FILE_BYTES = 1 << 30
 
@@ -69,19 +70,21 @@ def write_tiktoken_ranks(ranks, f):
         f.write(base64.b64encode(token) + b" " + str(rank).encode() + b"\n")
 
 
-def read_vocab_json(path):
-    """``{token: id}`` of a Hugging Face ``vocab.json``."""
+def read_vocab_json(path, byte_level=True):
+    """``{token: id}`` of a Hugging Face ``vocab.json``: ids unique and 0..n-1; with ``byte_level`` (GPT-2's
+    byte-level BPE) the characters of all 256 bytes present, without which some text cannot be encoded."""
     expected = "a vocab.json file (a JSON object of token -> id)"
     path = existing_file(path, expected)
     try:
-        vocab = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise TokenizerError(f"invalid UTF-8 at byte {e.start}; expected {expected}", file=path) from None
-    except json.JSONDecodeError as e:
-        raise TokenizerError(f"invalid JSON ({e.msg}); expected {expected} (wrong format or truncated)",
-                             file=path, line=e.lineno) from None
-    if not isinstance(vocab, dict) or not all(isinstance(v, int) for v in vocab.values()):
+        vocab = jsonio.load(path, error=TokenizerError, max_depth=2, unique_keys=True)
+    except TokenizerError as e:
+        raise TokenizerError(f"{e.message}; expected {expected} (wrong format or truncated)", file=path,
+                             line=e.line, key=e.key) from None
+    if not isinstance(vocab, dict):
         raise TokenizerError(f"expected {expected}", file=path)
+    check_ids(vocab, path)
+    if byte_level:
+        check_byte_alphabet(vocab, path)
     return vocab
 
 
@@ -118,10 +121,15 @@ def load_sentencepiece(path):
 
     expected = "a SentencePiece model (tokenizer.model)"
     path = existing_file(path, expected)
+    hint = " (this is a tiktoken ranks file: use Llama3Tokenizer)" if is_tiktoken_file(path) else ""
+    data = path.read_bytes()
     try:
-        return sentencepiece.SentencePieceProcessor(model_file=str(path))
+        check_sentencepiece_model(data, path)
+    except TokenizerError as e:
+        raise TokenizerError(e.message + hint, file=path) from None
+    try:
+        return sentencepiece.SentencePieceProcessor(model_proto=data)
     except (RuntimeError, OSError) as e:
-        hint = " (this is a tiktoken ranks file: use Llama3Tokenizer)" if is_tiktoken_file(path) else ""
         raise TokenizerError(f"not {expected}: wrong format or truncated{hint} ({str(e).strip()[:80]})",
                              file=path) from None
 
@@ -132,6 +140,12 @@ def load_tokenizer_json(path):
 
     expected = "a Hugging Face tokenizer.json"
     path = existing_file(path, expected)
+    try:
+        data = jsonio.load(path, error=TokenizerError, max_depth=32)
+    except TokenizerError as e:
+        raise TokenizerError(f"not {expected}: wrong format or truncated ({e.message})", file=path,
+                             line=e.line) from None
+    check_tokenizer_json(data, path)
     try:
         return tokenizers.Tokenizer.from_file(str(path))
     except Exception as e:  # tokenizers raises a bare Exception for every parse error

@@ -3,6 +3,8 @@
 Importing the package is light; the trainer (and mindspore) load on first use of a name below.
 """
 
+from mf_config.lazy import lazy_exports
+
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -26,15 +28,4 @@ _LAZY = {
 }
 
 __all__ = [*_LAZY, "__version__"]
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'mf_train' has no attribute '{name}'")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -1,9 +1,10 @@
-"""``Trainer``: MindFormers' front class — a task config (YAML path, dict or MFConfig), optional objects in place
-of what the YAML would build, and ``train()`` / ``finetune()`` / ``evaluate()``. It builds the trainer class that
-the YAML's ``trainer.type`` names (``CausalLanguageModelingTrainer`` by default) and delegates to it."""
+"""``Trainer``: MindFormers' front class — a task config (YAML path, dict, MFConfig or a resolved Task), optional
+objects in place of what the YAML would build, and ``train()`` / ``finetune()`` / ``evaluate()``. It builds the
+trainer class that the YAML's ``trainer.type`` names (``CausalLanguageModelingTrainer`` by default) and delegates
+to it."""
 
 from mf_config.registry import get
-from mf_train.task import FLAG_KEYS, load_task
+from mf_train.task import FLAG_KEYS, Task, load_task
 
 
 class Trainer:
@@ -21,7 +22,10 @@ class Trainer:
             flags["train_data"], train_dataset = train_dataset, None
         if isinstance(eval_dataset, str):
             flags["eval_data"], eval_dataset = eval_dataset, None
-        self.task = load_task(config if config is not None else {}, flags, overrides)
+        if isinstance(config, Task):  # resolved already (mf-train run)
+            self.task = config if not flags and not overrides else load_task(config.cfg, flags, overrides)
+        else:
+            self.task = load_task(config if config is not None else {}, flags, overrides)
         cls = get("trainer", self.task.get("trainer.type"))
         self.trainer = cls(self.task, model=model, train_dataset=train_dataset, eval_dataset=eval_dataset,
                            callbacks=callbacks, optimizer=optimizer, progress=progress)

@@ -28,42 +28,25 @@ def setup_runtime(task):
     np.random.seed(seed)
     random.seed(seed)
     if task.get("register_path"):
-        from mf_config.registry import import_user_module
+        from mf_config.registry import auto_register_sections
 
-        for section in _auto_registered(task.cfg):
-            module = section.rpartition(".")[0]
-            import_user_module(module, task.get("register_path"))
-
-
-def _auto_registered(cfg):
-    """Every ``auto_register: module.Class`` in the config's sections."""
-    found = []
-    stack = [cfg]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if isinstance(node.get("auto_register"), str):
-                found.append(node["auto_register"])
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
+        auto_register_sections(task.cfg, task.get("register_path"))
 
 
 def build_model(task):
-    """The network of ``model.model_config`` / ``model.arch``, with ``checkpoint_name_or_path`` loaded."""
+    """The network of ``model.model_config`` / ``model.arch``, with the weights ``checkpoint_name_or_path`` names
+    (checked against the config before the network is built, by mf-models' loader)."""
     from mf_config.sources import model_config_from_task
-    from mf_models.auto import network_class
+    from mf_models.auto import network_class, pretrained
+    from mf_models.weights import named_checkpoint
 
     config = model_config_from_task(task.cfg)
-    model = network_class(config, task.get("model.arch.type"))(config)
-    named = getattr(config, "checkpoint_name_or_path", "")
-    if named:
-        if not Path(named).exists():
-            raise TrainError(f"names '{named}', which is not a file or folder (mf downloads nothing)",
-                             key="model.model_config.checkpoint_name_or_path")
-        load_weights(model, named)
-        logger.info("loaded weights from %s (model.model_config.checkpoint_name_or_path)", named)
+    arch = task.get("model.arch.type")
+    named = named_checkpoint(config)
+    if named is None:
+        return network_class(config, arch)(config)
+    model = pretrained(config, named, arch=arch, config_file=task.cfg.file(), task_yaml=True)
+    logger.info("loaded weights from %s (model.model_config.checkpoint_name_or_path)", named)
     return model
 
 

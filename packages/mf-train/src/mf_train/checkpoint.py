@@ -10,25 +10,30 @@ A checkpoint is a folder ``{prefix}_rank_{rank}-{epoch}_{step}`` under ``output_
 - ``trainer_state.json``: step, epoch, micro-batches consumed, learning rate, loss, and the RNG states;
 - ``SHA256SUMS.json``: mf-ckpt's manifest of every file.
 
-The folder is written under a temporary name and renamed into place (``mf_config.fileio.atomic_dir``): a kill or a
-full disk at any moment leaves the previous checkpoints as they were. ``keep_checkpoint_max`` removes the oldest
-complete ones after a new one is in place, never the newest.
+The folder is published by ``mf_config.fileio.atomic_dir`` (through mf-ckpt's ``save_folder``): written under a
+temporary name, fsynced, renamed into place under the checkpoint's lock; a kill or a full disk at any moment leaves
+the previous checkpoints as they were, and a full disk is one line. ``keep_checkpoint_max`` removes the oldest
+complete ones after a new one is in place, never the newest, each renamed away first
+(``mf_config.fileio.remove_output``); what a killed run left (``.NAME.PID.RANDOM.tmp``) the next run removes
+(``mf_config.fileio.clean_stale_in``, at its start).
 """
 
 import json
 import logging
 import random
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
 
+from mf_config import jsonio
+from mf_config.fileio import remove_output
 from mf_train.errors import TrainError
 
 logger = logging.getLogger("mf_train")
 STATE = "trainer_state.json"
 WEIGHTS = "model.safetensors"
+MAX_STATE = 16 << 20  # step, learning rate, loss and the RNG states: a few KB
 _NAME = re.compile(r".*-(\d+)_(\d+)$")
 
 
@@ -61,6 +66,7 @@ def save(directory, name, params, state, extra=None):
     ``state`` (JSON); ``extra(tmp)`` adds files. Returns its path."""
     from mf_ckpt.dtypes import st_dtype
     from mf_ckpt.output import Spec, save_folder
+    from mf_config.errors import NoSpaceError
 
     def spec(p):
         return Spec(p.name, st_dtype(_numpy_dtype(p)), tuple(p.shape), lambda: [p.asnumpy()])
@@ -74,6 +80,8 @@ def save(directory, name, params, state, extra=None):
     try:
         save_folder(target, [spec(p) for p in params.values()], lambda _: None, extra=add_files,
                     max_shard_bytes=float("inf"))
+    except NoSpaceError as e:
+        raise TrainError(f"could not write the checkpoint: {e}; the previous ones are intact") from None
     except OSError as e:
         raise TrainError(f"could not write the checkpoint ({e.strerror}); the previous ones are intact",
                          file=target) from None
@@ -124,9 +132,7 @@ def prune(directory, keep, protect, listing=None):
         return
     old = [p for p in (listing or complete)(directory) if p != Path(protect)]
     for path in old[:max(0, len(old) + 1 - keep)]:
-        doomed = path.with_name(f".{path.name}.removing")
-        path.rename(doomed)  # gone from the listing at once; a kill mid-removal leaves a hidden folder only
-        shutil.rmtree(doomed, ignore_errors=True)
+        remove_output(path)  # gone from the listing at once; a kill mid-removal leaves a dead writer's temporary
 
 
 def is_training_output(path):
@@ -143,10 +149,9 @@ def load(path):
     path = Path(path)
     state = None
     if path.is_dir() and (path / STATE).is_file():
-        try:
-            state = json.loads((path / STATE).read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as e:
-            raise TrainError(f"unreadable trainer state ({e})", file=path / STATE) from None
+        state = jsonio.load(path / STATE, error=TrainError, max_bytes=MAX_STATE)  # bounded: a file is no trust
+        if not isinstance(state, dict):
+            raise TrainError("expected a JSON object (the trainer state)", file=path / STATE)
     ckpt = open_checkpoint(path / WEIGHTS if (path / WEIGHTS).is_file() else path)
     try:
         return {name: ckpt.get(name) for name in ckpt.infos}, state

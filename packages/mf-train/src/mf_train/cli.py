@@ -1,11 +1,13 @@
 """The `mf-train` command: ``run`` (MindFormers' ``run_mindformer.py`` for train, finetune and eval), ``launch``
 (``run`` on several devices under mf-parallel's launcher) and ``merge-lora``."""
 
+import contextlib
 import functools
 
 import click
 
 from mf_config.cli_support import group
+from mf_config.fileio import output_lock
 from mf_train import __version__
 from mf_train.errors import TrainError
 from mf_train.launch_cli import launch_command
@@ -68,20 +70,24 @@ def run(config, overrides, print_config, no_progress, **flags):
     if flags["run_mode"] == "predict":
         raise TrainError("run_mode predict is mf-generate's: run `mf-generate run` with the same --config, "
                          "--load_checkpoint and --predict_data flags", key="run_mode")
-    from mf_train.api import Trainer
     from mf_train.task import load_task
 
+    task = load_task(config, flags, overrides)
     if print_config:
-        click.echo(load_task(config, flags, overrides).print_config())
+        click.echo(task.print_config())
         return
-    trainer = Trainer(config, overrides=overrides, progress=False if no_progress else None, **flags)
-    mode = trainer.task.get("run_mode", "train")
-    if mode == "eval":
-        trainer.evaluate()
-    elif mode == "finetune":
-        trainer.finetune()
-    else:
-        trainer.train()
+    mode = task.get("run_mode", "train")
+    # one training run per output_dir: a second fails at once, naming the first, before it builds anything
+    with output_lock(task.get("output_dir")) if mode != "eval" else contextlib.nullcontext():
+        from mf_train.api import Trainer
+
+        trainer = Trainer(task, progress=False if no_progress else None)
+        if mode == "eval":
+            trainer.evaluate()
+        elif mode == "finetune":
+            trainer.finetune()
+        else:
+            trainer.train()
 
 
 main.add_command(launch_command)

@@ -166,7 +166,7 @@ def apply_lora(model: nn.Cell, pet_config: LoraConfig | dict | None = None, seed
     """Adapt ``model`` in place; returns its adapter Parameters (A, B per layer, in layer order).
 
     Args:
-        model: an mf_models causal LM (any Cell whose adapted layers are ``mf_models.layers.Linear``).
+        model: an mf_models causal LM (any Cell whose adapted layers are ``mf_models.cells.Linear``).
         pet_config: a ``LoraConfig``, a dict of its keys, or None (``model.config.pet_config``).
         seed: seed of the dropout masks (the task's ``seed``); unused when ``lora_dropout`` is 0.
 

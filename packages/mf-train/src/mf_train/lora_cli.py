@@ -57,7 +57,7 @@ def merge_folder(base, adapter, output_dir):
     load_lora(model, adapter)
     config = model.config.pet_config
     merge_lora(model)
-    with atomic_dir(output_dir) as tmp:
+    with atomic_dir(output_dir, inputs=[base, adapter]) as tmp:
         model.save_pretrained(tmp)
         for name in COPIED:
             if (base / name).is_file():

@@ -19,6 +19,7 @@ from mf_ckpt.errors import CheckpointError
 from mf_ckpt.manifest import write_folder_manifest
 from mf_ckpt.safetensors_io import SafetensorsWriter
 from mf_ckpt.store import open_checkpoint
+from mf_config import jsonio
 from mf_config.errors import ConfigError
 from mf_config.fileio import atomic_dir
 from mf_config.pet_config import LoraConfig
@@ -40,16 +41,9 @@ MAX_JSON = 1 << 20  # an adapter config is a few hundred bytes
 
 
 def read_json(path: str | Path) -> dict:
-    """The JSON object in ``path`` (at most 1 MiB); LoraError naming the file otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise LoraError("no such file", file=path)
-    if path.stat().st_size > MAX_JSON:
-        raise LoraError(f"larger than {MAX_JSON} bytes: not an adapter config", file=path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise LoraError(f"invalid JSON: {e}", file=path) from None
+    """The JSON object in ``path``, read with bounds (``mf_config.jsonio``; at most 1 MiB); LoraError naming the
+    file otherwise."""
+    data = jsonio.load(path, error=LoraError, max_bytes=MAX_JSON)
     if not isinstance(data, dict):
         raise LoraError("expected a JSON object", file=path)
     return data

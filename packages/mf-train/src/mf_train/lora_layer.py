@@ -73,7 +73,7 @@ def keep_mask(shape, p, seed, layer, step):
 
 
 class LoRALinear(nn.Cell):
-    """``base`` (an ``mf_models.layers.Linear``) plus ``(B @ A @ dropout(x)) * alpha / rank``.
+    """``base`` (an ``mf_models.cells.Linear``) plus ``(B @ A @ dropout(x)) * alpha / rank``.
 
     Args:
         base: the Linear it replaces; its Parameters become this cell's, the cell itself is kept for merging.

@@ -1,13 +1,19 @@
 """What a run records: a JSON line per logged step and evaluation (``metrics.jsonl``), TensorBoard event files
 (``tensorboard/``, tensorboardX), a progress bar on a terminal, a loss-curve PNG at the end (matplotlib) and a
-one-line summary."""
+one-line summary.
+
+``metrics.jsonl`` is appended to (a resumed run adds its lines; ``read_metrics`` keeps the latest of each step and
+skips a line a kill cut short), under the run's lock on ``output_dir``; it is fsynced at each checkpoint and at the
+end, and a full disk is one line (``mf_config.fileio.no_space_errors``). The curve is published whole
+(``atomic_write``)."""
 
 import json
 import math
 import sys
 from pathlib import Path
 
-from mf_config.fileio import atomic_write
+from mf_config import fsops
+from mf_config.fileio import atomic_write, no_space_errors
 
 METRICS = "metrics.jsonl"
 CURVE = "loss_curve.png"
@@ -63,13 +69,23 @@ class Recorder:
                 self._tb.add_scalar(f"eval/{key}", record[key], record["step"])
 
     def event(self, record):
-        """Anything else worth a line in metrics.jsonl (a checkpoint saved: its path, size and time)."""
+        """Anything else worth a line in metrics.jsonl (a checkpoint saved: its path, size and time); the lines so
+        far are flushed to the disk with it, as the checkpoint's are."""
         self._write(record)
+        self._sync()
 
     def _write(self, record):
-        if self._jsonl is not None:
+        if self._jsonl is None:
+            return
+        with no_space_errors(self.dir / METRICS):
             self._jsonl.write(json.dumps(record) + "\n")
             self._jsonl.flush()
+
+    def _sync(self):
+        if self._jsonl is None:
+            return
+        with no_space_errors(self.dir / METRICS):
+            fsops.fsync_fd(self._jsonl.fileno(), self.dir / METRICS)
 
     def line(self, text):
         """Print a line on stderr without breaking the progress bar."""
@@ -84,9 +100,12 @@ class Recorder:
             self._bar.close()
         if self._tb is not None:
             self._tb.close()
-        if self._jsonl is None:
+        if self._jsonl is None:  # a rank that does not record
             return None
-        self._jsonl.close()
+        try:
+            self._sync()
+        finally:
+            self._jsonl.close()
         return self._curve() if self.steps else None
 
     def _curve(self):

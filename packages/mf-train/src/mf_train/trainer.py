@@ -15,6 +15,7 @@ from pathlib import Path
 
 import mindspore as ms
 
+from mf_config.fileio import clean_stale_in, output_lock
 from mf_config.registry import register
 from mf_train import checkpoint
 from mf_train.building import (
@@ -158,6 +159,14 @@ class CausalLanguageModelingTrainer:
         return total, per_epoch
 
     def _fit(self, resume):
+        """Train holding ``output_dir``'s lock (a second run on it fails at once, naming this one), after removing
+        what a killed run left there."""
+        with output_lock(self.output_dir):
+            for folder in (self.output_dir, self.checkpoint_dir()):
+                clean_stale_in(folder)  # half-written or half-removed checkpoints, a half-drawn curve, locks
+            return self._train_loop(resume)
+
+    def _train_loop(self, resume):
         epochs = int(self.task.get("runner_config.epochs", 1))
         batches = self._batches("train_dataset", self.train_dataset, epochs)
         total, self.steps_per_epoch = self._plan(batches, epochs)

@@ -8,7 +8,7 @@ import re
 
 from mf_config.errors import ConfigError
 from mf_config.family_specs._shared import COMMON_KEYS, TINY
-from mf_config.model_configs import LlamaConfig, MixtralConfig, MoEConfig
+from mf_config.model_configs import LLAMA3_KEYS, LlamaConfig, MixtralConfig, MoEConfig
 from mf_config.rules import Rename, Stack
 from mf_config.spec import FamilySpec, register_family
 
@@ -91,8 +91,11 @@ def read_rope(hf, kwargs):
     if kind in ("linear", "dynamic"):
         kwargs["extend_method"] = "PI" if kind == "linear" else "NTK"
         kwargs["scaling_factor"] = scaling["factor"]
+    elif kind == "llama3":
+        kwargs["extend_method"] = "LLAMA3"
+        kwargs["scaling_factor"] = {key: scaling.get(key) for key in LLAMA3_KEYS}
     elif kind != "default":
-        raise ConfigError(f"rope type {kind!r} is not supported (supported: default, linear, dynamic)",
+        raise ConfigError(f"rope type {kind!r} is not supported (supported: default, linear, dynamic, llama3)",
                           key="rope_scaling")
     return set()
 
@@ -107,9 +110,10 @@ def write_rope(config, hf, head_dim=True):
         hf["head_dim"] = config.head_dim
     rope = {"rope_theta": config.theta, "rope_type": "default"}
     if config.extend_method != "None":
-        kind = "linear" if config.extend_method == "PI" else "dynamic"
-        hf["rope_scaling"] = {"rope_type": kind, "factor": config.scaling_factor}
-        rope.update(rope_type=kind, factor=config.scaling_factor)
+        kind = {"PI": "linear", "NTK": "dynamic", "LLAMA3": "llama3"}[config.extend_method]
+        factors = dict(config.scaling_factor) if kind == "llama3" else {"factor": config.scaling_factor}
+        hf["rope_scaling"] = {"rope_type": kind, **factors}  # transformers 4 reads this, transformers 5 the next
+        rope.update(rope_type=kind, **factors)
     hf["rope_parameters"] = rope
 
 
@@ -139,7 +143,7 @@ LLAMA = register_family(FamilySpec(
         "llama2-7b": dict(seq_length=4096, vocab_size=32000, rms_norm_eps=1e-5),
         "llama2-13b": dict(seq_length=4096, hidden_size=5120, num_layers=40, num_heads=40, vocab_size=32000),
         "llama2-70b": dict(seq_length=4096, hidden_size=8192, num_layers=80, num_heads=64, n_kv_heads=8,
-                           ffn_dim_multiplier=1.3, multiple_of=4096, vocab_size=32000),
+                           ffn_dim_multiplier=1.3, multiple_of=256, vocab_size=32000),
         "llama3-8b": dict(seq_length=8192, n_kv_heads=8, vocab_size=128256, intermediate_size=14336,
                           theta=500000.0, bos_token_id=128000, eos_token_id=128001, pad_token_id=128002),
         "llama3-70b": dict(seq_length=8192, hidden_size=8192, num_layers=80, num_heads=64, n_kv_heads=8,

@@ -1,0 +1,1 @@
+"""mf-ckpt's tests, a package: test modules import their helpers package-relative (`from .hf_models import ...`)."""

@@ -1,0 +1,1 @@
+"""mf-config's tests, a package: test modules import their helpers package-relative (`from .helpers import ...`)."""

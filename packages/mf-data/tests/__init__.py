@@ -1,0 +1,1 @@
+"""mf-data's tests, a package: test modules import their helpers package-relative (`from .helpers import ...`)."""

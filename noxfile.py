@@ -114,7 +114,8 @@ def install(session):
         session.run(*_install_command(package), "--quiet", env=env, external=True)
         session.run(str(venv / "bin" / "python"), "-c", _CHECK_NO_DECOY, external=True)
         session.run(str(venv / "bin" / package), "--help", env=env, external=True, silent=True)
-        session.log(f"{package} installed with its dependencies: {_du_mb(next(venv.glob('lib/python*/site-packages'))):.0f} MB")
+        site = next(venv.glob("lib/python*/site-packages"))
+        session.log(f"{package} installed with its dependencies: {_du_mb(site):.0f} MB")
 
 
 def _install_command(package):
@@ -158,7 +159,8 @@ def _installed_mb(session):
 
 
 def _du_mb(folder):
-    return float(subprocess.run(["du", "-sm", str(folder)], capture_output=True, text=True, check=True).stdout.split()[0])
+    out = subprocess.run(["du", "-sm", str(folder)], capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[0])
 
 
 @nox.session(venv_backend="none")
@@ -186,8 +188,8 @@ def _check_sources():
         for req in meta["project"].get("dependencies", []) + [r for extra in extras for r in extra]:
             name = _name(req)
             if name in PACKAGES and sources.get(name) != {"path": f"../{name}"}:
-                raise SystemExit(f"packages/{package}/pyproject.toml: {name} needs `{name} = {{ path = \"../{name}\" }}`"
-                                 f" under [tool.uv.sources]")
+                raise SystemExit(f"packages/{package}/pyproject.toml: {name} needs "
+                                 f"`{name} = {{ path = \"../{name}\" }}` under [tool.uv.sources]")
 
 
 @nox.session
@@ -238,7 +240,6 @@ def demo(session):
 def readmes(session):
     """Every README's examples, run as a user would type them (tests/test_readmes.py says how)."""
     _env(session)
-    extras = {"mf-data": "[test,dask]"}
-    args = [arg for p in PACKAGES for arg in ("-e", f"packages/{p}{extras.get(p, '[test]')}")]
+    args = [arg for p in PACKAGES for arg in ("-e", f"packages/{p}[test]")]
     session.install("--no-sources", *args)
     session.run("pytest", "tests/test_readmes.py", "-q", "--durations=10", *session.posargs)

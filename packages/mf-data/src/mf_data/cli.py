@@ -36,6 +36,10 @@ def alpaca_to_conversation(data_path, output_path, skip_bad):
 @click.option("--output_file", required=True, help="MindRecord file, or the folder of an indexed dataset.")
 @click.option("--format", "fmt", default="mindrecord", show_default=True, type=click.Choice(["mindrecord", "indexed"]))
 @click.option("--workers", default=1, show_default=True, type=int, help="Tokenizer processes.")
+@click.option("--engine", type=click.Choice(["dask"]), default=None,
+              help="Run the tokenizing as a Dask job (the mf-data[dask] extra).")
+@click.option("--address", default=None, help="With --engine dask: the scheduler of a running cluster "
+              "(tcp://HOST:8786); default: a local cluster of --workers processes.")
 @click.option("--num_splits", default=1, show_default=True, type=int, help="MindRecord shards.")
 @click.option("--data_columns", default=None, help="Comma-separated columns (default: input_ids for wiki, "
               "input_ids,labels for qa/alpaca); attention_mask on request.")
@@ -49,8 +53,8 @@ def alpaca_to_conversation(data_path, output_path, skip_bad):
 @click.option("--skip_bad", is_flag=True, help="Count and skip malformed records or lines instead of stopping.")
 @click.option("--no_progress", is_flag=True, help="No progress bar.")
 def preprocess(dataset_type, input_glob, tokenizer, model_file, seq_length, max_length, output_file, fmt, workers,
-               num_splits, data_columns, bos_token_id, eos_token_id, pad_token_id, ignore_token_id, overrides,
-               exact_length, skip_bad, no_progress):
+               engine, address, num_splits, data_columns, bos_token_id, eos_token_id, pad_token_id, ignore_token_id,
+               overrides, exact_length, skip_bad, no_progress):
     """Tokenize wiki/qa/alpaca text into MindRecord or the indexed format; prints a summary line.
 
     MindFormers' scripts' spellings work too: --input_file, --model_file (llama_preprocess.py), --max_length
@@ -72,7 +76,8 @@ def preprocess(dataset_type, input_glob, tokenizer, model_file, seq_length, max_
            "ignore_token_id": ignore_token_id}
     summary = run(dataset_type, input_glob, tokenizer, seq_length, output_file, fmt=fmt, workers=workers,
                   num_splits=num_splits, columns=columns, special_ids=ids, skip_bad=skip_bad,
-                  exact_length=exact_length, progress=not no_progress, overrides=overrides)
+                  exact_length=exact_length, progress=not no_progress, overrides=overrides, engine=engine,
+                  address=address)
     click.echo(summary.line())
 
 

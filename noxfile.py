@@ -2,7 +2,7 @@
 `build` (a wheel and an sdist of every package), `standalone-mf-tokenizers` and `standalone-mf-ckpt` (each
 installed alone, as its README says, into a fresh environment), `readmes` (every README's examples) and `demo`.
 
-`nox` runs them all but `demo`; `nox -l` lists them. Environments are made by uv, whose cache hard-links
+`nox` runs them all; `nox -l` lists them. Environments are made by uv, whose cache hard-links
 mindspore and torch into each session instead of installing them again. The machine's pip `find-links`
 (where a local torch CPU wheel may lie) is passed on to uv.
 """
@@ -23,7 +23,7 @@ PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproje
 nox.options.default_venv_backend = "uv"
 STANDALONE = {"mf-tokenizers": "process_pool.py", "mf-ckpt": "hf_round_trip.py"}
 nox.options.sessions = ["lint", "build", *[f"tests-{p}" for p in PACKAGES], *[f"standalone-{p}" for p in STANDALONE],
-                        "install", "readmes"]
+                        "install", "readmes", "demo"]
 nox.options.error_on_missing_interpreters = True
 UV = find_uv()[1]
 
@@ -241,5 +241,5 @@ def readmes(session):
     """Every README's examples, run as a user would type them (tests/test_readmes.py says how)."""
     _env(session)
     args = [arg for p in PACKAGES for arg in ("-e", f"packages/{p}[test]")]
-    session.install("--no-sources", *args)
+    session.install("--no-sources", "nox", *args)
     session.run("pytest", "tests/test_readmes.py", "-q", "--durations=10", *session.posargs)

@@ -8,6 +8,7 @@ mindspore and torch into each session instead of installing them again. The mach
 """
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -170,6 +171,7 @@ def build(session):
     out = ROOT / "dist"
     for package in PACKAGES:
         session.run(UV, "build", "--quiet", "--out-dir", str(out), f"packages/{package}", external=True)
+        shutil.rmtree(ROOT / "packages" / package / "build", ignore_errors=True)  # setuptools' leftovers
     for package in PACKAGES:
         version = tomllib.loads((ROOT / "packages" / package / "pyproject.toml").read_text())["project"]["version"]
         stem = f"{package.replace('-', '_')}-{version}"
@@ -198,7 +200,8 @@ def lint(session):
     _env(session)
     session.install("ruff", "import-linter")
     session.install("--no-deps", "--no-sources", *[arg for p in PACKAGES for arg in ("-e", f"packages/{p}")])
-    session.run("ruff", "check", "packages", "noxfile.py", *(["benchmarks"] if (ROOT / "benchmarks").is_dir() else []))
+    session.run("ruff", "check", "packages", "noxfile.py", "tests",
+                *(["benchmarks"] if (ROOT / "benchmarks").is_dir() else []))
     session.run("lint-imports")
 
 

@@ -160,6 +160,16 @@ def validate(cfg, device_num=None):
     return findings
 
 
+def check_overrides(cfg, keys):
+    """Raise ConfigError for an overridden dotted key (``--set KEY=VALUE``) that the schema does not know, or that
+    lies under an unknown key, naming the nearest known key; a known key the file lacks is fine."""
+    for finding in validate(cfg):
+        if finding.level == "warning" and finding.message.startswith("unknown key"):
+            for key in keys:
+                if key == finding.key or key.startswith(finding.key + "."):
+                    raise ConfigError(finding.message, key=f"--set {key}")
+
+
 def _walk(data, spec, prefix, add):
     for key, value in data.items():
         dotted = f"{prefix}{key}"

@@ -10,11 +10,11 @@ from mf_generate.loading import has_tokenizer, import_register_path, load_model
 
 
 def load_task(config=None, model=None, load_checkpoint=None, register_path=None, vocab_file=None, overrides=(),
-              use_parallel=None, run_mode=None, auto_trans_ckpt=None, device_id=None):
+              use_parallel=None, run_mode=None, auto_trans_ckpt=None, device_id=None, check_tokenizer=None):
     """(network, tokenizer, task config or None) for the command-line sources; every mistake is a
     GenerationError naming the flag or YAML key. ``device_id`` is the context's (``context.device_id``);
     ``auto_trans_ckpt`` (re-shard the checkpoint for a parallel layout) has nothing to do on one device, as in
-    MindFormers."""
+    MindFormers. ``check_tokenizer(tokenizer)`` runs before the network loads."""
     if config is None and model is None and load_checkpoint is None:
         raise GenerationError("name a model: --model DIR, --config YAML (with --load_checkpoint), or "
                               "--load_checkpoint FOLDER", key="model")
@@ -36,10 +36,15 @@ def load_task(config=None, model=None, load_checkpoint=None, register_path=None,
         raise GenerationError("mf-generate predicts on one device; set use_parallel False", key="use_parallel")
     if register_path or task is not None:
         import_register_path(register_path, task)
+    for flag, path in (("model", model), ("load_checkpoint", load_checkpoint)):
+        if path is not None and not Path(path).exists():
+            raise GenerationError("no such file or folder", file=path, key=flag)
+    tokenizer = load_tokenizer(config, vocab_file, overrides, [model, load_checkpoint])
+    if check_tokenizer is not None:
+        check_tokenizer(tokenizer)
     source = config or model or load_checkpoint
     net, _ = load_model(source, load_checkpoint, overrides if config else _folder_overrides(overrides),
                         setup=lambda: set_context(task, device_id))
-    tokenizer = load_tokenizer(config, vocab_file, overrides, [model, load_checkpoint])
     return net, tokenizer, task
 
 
@@ -64,8 +69,8 @@ def load_tokenizer(config, vocab_file, overrides, folders):
     for folder in folders:
         if folder and has_tokenizer(folder):
             return AutoTokenizer.from_pretrained(folder)
-    raise GenerationError("no tokenizer: give --vocab_file, a processor.tokenizer.vocab_file in the YAML, or a "
-                          "model folder with tokenizer files", key="vocab_file")
+    raise GenerationError("no tokenizer: give --tokenizer (--vocab_file), a processor.tokenizer.vocab_file in the "
+                          "YAML, or a model folder with tokenizer files", key="tokenizer")
 
 
 def _tokenizer_section(config, overrides):

@@ -7,7 +7,7 @@ import click
 
 from mf_config import __version__
 from mf_config.cli_support import group
-from mf_config.config import load_config
+from mf_config.schema import load_config
 from mf_config.schema import validate as validate_config
 
 _SET = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",

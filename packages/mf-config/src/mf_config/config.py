@@ -282,27 +282,20 @@ def _list_index(part, items, dotted):
     return index
 
 
-def load_config(path, overrides=(), new_keys=False):
+def load_config(path, overrides=()):
     """Read a MindFormers task YAML: anchors, ``base_config`` inheritance, then dotted overrides.
 
-    ``overrides`` is an iterable of ``"a.b.c=value"`` strings or a mapping of dotted keys to values. In a task
-    YAML, an override of a key that no section has is a ConfigError naming the nearest known key (a typo on a
-    command line is never silently added); ``new_keys=True`` adds such keys (a user's own sections).
+    ``overrides`` is an iterable of ``"a.b.c=value"`` strings or a mapping of dotted keys to values. Any key
+    is set; ``mf_config.load_config`` (:func:`mf_config.schema.load_config`) also refuses unknown override keys.
     """
     data, sources = _load_tree(path, [])
     items = overrides.items() if isinstance(overrides, dict) else [parse_override(o) for o in overrides]
-    keys = []
     for parts, value in items:
         if isinstance(parts, str):
             parts = parts.split(".")
         apply_override(data, parts, value)
-        keys.append(".".join(parts))
-        sources[keys[-1]] = ("override", None)
+        sources[".".join(parts)] = ("override", None)
     cfg = MFConfig(data)
     object.__setattr__(cfg, "_sources", sources)
     object.__setattr__(cfg, "_file", str(Path(path)))
-    if keys and not new_keys and isinstance(data.get("model"), dict) and "model_config" in data["model"]:
-        from mf_config.schema import check_overrides
-
-        check_overrides(cfg, keys)
     return cfg

@@ -4,6 +4,7 @@ import math
 
 import click
 
+from mf_config import load_config
 from mf_config.cli_support import group
 from mf_config.registry import known
 from mf_config.sources import identify
@@ -53,6 +54,7 @@ def params(config, overrides):
     """
     if config.endswith((".yaml", ".yml")):
         overrides = [o if o.startswith(_SECTIONS) else f"model.model_config.{o}" for o in overrides]
+        load_config(config, overrides)  # an unknown --set key is an error naming the nearest known one
     source = identify(config, overrides=overrides)
     cfg = source.config
     counts = count(cfg)

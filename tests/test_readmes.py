@@ -7,7 +7,8 @@
   examples use: the reader's own files (their tokenizer, their text). Nothing else is prepared.
 - Other fences (text, json, yaml) are synopses, outputs and formats, not run; every fence names its language.
 - `$ uv pip install ./packages/mf-X` is not run here: `nox -s install` and `standalone-mf-X` run exactly it.
-  A `nox` command is checked against the sessions `nox -l` lists.
+  A `nox` command is checked against the sessions `nox -l` lists. A block right after a comment `<!-- ...: run by
+  FILE -->` is run by that test file (which must read the README), not here.
 """
 
 import os
@@ -30,17 +31,20 @@ FENCE = re.compile(r"^```(\S*)\s*$")
 
 
 def blocks(readme):
-    """``(language, first line number, text)`` of every fenced block."""
-    out, lang, start, lines = [], None, 0, []
+    """``(language, first line number, text, the test file that runs it or None)`` of every fenced block."""
+    out, lang, start, lines, previous, runner = [], None, 0, [], "", None
     for number, line in enumerate(readme.read_text().splitlines(), 1):
         match = FENCE.match(line)
         if match and lang is None:
             lang, start, lines = match.group(1), number + 1, []
+            found = re.search(r"<!--.*run by (\S+) -->", previous)
+            runner = found.group(1) if found else None
         elif line.startswith("```") and lang is not None:
-            out.append((lang, start, "\n".join(lines)))
+            out.append((lang, start, "\n".join(lines), runner))
             lang = None
         elif lang is not None:
             lines.append(line)
+        previous = line
     return out
 
 
@@ -93,7 +97,7 @@ def check_unrun(command):
 
 @pytest.mark.parametrize("readme", READMES, ids=[str(r.relative_to(ROOT).parent) for r in READMES])
 def test_every_fence_names_a_known_language(readme):
-    for lang, line, _ in blocks(readme):
+    for lang, line, _, _ in blocks(readme):
         assert lang in KNOWN, f"{readme}:{line - 1}: fence ```{lang}; expected one of {', '.join(KNOWN)}"
 
 
@@ -103,8 +107,11 @@ def test_examples_run(readme, tmp_path):
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                PYTHONUNBUFFERED="1", NO_COLOR="1")
     ran = 0
-    for lang, line, text in blocks(readme):
-        if lang == "python":
+    for lang, line, text, runner in blocks(readme):
+        if runner is not None:
+            assert readme.name in (ROOT / runner).read_text(), f"{readme}:{line}: {runner} does not read the README"
+            ran += 1
+        elif lang == "python":
             script = tmp_path / f"_block_{line}.py"
             script.write_text(text + "\n")
             proc = subprocess.run([sys.executable, script.name], cwd=tmp_path, env=env, capture_output=True,

@@ -124,3 +124,13 @@ def memorised(trained):
 
     folder, _ = trained
     return load_pretrained(folder)[0], AutoTokenizer.from_pretrained(folder)
+
+
+def texts(stdout):
+    """Prompt + completion of each result `run` printed: the prompt, the separator line, the completion."""
+    out = []
+    for block in stdout.strip("\n").split("\n\n"):
+        prompt, separator, completion = block.split("\n", 2)
+        assert separator == "--- completion ---", block
+        out.append(prompt + completion)
+    return out

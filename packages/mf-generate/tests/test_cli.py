@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import SENTENCES
+from conftest import SENTENCES, texts
 
 from mf_generate import __version__
 from mf_generate.cli import main
@@ -21,16 +21,6 @@ SHRINK = {"num_layers": 2, "hidden_size": 64, "num_heads": 4, "n_kv_heads": 2, "
 
 def invoke(*args, input=None):
     return CliRunner().invoke(main, [str(a) for a in args], input=input)
-
-
-def texts(stdout):
-    """Prompt + completion of each result `run` printed: the prompt, the separator line, the completion."""
-    out = []
-    for block in stdout.strip("\n").split("\n\n"):
-        prompt, separator, completion = block.split("\n", 2)
-        assert separator == "--- completion ---", block
-        out.append(prompt + completion)
-    return out
 
 
 def test_version_and_help():

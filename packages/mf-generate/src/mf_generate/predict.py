@@ -36,15 +36,15 @@ def load_task(config=None, model=None, load_checkpoint=None, register_path=None,
         raise GenerationError("mf-generate predicts on one device; set use_parallel False", key="use_parallel")
     if register_path or task is not None:
         import_register_path(register_path, task)
-    for flag, path in (("model", model), ("load_checkpoint", load_checkpoint)):
-        if path is not None and not Path(path).exists():
-            raise GenerationError("no such file or folder", file=path, key=flag)
-    tokenizer = load_tokenizer(config, vocab_file, overrides, [model, load_checkpoint])
-    if check_tokenizer is not None:
+    tokenizer = None
+    if check_tokenizer is not None:  # a check that must fail before the (slow) network loads
+        tokenizer = load_tokenizer(config, vocab_file, overrides, [model, load_checkpoint])
         check_tokenizer(tokenizer)
     source = config or model or load_checkpoint
     net, _ = load_model(source, load_checkpoint, overrides if config else _folder_overrides(overrides),
                         setup=lambda: set_context(task, device_id))
+    if tokenizer is None:
+        tokenizer = load_tokenizer(config, vocab_file, overrides, [model, load_checkpoint])
     return net, tokenizer, task
 
 

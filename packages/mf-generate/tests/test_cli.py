@@ -3,6 +3,7 @@ checkpoint, a Hugging Face folder converted on the fly; streaming; one-line erro
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -188,3 +189,34 @@ def test_run_mindspore_ckpt_and_user_class_from_register_path(trained, memorised
                "--max_new_tokens", "50")
     assert r.exit_code == 0, r.output
     assert texts(r.stdout) == [SENTENCES[1]]
+
+
+def test_progress_bar_over_predict_file_in_a_terminal(trained, tmp_path):
+    """stderr a terminal: a bar counts the prompts of --predict_file (none when stderr is a file or a pipe)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("The quick\nA tiny\nMindSpore runs\n", encoding="utf-8")
+    args = [sys.executable, "-c", "from mf_generate.cli import main; main()", "run", "--model", str(trained[0]),
+            "--predict_file", str(prompts), "--max_new_tokens", "5", "--predict_batch_size", "1"]
+    main_fd, term = pty.openpty()
+    fcntl.ioctl(term, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a new pty has 0 columns
+    proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=term, text=True)
+    os.close(term)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # the terminal's other end closed: all read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main_fd)
+    assert proc.returncode == 0, shown
+    assert re.search(rb"\d/3 \[", shown) and b"prompts" in shown  # e.g. " 1/3 [00:02<00:04,  2.10s/ prompts]"
+    piped = subprocess.run(args, capture_output=True, text=True)
+    assert not re.search(r"\d/3 \[", piped.stderr) and "3 prompt(s)" in piped.stderr

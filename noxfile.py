@@ -1,25 +1,32 @@
-"""Sessions: `lint` (ruff + import-linter layers) and `tests(package)` for each of the eight packages.
+"""Sessions: `lint` (ruff + import-linter layers), `tests-mf-X` for each of the eight packages (tag `tests`),
+`build` (a wheel and an sdist of every package), `standalone-mf-tokenizers` and `standalone-mf-ckpt` (each
+installed alone, as its README says, into a fresh environment), `readmes` (every README's examples) and `demo`.
 
-`nox` runs them all. Environments are made by uv, whose cache hard-links mindspore and torch into
-each session instead of installing them again. The machine's pip `find-links` (where a local torch
-CPU wheel may lie) is passed on to uv.
+`nox` runs them all; `nox -l` lists them. Environments are made by uv, whose cache hard-links
+mindspore and torch into each session instead of installing them again. The machine's pip `find-links`
+(where a local torch CPU wheel may lie) is passed on to uv.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import nox
 import tomllib
+from nox.virtualenv import find_uv
 
 ROOT = Path(__file__).parent
 DEMO_YAML = ROOT / "packages" / "mf-train" / "src" / "mf_train" / "configs" / "pretrain_llama_tiny.yaml"
 PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").is_file())
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "tests"]
+STANDALONE = {"mf-tokenizers": "process_pool.py", "mf-ckpt": "hf_round_trip.py"}
+nox.options.sessions = ["lint", "build", *[f"tests-{p}" for p in PACKAGES], *[f"standalone-{p}" for p in STANDALONE],
+                        "install", "readmes", "demo"]
 nox.options.error_on_missing_interpreters = True
+UV = find_uv()[1]
 
 
 def _pip_find_links():
@@ -36,11 +43,15 @@ def _requirements(package):
     return meta.get("dependencies", []) + meta.get("optional-dependencies", {}).get("test", [])
 
 
+def _name(requirement):
+    return requirement.split(";")[0].split("[")[0].split("=")[0].split(">")[0].split("<")[0].split("!")[0].strip()
+
+
 def _local_deps(package, seen=None):
     """The in-repo packages ``package`` needs (runtime and test), recursively, lowest first."""
     seen = [] if seen is None else seen
     for req in _requirements(package):
-        name = req.split(";")[0].split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip()
+        name = _name(req)
         if name in PACKAGES and name not in seen and name != package:
             _local_deps(name, seen)
             seen.append(name)
@@ -54,17 +65,133 @@ def _env(session):
     session.env["UV_LINK_MODE"] = "hardlink"
 
 
-@nox.session
-@nox.parametrize("package", PACKAGES)
-def tests(session, package):
-    """Install one package editable with its in-repo dependencies and test extras; run its tests."""
+def _tests(package):
+    def tests(session):
+        _env(session)
+        args = []
+        for dep in _local_deps(package):
+            args += ["-e", f"packages/{dep}"]
+        session.install("--no-sources", *args, "-e", f"packages/{package}[test]")
+        session.chdir(f"packages/{package}")
+        session.run("pytest", "tests", "-q", "--durations=5", "--ignore=tests/standalone", *session.posargs)
+    tests.__doc__ = f"{package}'s tests: it editable with its in-repo dependencies and test extras."
+    return tests
+
+
+for _package in PACKAGES:
+    nox.session(name=f"tests-{_package}", tags=["tests"])(_tests(_package))
+
+
+def _standalone(package, script):
+    def standalone(session):
+        _env(session)
+        _offer_decoys(session)
+        session.run(*_install_command(package), external=True)
+        size = _installed_mb(session)
+        session.run("python", "-c", _CHECK_NO_DECOY)
+        if package == "mf-ckpt":
+            session.run(UV, "pip", "install", "safetensors", external=True)  # writes the Hugging Face folder
+        session.run("python", f"packages/{package}/tests/standalone/{script}", "--standalone")
+        session.log(f"{package} installed with its dependencies: {size:.0f} MB")
+    standalone.__doc__ = f"{package} alone in a fresh environment, installed by its README's command: its scenario."
+    return standalone
+
+
+for _package, _script in STANDALONE.items():
+    nox.session(name=f"standalone-{_package}", tags=["standalone"])(_standalone(_package, _script))
+
+
+@nox.session(venv_backend="none")
+def install(session):
+    """Each other package installed alone by its README's command into a fresh environment; its CLI starts."""
     _env(session)
-    args = []
-    for dep in _local_deps(package):
-        args += ["-e", f"packages/{dep}"]
-    session.install(*args, "-e", f"packages/{package}[test]")
-    session.chdir(f"packages/{package}")
-    session.run("pytest", "tests", "-q", "--durations=5", *session.posargs)
+    _offer_decoys(session)
+    for package in PACKAGES:
+        if package in STANDALONE:
+            continue
+        venv = Path(session.create_tmp()).resolve() / f"venv-{package}"
+        session.run(UV, "venv", "--quiet", "--clear", str(venv), external=True)
+        env = {"VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+        session.run(*_install_command(package), "--quiet", env=env, external=True)
+        session.run(str(venv / "bin" / "python"), "-c", _CHECK_NO_DECOY, external=True)
+        session.run(str(venv / "bin" / package), "--help", env=env, external=True, silent=True)
+        site = next(venv.glob("lib/python*/site-packages"))
+        session.log(f"{package} installed with its dependencies: {_du_mb(site):.0f} MB")
+
+
+def _install_command(package):
+    """The install command of the package's README (`$ uv pip install ./packages/mf-X`), with uv's own path."""
+    for line in (ROOT / "packages" / package / "README.md").read_text().splitlines():
+        if line.startswith("$ uv pip install "):
+            words = line[2:].split()
+            if words[3:] == [f"./packages/{package}"]:
+                return [UV, *words[1:]]
+    raise SystemExit(f"packages/{package}/README.md: no line `$ uv pip install ./packages/{package}`")
+
+
+def _offer_decoys(session):
+    decoys = _decoy_wheels(Path(session.create_tmp()).resolve() / "decoys")
+    session.env["UV_FIND_LINKS"] = ",".join(filter(None, [session.env.get("UV_FIND_LINKS"), decoys]))
+
+
+_CHECK_NO_DECOY = ("from importlib.metadata import distributions\n"
+                   "bad = [d.metadata['Name'] for d in distributions() if d.version == '99.0']\n"
+                   "assert not bad, f'installed from an index instead of the clone: {bad}'")
+
+
+def _decoy_wheels(folder):
+    """A wheel `mf-X 99.0` of every package, offered beside the index: an install that asks an index for an
+    in-repo name would take it (what anyone who registered the name on a public index could do)."""
+    import zipfile
+    folder.mkdir(parents=True, exist_ok=True)
+    for package in PACKAGES:
+        module, dist = package.replace("-", "_"), f"{package.replace('-', '_')}-99.0"
+        with zipfile.ZipFile(folder / f"{dist}-py3-none-any.whl", "w") as whl:
+            whl.writestr(f"{module}/__init__.py", "raise ImportError('decoy')\n")
+            whl.writestr(f"{dist}.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {package}\nVersion: 99.0\n")
+            whl.writestr(f"{dist}.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+            whl.writestr(f"{dist}.dist-info/RECORD", "")
+    return str(folder)
+
+
+def _installed_mb(session):
+    site = session.run("python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True)
+    return _du_mb(site.strip())
+
+
+def _du_mb(folder):
+    out = subprocess.run(["du", "-sm", str(folder)], capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[0])
+
+
+@nox.session(venv_backend="none")
+def build(session):
+    """A wheel and an sdist of every package into dist/, each at its own version; in-repo dependencies have sources."""
+    _check_sources()
+    out = ROOT / "dist"
+    for package in PACKAGES:
+        session.run(UV, "build", "--quiet", "--out-dir", str(out), f"packages/{package}", external=True)
+        shutil.rmtree(ROOT / "packages" / package / "build", ignore_errors=True)  # setuptools' leftovers
+    for package in PACKAGES:
+        version = tomllib.loads((ROOT / "packages" / package / "pyproject.toml").read_text())["project"]["version"]
+        stem = f"{package.replace('-', '_')}-{version}"
+        for name in (f"{stem}-py3-none-any.whl", f"{stem}.tar.gz"):
+            if not (out / name).is_file():
+                session.error(f"{package}: {name} was not built")
+    session.log(f"built {len(PACKAGES)} wheels and sdists into {out}")
+
+
+def _check_sources():
+    """Every in-repo dependency has a uv path source, so no index is ever asked for an unpublished mf name."""
+    for package in PACKAGES:
+        meta = tomllib.loads((ROOT / "packages" / package / "pyproject.toml").read_text())
+        sources = meta.get("tool", {}).get("uv", {}).get("sources", {})
+        extras = meta["project"].get("optional-dependencies", {}).values()
+        for req in meta["project"].get("dependencies", []) + [r for extra in extras for r in extra]:
+            name = _name(req)
+            if name in PACKAGES and sources.get(name) != {"path": f"../{name}"}:
+                raise SystemExit(f"packages/{package}/pyproject.toml: {name} needs "
+                                 f"`{name} = {{ path = \"../{name}\" }}` under [tool.uv.sources]")
 
 
 @nox.session
@@ -72,8 +199,9 @@ def lint(session):
     """ruff on all code; import-linter contracts (.importlinter) for DESIGN.md's layers."""
     _env(session)
     session.install("ruff", "import-linter")
-    session.install("--no-deps", *[arg for p in PACKAGES for arg in ("-e", f"packages/{p}")])
-    session.run("ruff", "check", "packages", "noxfile.py", *(["benchmarks"] if (ROOT / "benchmarks").is_dir() else []))
+    session.install("--no-deps", "--no-sources", *[arg for p in PACKAGES for arg in ("-e", f"packages/{p}")])
+    session.run("ruff", "check", "packages", "noxfile.py", "tests",
+                *(["benchmarks"] if (ROOT / "benchmarks").is_dir() else []))
     session.run("lint-imports")
 
 
@@ -87,8 +215,8 @@ def demo(session):
     final checkpoint (mf-generate run). ``nox -s demo -- --set runner_config.sink_size=N`` changes the step count.
     """
     _env(session)
-    session.install(*[arg for p in ("mf-config", "mf-tokenizers", "mf-models", "mf-data", "mf-ckpt", "mf-train",
-                                    "mf-generate") for arg in ("-e", f"packages/{p}")])
+    session.install("--no-sources", *[arg for p in ("mf-config", "mf-tokenizers", "mf-models", "mf-data", "mf-ckpt",
+                                                    "mf-train", "mf-generate") for arg in ("-e", f"packages/{p}")])
     assets = ROOT.parent / "shared" / "assets"
     for path in sorted((assets / "mindformers-yaml").glob("*.yaml")):
         session.run("mf-config", "validate", "--strict", str(path), silent=True)
@@ -109,3 +237,12 @@ def demo(session):
     session.run("mf-generate", "run", "--model", str(final), "--do_sample", "false", "--max_new_tokens", "40",
                 "--predict_data", "The Python interpreter")
     session.log(f"outputs in {output}: checkpoints, metrics.jsonl, tensorboard/, loss_curve.png")
+
+
+@nox.session
+def readmes(session):
+    """Every README's examples, run as a user would type them (tests/test_readmes.py says how)."""
+    _env(session)
+    args = [arg for p in PACKAGES for arg in ("-e", f"packages/{p}[test]")]
+    session.install("--no-sources", "nox", *args)
+    session.run("pytest", "tests/test_readmes.py", "-q", "--durations=10", *session.posargs)

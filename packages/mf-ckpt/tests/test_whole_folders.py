@@ -92,7 +92,7 @@ def test_mindformers_spellings_of_reversed(hf, converted, tmp_path, cli):
     assert result.exit_code == 0, result.output
     assert cli("diff", tmp_path / "hf.safetensors", hf["llama_mha"][0]).exit_code == 0
     result = cli("convert", "--reversed", "--mindspore_ckpt_path", ours)
-    assert result.exit_code == 2 and "output_path: missing: give --input_path and --output_path" in result.output
+    assert result.exit_code == 2 and "output: missing: give --input and --output" in result.output
     result = cli("convert", "--input_path", ours, "--torch_ckpt_path", tmp_path / "y", "--output_path", tmp_path / "z")
     assert result.exit_code == 2 and "given twice" in result.output
 

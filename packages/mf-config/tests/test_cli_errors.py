@@ -98,8 +98,28 @@ def test_bad_override_syntax(run_cli, yaml_dir, override):
 
 
 def test_diff(run_cli, tmp_path):
+    """Exit 1 and one line a difference when A and B differ, 0 and `identical` when not: as `mf-ckpt diff`."""
     a = write(tmp_path / "a.yaml", "x: {p: 1, q: 2}\nonly_a: 1\n")
     b = write(tmp_path / "b.yaml", "x: {p: 1, q: 3}\nonly_b: [1]\n")
     result = run_cli("diff", a, b)
-    assert result.exit_code == 0
-    assert result.output.splitlines() == ["- only_a: 1", "+ only_b: [1]", "~ x.q: 2 -> 3"]
+    assert result.exit_code == 1
+    assert result.output.splitlines() == ["missing in B  only_a: 1", "extra in B    only_b: [1]",
+                                          "changed       x.q: 2 -> 3", f"3 difference(s) between {a} and {b}"]
+    as_json = run_cli("diff", a, b, "--json")
+    assert as_json.exit_code == 1
+    assert json.loads(as_json.output)[2] == {"key": "x.q", "kind": "changed", "a": 2, "b": 3}
+    same = run_cli("diff", a, a)
+    assert (same.exit_code, same.output) == (0, f"identical: every key of {a} equals {a}\n")
+
+
+@pytest.mark.parametrize("command", ["show", "validate", "diff"])
+def test_unknown_set_key_is_an_error_with_did_you_mean(run_cli, yaml_dir, command):
+    path = yaml_dir / "run_gpt2.yaml"
+    args = [path, path] if command == "diff" else [path]
+    result = run_cli(command, *args, "--set", "model.model_config.num_layer=2")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: --set model.model_config.num_layer: unknown key (did you mean 'num_layers'?)\n"
+    nested = run_cli(command, *args, "--set", "runner_confg.epochs=2")
+    assert nested.stderr == "Error: --set runner_confg.epochs: unknown key (did you mean 'runner_config'?)\n"
+    known = run_cli(command, *args, "--set", "context.device_target=CPU")  # known, absent from the file
+    assert known.exit_code in (0, 1) and not known.stderr

@@ -74,9 +74,11 @@ def test_base_config_single_path(tmp_path):
 
 
 def test_overrides_are_typed_as_yaml(yaml_dir):
-    cfg = load_config(yaml_dir / "run_gpt2.yaml", ["model.model_config.num_layers=2", "context.device_target=CPU",
-                                                   "use_parallel=false", "optimizer.eps=1e-6", "callbacks.0.type=X",
-                                                   "new.section.key=[1, 2]"])
+    overrides = ["model.model_config.num_layers=2", "context.device_target=CPU", "use_parallel=false",
+                 "optimizer.eps=1e-6", "callbacks.0.type=X", "new.section.key=[1, 2]"]
+    with pytest.raises(ConfigError, match=r"^--set new.section.key: unknown key$"):
+        load_config(yaml_dir / "run_gpt2.yaml", overrides)
+    cfg = load_config(yaml_dir / "run_gpt2.yaml", overrides, new_keys=True)
     assert cfg.model.model_config.num_layers == 2
     assert cfg.context.device_target == "CPU" and cfg.use_parallel is False
     assert cfg.optimizer.eps == 1e-6 and cfg.callbacks[0].type == "X" and cfg.new.section.key == [1, 2]

@@ -90,3 +90,4 @@ def memorised(trained):
 
     folder, _ = trained
     return load_pretrained(folder)[0], AutoTokenizer.from_pretrained(folder)
+

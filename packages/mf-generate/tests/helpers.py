@@ -38,3 +38,13 @@ def make_hf_model(case, seed=0):
             if "norm" in name or "ln" in name or name.endswith("bias"):
                 p.add_(torch.randn_like(p) * 0.1)
     return model
+
+
+def texts(stdout):
+    """Prompt + completion of each result `run` printed: the prompt, the separator line, the completion."""
+    out = []
+    for block in stdout.strip("\n").split("\n\n"):
+        prompt, separator, completion = block.split("\n", 2)
+        assert separator == "--- completion ---", block
+        out.append(prompt + completion)
+    return out

@@ -3,6 +3,7 @@ checkpoint, a Hugging Face folder converted on the fly; streaming; one-line erro
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 from mf_generate import __version__
 from mf_generate.cli import main
 
-from .helpers import SENTENCES
+from .helpers import SENTENCES, texts
 
 SHRINK = {"num_layers": 2, "hidden_size": 64, "num_heads": 4, "n_kv_heads": 2, "intermediate_size": 128,
           "vocab_size": 400, "seq_length": 64, "compute_dtype": "float32", "param_init_type": "float32",
@@ -52,7 +53,7 @@ def test_run_mindformers_predict_yaml_with_checkpoint(trained, mf_assets):
                folder / "model.safetensors", "--vocab_file", folder / "tokenizer.model", *sets,
                "--predict_data", "The quick", "A tiny", "--max_new_tokens", "50")
     assert r.exit_code == 0, r.output
-    assert r.stdout.splitlines() == [SENTENCES[0], SENTENCES[2]]
+    assert texts(r.stdout) == [SENTENCES[0], SENTENCES[2]]
     assert "2 prompt(s)" in r.stderr
 
 
@@ -69,13 +70,48 @@ def test_run_hugging_face_folder_converted_on_the_fly(trained, tmp_path):
     r = invoke("run", "--load_checkpoint", hf, "--predict_file", prompts, "--max_new_tokens", "50",
                "--do_sample", "false", "--predict_batch_size", "2")
     assert r.exit_code == 0, r.output
-    assert r.stdout.splitlines() == [SENTENCES[3], SENTENCES[1]]
+    assert texts(r.stdout) == [SENTENCES[3], SENTENCES[1]]
 
 
 def test_run_stream_prints_as_it_goes(trained):
     r = invoke("run", "--model", trained[0], "--predict_data", "A tiny", "--max_new_tokens", "50", "--stream")
     assert r.exit_code == 0, r.output
-    assert r.stdout == SENTENCES[2] + "\n"
+    assert texts(r.stdout) == [SENTENCES[2]]
+
+
+def test_run_output_jsonl_and_exact_counts(trained, tmp_path):
+    """--output FILE.jsonl: each prompt's ids as the tokenizer encodes it, the generated ids and their counts; the
+    summary's counts are their sums."""
+    from mf_tokenizers import AutoTokenizer
+
+    folder, _ = trained
+    out = tmp_path / "completions.jsonl"
+    r = invoke("run", "--model", folder, "--predict_data", "The quick", "A tiny", "--max_new_tokens", "50",
+               "--do_sample", "false", "--output", out)
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    tok = AutoTokenizer.from_pretrained(folder)
+    assert [row["prompt"] + row["completion"] for row in rows] == [SENTENCES[0], SENTENCES[2]]
+    for row in rows:
+        assert row["prompt_ids"] == tok.encode(row["prompt"]) and row["prompt_tokens"] == len(row["prompt_ids"])
+        assert row["completion_tokens"] == len(row["completion_ids"]) > 0
+        full = tok.decode(row["prompt_ids"] + row["completion_ids"], skip_special_tokens=True)
+        assert full == row["prompt"] + row["completion"]
+    prompt_tokens = sum(row["prompt_tokens"] for row in rows)
+    new_tokens = sum(row["completion_tokens"] for row in rows)
+    assert f"2 prompt(s): {prompt_tokens} prompt tokens, {new_tokens} new tokens in " in r.stderr
+    assert "new tokens/s" in r.stderr and str(out) in r.stderr
+
+
+def test_chat_without_a_template_fails_at_start(trained):
+    """The trained tokenizer has no chat template: exit 2 naming --chat_template, before any model loads."""
+    r = invoke("chat", "--model", trained[0], input="Hi\n")
+    assert r.exit_code == 2, r.output
+    assert r.stderr == ("Error: --chat_template: the tokenizer has no chat template; pass --chat_template alpaca "
+                        "or llama3\n")
+    r = invoke("chat", "--model", trained[0], "--chat_template", "alpaca", "--max_new_tokens", "2", input="/exit\n")
+    assert r.exit_code == 0, r.output
+    assert "/clear" in r.stderr and "/exit" in r.stderr  # the banner
 
 
 TEMPLATE = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
@@ -153,4 +189,35 @@ def test_run_mindspore_ckpt_and_user_class_from_register_path(trained, memorised
     r = invoke("run", "--config", yaml, "--register_path", package, "--predict_data", "MindSpore runs",
                "--max_new_tokens", "50")
     assert r.exit_code == 0, r.output
-    assert r.stdout.splitlines() == [SENTENCES[1]]
+    assert texts(r.stdout) == [SENTENCES[1]]
+
+
+def test_progress_bar_over_predict_file_in_a_terminal(trained, tmp_path):
+    """stderr a terminal: a bar counts the prompts of --predict_file (none when stderr is a file or a pipe)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("The quick\nA tiny\nMindSpore runs\n", encoding="utf-8")
+    args = [sys.executable, "-c", "from mf_generate.cli import main; main()", "run", "--model", str(trained[0]),
+            "--predict_file", str(prompts), "--max_new_tokens", "5", "--predict_batch_size", "1"]
+    main_fd, term = pty.openpty()
+    fcntl.ioctl(term, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a new pty has 0 columns
+    proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=term, text=True)
+    os.close(term)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # the terminal's other end closed: all read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main_fd)
+    assert proc.returncode == 0, shown
+    assert re.search(rb"\d/3 \[", shown) and b"prompts" in shown  # e.g. " 1/3 [00:02<00:04,  2.10s/ prompts]"
+    piped = subprocess.run(args, capture_output=True, text=True)
+    assert not re.search(r"\d/3 \[", piped.stderr) and "3 prompt(s)" in piped.stderr

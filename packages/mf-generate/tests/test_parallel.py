@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SENTENCES
+from .helpers import SENTENCES
 from test_cli import SHRINK, invoke
 
 PROMPTS = ["The quick", "A tiny", "Generation with"]

@@ -18,7 +18,7 @@ import subprocess
 import numpy as np
 import pytest
 import yaml
-from conftest import cli, preprocess, script, write_task
+from .helpers import cli, preprocess, script, write_task
 
 STEPS = 6
 WRAPPER = {"type": "MFTrainOneStepCell", "use_clip_grad": True, "max_grad_norm": 1.0,

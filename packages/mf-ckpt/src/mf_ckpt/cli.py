@@ -38,7 +38,12 @@ def main():
 @click.argument("path")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def info(path, as_json):
-    """Tensors, shapes, dtypes, parameter count, bytes and file layout of a checkpoint file or folder."""
+    """Tensors, shapes, dtypes, parameter count, bytes and file layout of a checkpoint file or folder.
+
+    \b
+    Example:
+      mf-ckpt info llama_ms --json
+    """
     from mf_ckpt.inspection import format_info
     from mf_ckpt.inspection import info as get_info
 
@@ -54,7 +59,12 @@ def info(path, as_json):
 def diff(ctx, a, b, as_json):
     """Missing/extra tensors, shape and dtype differences and the max abs difference per tensor.
 
-    Exits 0 when A and B hold equal tensors, 1 when they differ."""
+    Exits 0 when A and B hold equal tensors, 1 when they differ.
+
+    \b
+    Example:
+      mf-ckpt diff tiny-llama tiny-llama-hf
+    """
     from mf_ckpt.inspection import diff as get_diff
     from mf_ckpt.inspection import format_diff
 
@@ -70,7 +80,12 @@ def diff(ctx, a, b, as_json):
 def strip_optimizer(src, out, max_shard_size):
     """Drop optimizer moments, accumulators and step counters (adam_m, adam_v, accu_grads, global_step, ...).
 
-    OUT ending in .safetensors (or .ckpt) is one file; otherwise a folder (shards, index, SHA256SUMS)."""
+    OUT ending in .safetensors (or .ckpt) is one file; otherwise a folder (shards, index, SHA256SUMS).
+
+    \b
+    Example:
+      mf-ckpt strip-optimizer output/checkpoint/rank_0/llama2_7b_rank_0-2_4 weights.safetensors
+    """
     from mf_ckpt.surgery import rewrite
     from mf_config.state_names import is_optimizer_state
 
@@ -84,7 +99,12 @@ def strip_optimizer(src, out, max_shard_size):
 @click.option("--dtype", type=DTYPES, required=True, help="Target dtype of floating-point tensors.")
 @shard_option
 def cast(src, out, dtype, max_shard_size):
-    """Cast every floating-point tensor to DTYPE (bf16 exactly, through ml_dtypes)."""
+    """Cast every floating-point tensor to DTYPE (bf16 exactly, through ml_dtypes).
+
+    \b
+    Example:
+      mf-ckpt cast llama_ms llama_bf16 --dtype bf16
+    """
     from mf_ckpt.surgery import rewrite
 
     stats, _ = rewrite(src, out, dtype=cli_dtype(dtype), max_shard_bytes=parse_size(max_shard_size))
@@ -96,7 +116,12 @@ def cast(src, out, dtype, max_shard_size):
 def verify(path):
     """Check the SHA-256 manifest mf-ckpt wrote (PATH/SHA256SUMS.json, or PATH.sha256.json beside a file).
 
-    Also checks a sha256sum list (PATH/SHA256SUMS or PATH.sha256)."""
+    Also checks a sha256sum list (PATH/SHA256SUMS or PATH.sha256).
+
+    \b
+    Example:
+      mf-ckpt verify llama_ms
+    """
     from mf_ckpt.manifest import verify as check
 
     names = check(path)
@@ -104,15 +129,16 @@ def verify(path):
 
 
 @main.command()
-@click.option("--input_path", default=None, help="Hugging Face folder (or, --reversed, our folder or file).")
-@click.option("--output_path", default=None, help="Folder to write; a path ending in .safetensors or .ckpt is that "
-              "one file (as convert_weight.py writes it).")
+@click.option("--input", "--input_path", "input_path", default=None,
+              help="Hugging Face folder (or, --reversed, our folder or file); convert_weight.py's --input_path.")
+@click.option("--output", "--output_path", "output_path", default=None, help="Folder to write; a path ending in "
+              ".safetensors or .ckpt is that one file (as convert_weight.py's --output_path writes it).")
 @click.option("--torch_ckpt_path", "--torch_ckpt_dir", "torch_path", default=None,
               help="MindFormers' spelling of the Hugging Face side: the input, or with --reversed the output.")
 @click.option("--mindspore_ckpt_path", "ms_path", default=None,
               help="MindFormers' spelling of our side: the output, or with --reversed the input.")
-@click.option("--model", type=click.Choice([spec.name for spec in families()]), default=None,
-              help="Model family; default: what config.json says.")
+@click.option("--family", "--model", "model", type=click.Choice([spec.name for spec in families()]), default=None,
+              help="Model family (convert_weight.py's --model); default: what config.json says.")
 @click.option("--reversed", "reverse", is_flag=True, help="Ours -> Hugging Face (config.json, shards, index).")
 @click.option("--dtype", type=DTYPES, default=None, help="Cast floating-point weights (default: keep).")
 @click.option("--format", "fmt", type=click.Choice(["safetensors", "ckpt"]), default="safetensors",
@@ -129,11 +155,16 @@ def convert(input_path, output_path, torch_path, ms_path, model, reverse, dtype,
             strategy_dir, use_gmm):
     """Convert a Hugging Face model folder to ours (MindFormers' parameter names), or back with --reversed.
 
-    Tokenizer files, generation_config.json and chat templates come along."""
+    Tokenizer files, generation_config.json and chat templates come along.
+
+    \b
+    Example:
+      mf-ckpt convert --input Meta-Llama-3-8B --output llama3_8b_ms --dtype bf16
+    """
     from mf_ckpt.conversion import convert as run
 
-    input_path = _side(input_path, ms_path if reverse else torch_path, "input_path")
-    output_path = _side(output_path, torch_path if reverse else ms_path, "output_path")
+    input_path = _side(input_path, ms_path if reverse else torch_path, "input")
+    output_path = _side(output_path, torch_path if reverse else ms_path, "output")
     if reverse and fmt == "ckpt":
         raise CheckpointError("--format ckpt writes our folders; --reversed always writes safetensors", key="format")
     name, stats = run(input_path, output_path, model=model, reversed=reverse, dtype=cli_dtype(dtype), fmt=fmt,
@@ -143,12 +174,13 @@ def convert(input_path, output_path, torch_path, ms_path, model, reverse, dtype,
 
 
 def _side(path, alias, key):
-    """``--input_path``/``--output_path``, or the MindFormers flag that names the same side."""
+    """``--input``/``--output`` (``--input_path``/``--output_path``), or the MindFormers flag that names the same
+    side."""
     if path is not None and alias is not None and path != alias:
         raise CheckpointError(f"given twice: {path} and {alias} (MindFormers' spelling); give one", key=key)
     if path is None and alias is None:
-        raise CheckpointError("missing: give --input_path and --output_path (or MindFormers' --torch_ckpt_path "
-                              "and --mindspore_ckpt_path)", key=key)
+        raise CheckpointError("missing: give --input and --output (or MindFormers' --input_path/--output_path, "
+                              "--torch_ckpt_path and --mindspore_ckpt_path)", key=key)
     return path or alias
 
 
@@ -166,27 +198,39 @@ def _reshard_options(f):
                      help="Format of the written shards (ckpt needs mindspore).")(f)
     f = click.option("--prefix", default="checkpoint_", show_default=True,
                      help="Shard names: DST/rank_N/{prefix}N.safetensors.")(f)
-    return click.option("--dst_ckpt_dir", "--dst_checkpoint_dir", "dst", required=True,
-                        help="Folder to write rank_N/ folders into.")(f)
+    return click.option("--output", "--dst_ckpt_dir", "--dst_checkpoint_dir", "dst", required=True,
+                        help="Folder to write rank_N/ folders into (transform_ckpt.py's --dst_ckpt_dir).")(f)
 
 
 @main.command()
 @click.option("--src_strategy", "--src_ckpt_strategy", "src_strategy", required=True,
               help="Strategy file or folder (MindSpore protobuf or JSON, ours).")
-@click.option("--src_ckpt_dir", "--src_checkpoint", "src", required=True, help="Folder of rank_N/ folders.")
+@click.option("--input", "--src_ckpt_dir", "--src_checkpoint", "src", required=True,
+              help="Folder of rank_N/ folders (transform_ckpt.py's --src_ckpt_dir).")
 @_reshard_options
 def merge(src_strategy, src, dst, prefix, fmt):
-    """Merge rank shards into one full checkpoint: DST/rank_0/{prefix}0.safetensors."""
+    """Merge rank shards into one full checkpoint: DST/rank_0/{prefix}0.safetensors.
+
+    \b
+    Example:
+      mf-ckpt merge --src_strategy strategy/ --input output/checkpoint --output merged
+    """
     _reshard(src, dst, src_strategy, None, prefix, fmt, "merged into")
 
 
 @main.command()
 @click.option("--dst_strategy", "--dst_ckpt_strategy", "dst_strategy", required=True,
               help="Strategy file or folder (MindSpore protobuf or JSON, ours).")
-@click.option("--src_ckpt", "--src_checkpoint", "src", required=True, help="A full checkpoint file or folder.")
+@click.option("--input", "--src_ckpt", "--src_checkpoint", "src", required=True,
+              help="A full checkpoint file or folder.")
 @_reshard_options
 def split(dst_strategy, src, dst, prefix, fmt):
-    """Split a full checkpoint into rank shards for a layout (what auto_trans_ckpt needs)."""
+    """Split a full checkpoint into rank shards for a layout (what auto_trans_ckpt needs).
+
+    \b
+    Example:
+      mf-ckpt split --dst_strategy tp2.json --input llama_ms --output tp2
+    """
     _reshard(src, dst, None, dst_strategy, prefix, fmt, "split into")
 
 
@@ -195,9 +239,14 @@ def split(dst_strategy, src, dst, prefix, fmt):
               help="Layout of the source shards (default: one full checkpoint).")
 @click.option("--dst_strategy", "--dst_ckpt_strategy", "dst_strategy", default=None,
               help="Layout to write (default: one full checkpoint).")
-@click.option("--src_ckpt_dir", "--src_checkpoint", "src", required=True,
-              help="Folder of rank_N/ folders, or a full checkpoint.")
+@click.option("--input", "--src_ckpt_dir", "--src_checkpoint", "src", required=True,
+              help="Folder of rank_N/ folders, or a full checkpoint (transform_ckpt.py's --src_ckpt_dir).")
 @_reshard_options
 def transform(src_strategy, dst_strategy, src, dst, prefix, fmt):
-    """Re-shard from one layout to another, parameter by parameter (as MindFormers' transform_ckpt.py)."""
+    """Re-shard from one layout to another, parameter by parameter (as MindFormers' transform_ckpt.py).
+
+    \b
+    Example:
+      mf-ckpt transform --src_strategy tp2.json --dst_strategy tp4.json --input tp2 --output tp4
+    """
     _reshard(src, dst, src_strategy, dst_strategy, prefix, fmt, "transformed into")

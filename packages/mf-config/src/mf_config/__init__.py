@@ -7,7 +7,7 @@ Imports neither mindspore nor torch. Importing it registers mf's model families 
 __version__ = "0.1.0"
 
 from mf_config import family_specs  # noqa: F401  importing it registers mf's families
-from mf_config.config import MFConfig, deep_merge, load_config, parse_override
+from mf_config.config import MFConfig, deep_merge, parse_override
 from mf_config.errors import ConfigError, ConfigKeyError, MFError
 from mf_config.model_configs import (
     BloomConfig,
@@ -21,6 +21,7 @@ from mf_config.presets import preset, presets
 from mf_config.pretrained import PretrainedConfig
 from mf_config.registry import build, register
 from mf_config.rules import Fused, Rename, Stack
+from mf_config.schema import load_config
 from mf_config.sources import ModelSource, identify, load_model_config, model_config_from_section
 from mf_config.spec import (
     FamilySpec,

@@ -7,11 +7,11 @@ import click
 
 from mf_config import __version__
 from mf_config.cli_support import group
-from mf_config.config import load_config
+from mf_config.schema import load_config
 from mf_config.schema import validate as validate_config
 
 _SET = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-                    help="Override a dotted key, the value read as YAML (repeatable).")
+                    help="Override a dotted key, the value read as YAML (repeatable); an unknown key is an error.")
 _CONFIG = click.argument("config", type=click.Path(dir_okay=False))
 
 
@@ -25,7 +25,12 @@ def main():
 @_SET
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
 def show(config, overrides, as_json):
-    """Print CONFIG resolved: base_config merged, anchors expanded, overrides applied."""
+    """Print CONFIG resolved: base_config merged, anchors expanded, overrides applied.
+
+    \b
+    Example:
+      mf-config show run_llama3_8b_8k_800T_A2_64G.yaml --set model.model_config.num_layers=2
+    """
     cfg = load_config(config, overrides)
     if as_json:
         click.echo(json.dumps(cfg.to_dict(), indent=2, ensure_ascii=False, default=str))  # dates: YAML timestamps
@@ -42,7 +47,12 @@ def show(config, overrides, as_json):
 def validate(config, overrides, strict, device_num):
     """Check CONFIG's keys, types and rules; print findings as FILE:LINE: KEY: MESSAGE.
 
-    Exit 0 when clean or only warnings (unknown keys) remain, 2 on errors or, with --strict, on warnings.
+    Exit 0 when clean or only warnings (unknown keys in the file) remain, 2 on errors or, with --strict, on
+    warnings. An unknown key given with --set is an error (exit 2).
+
+    \b
+    Example:
+      mf-config validate run_llama3_8b_8k_800T_A2_64G.yaml --device_num 8
     """
     cfg = load_config(config, overrides)
     findings = validate_config(cfg, device_num=device_num)
@@ -59,16 +69,44 @@ def validate(config, overrides, strict, device_num):
 @click.argument("a", type=click.Path(dir_okay=False))
 @click.argument("b", type=click.Path(dir_okay=False))
 @_SET
-def diff(a, b, overrides):
-    """Print the dotted keys whose values differ between A and B (- only in A, + only in B, ~ changed)."""
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON instead of text.")
+@click.pass_context
+def diff(ctx, a, b, overrides, as_json):
+    """The dotted keys whose values differ between A and B: missing in B, extra in B, changed.
+
+    Exits 0 when A and B resolve to equal configs, 1 when they differ, 2 on a user error (as `mf-ckpt diff`).
+
+    \b
+    Example:
+      mf-config diff finetune_llama2_7b.yaml predict_llama2_7b.yaml
+    """
     left, right = _flatten(load_config(a, overrides).to_dict()), _flatten(load_config(b, overrides).to_dict())
+    items = []
     for key in sorted(set(left) | set(right)):
         if key not in right:
-            click.echo(f"- {key}: {_fmt(left[key])}")
+            items.append({"key": key, "kind": "missing", "a": left[key], "b": None})
         elif key not in left:
-            click.echo(f"+ {key}: {_fmt(right[key])}")
+            items.append({"key": key, "kind": "extra", "a": None, "b": right[key]})
         elif left[key] != right[key]:
-            click.echo(f"~ {key}: {_fmt(left[key])} -> {_fmt(right[key])}")
+            items.append({"key": key, "kind": "changed", "a": left[key], "b": right[key]})
+    click.echo(json.dumps(items, indent=2, ensure_ascii=False) if as_json else _format_diff(items, a, b))
+    ctx.exit(1 if items else 0)
+
+
+def _format_diff(items, a, b):
+    """The text `mf-ckpt diff` prints too: one difference a line, then their count (or `identical: ...`)."""
+    if not items:
+        return f"identical: every key of {a} equals {b}"
+    lines = []
+    for d in items:
+        if d["kind"] == "missing":
+            lines.append(f"missing in B  {d['key']}: {_fmt(d['a'])}")
+        elif d["kind"] == "extra":
+            lines.append(f"extra in B    {d['key']}: {_fmt(d['b'])}")
+        else:
+            lines.append(f"changed       {d['key']}: {_fmt(d['a'])} -> {_fmt(d['b'])}")
+    lines.append(f"{len(items)} difference(s) between {a} and {b}")
+    return "\n".join(lines)
 
 
 def _flatten(value, prefix=""):

@@ -9,6 +9,7 @@ import threading
 
 import click
 
+from mf_config.cli_options import spell_both_ways
 from mf_config.errors import MFError
 
 
@@ -58,11 +59,15 @@ def _os_error(e):
 
 class MFGroup(click.Group):
     """A click group whose commands report MFError and OSError as one line on stderr, exit 2, and exit
-    128 + N after cleaning up on SIGTERM/SIGHUP (as on Ctrl-C)."""
+    128 + N after cleaning up on SIGTERM/SIGHUP (as on Ctrl-C); every option of its commands takes both
+    spellings, ``--snake_case`` and ``--kebab-case``."""
 
     def main(self, *args, **kwargs):
         with terminate_cleanly():
             return super().main(*args, **kwargs)
+
+    def add_command(self, cmd, name=None):
+        super().add_command(spell_both_ways(cmd), name)
 
     def invoke(self, ctx):
         try:
@@ -87,6 +92,7 @@ def group(version, prog_name, **kwargs):
 
     def decorate(f):
         f = click.version_option(version, prog_name=prog_name)(f)
+        f.__doc__ = (f.__doc__ or "").rstrip() + "\n\nEvery --snake_case option also answers to --kebab-case."
         return click.group(prog_name, cls=MFGroup, context_settings={"help_option_names": ["-h", "--help"]},
                            **kwargs)(f)
 

@@ -295,7 +295,8 @@ def _list_index(part, items, dotted):
 def load_config(path, overrides=()):
     """Read a MindFormers task YAML: anchors, ``base_config`` inheritance, then dotted overrides.
 
-    ``overrides`` is an iterable of ``"a.b.c=value"`` strings or a mapping of dotted keys to values.
+    ``overrides`` is an iterable of ``"a.b.c=value"`` strings or a mapping of dotted keys to values. Any key
+    is set; ``mf_config.load_config`` (:func:`mf_config.schema.load_config`) also refuses unknown override keys.
     """
     data, sources = _load_tree(path, [], {})
     items = overrides.items() if isinstance(overrides, dict) else [parse_override(o) for o in overrides]

@@ -7,7 +7,8 @@ Unknown keys are warnings with a "did you mean"; wrong types and broken rules ar
 
 from dataclasses import dataclass
 
-from mf_config.config import did_you_mean
+from mf_config.config import did_you_mean, parse_override
+from mf_config.config import load_config as read_config
 from mf_config.errors import ConfigError
 from mf_config.fields import Field, FieldError, non_negative, positive
 from mf_config.model_configs import MoEConfig, ParallelConfig
@@ -158,6 +159,27 @@ def validate(cfg, device_num=None):
     _check_model(cfg, add, device_num)
     findings.sort(key=lambda x: x.level != "error")
     return findings
+
+
+def load_config(path, overrides=(), new_keys=False):
+    """A MindFormers task YAML loaded as :func:`mf_config.config.load_config` does (``mf_config.load_config``);
+    in a task YAML, an override of a key that no section has is a ConfigError naming the nearest known key (a
+    typo on a command line is never silently added). ``new_keys=True`` adds such keys (a user's own sections)."""
+    cfg = read_config(path, overrides)
+    if overrides and not new_keys and isinstance(cfg.get("model"), dict) and "model_config" in cfg.model:
+        items = overrides.items() if isinstance(overrides, dict) else [parse_override(o) for o in overrides]
+        check_overrides(cfg, [k if isinstance(k, str) else ".".join(k) for k, _ in items])
+    return cfg
+
+
+def check_overrides(cfg, keys):
+    """Raise ConfigError for an overridden dotted key (``--set KEY=VALUE``) that the schema does not know, or that
+    lies under an unknown key, naming the nearest known key; a known key the file lacks is fine."""
+    for finding in validate(cfg):
+        if finding.level == "warning" and finding.message.startswith("unknown key"):
+            for key in keys:
+                if key == finding.key or key.startswith(finding.key + "."):
+                    raise ConfigError(finding.message, key=f"--set {key}")
 
 
 def _walk(data, spec, prefix, add):

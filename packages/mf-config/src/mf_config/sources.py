@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mf_config import jsonio
-from mf_config.config import MFConfig, load_config, parse_override
+from mf_config.config import MFConfig, did_you_mean, load_config, parse_override
 from mf_config.errors import ConfigError
 from mf_config.hf import from_hf_dict
 from mf_config.registry import get, known
@@ -189,6 +189,10 @@ def apply_overrides(config: Any, overrides) -> Any:
         target = config
         for part in parts[:-1]:
             target = getattr(target, part)
+        fields = getattr(type(target), "fields", None)
+        if fields is not None and parts[-1] not in fields:
+            raise ConfigError(f"unknown key of {type(target).__name__}{did_you_mean(parts[-1], fields)}",
+                              key=f"--set {'.'.join(parts)}")
         setattr(target, parts[-1], value)
     if overrides:
         config.validate()

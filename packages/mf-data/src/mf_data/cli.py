@@ -12,11 +12,18 @@ def main():
 
 
 @main.command("alpaca-to-conversation")
-@click.option("--data_path", required=True, type=click.Path(dir_okay=False), help="Alpaca JSON file.")
-@click.option("--output_path", required=True, type=click.Path(dir_okay=False), help="Conversation JSON to write.")
+@click.option("--input", "--data_path", "data_path", required=True, type=click.Path(dir_okay=False),
+              help="Alpaca JSON file (alpaca_converter.py's --data_path).")
+@click.option("--output", "--output_path", "output_path", required=True, type=click.Path(dir_okay=False),
+              help="Conversation JSON to write (alpaca_converter.py's --output_path).")
 @click.option("--skip_bad", is_flag=True, help="Count and skip malformed records instead of stopping.")
 def alpaca_to_conversation(data_path, output_path, skip_bad):
-    """Alpaca records to the {"id", "conversations": [human, gpt]} layout (alpaca_converter.py)."""
+    """Alpaca records to the {"id", "conversations": [human, gpt]} layout (alpaca_converter.py).
+
+    \b
+    Example:
+      mf-data alpaca-to-conversation --input alpaca_data.json --output alpaca_conv.json
+    """
     from mf_data.alpaca import convert_file
 
     counts = convert_file(data_path, output_path, skip_bad=skip_bad)
@@ -24,18 +31,26 @@ def alpaca_to_conversation(data_path, output_path, skip_bad):
 
 
 @main.command()
-@click.option("--dataset_type", default="wiki", show_default=True, type=click.Choice(["wiki", "qa", "alpaca"]))
-@click.option("--input_glob", "--input_file", "input_glob", required=True,
-              help="Input file or glob (WikiText tokens, conversation or alpaca JSON).")
-@click.option("--tokenizer", default=None, help="Tokenizer file or folder, or a MindFormers YAML.")
+@click.option("--dataset_type", default="wiki", show_default=True, type=click.Choice(["wiki", "qa", "alpaca"]),
+              help="wiki: WikiText tokens; qa: conversation JSON; alpaca: alpaca JSON.")
+@click.option("--input", "--input_glob", "--input_file", "input_glob", required=True,
+              help="Input file or glob (WikiText tokens, conversation or alpaca JSON); MindFormers' --input_glob.")
+@click.option("--tokenizer", "--vocab_file", "tokenizer", default=None,
+              help="Tokenizer file or folder, or a MindFormers YAML.")
 @click.option("--model_file", default=None, help="llama_preprocess.py's spelling: the tokenizer model file (then "
               "its --tokenizer llama is only a name).")
 @click.option("--seq_length", type=int, default=None, help="Model sequence length; records hold seq_length+1.")
 @click.option("--max_length", type=int, default=None, help="The GPT-2 script's spelling: records of exactly "
               "max_length tokens (--seq_length N --exact_length).")
-@click.option("--output_file", required=True, help="MindRecord file, or the folder of an indexed dataset.")
-@click.option("--format", "fmt", default="mindrecord", show_default=True, type=click.Choice(["mindrecord", "indexed"]))
+@click.option("--output", "--output_file", "output_file", required=True,
+              help="MindRecord file, or the folder of an indexed dataset; MindFormers' --output_file.")
+@click.option("--format", "fmt", default="mindrecord", show_default=True, type=click.Choice(["mindrecord", "indexed"]),
+              help="MindRecord (MindSpore's, needs mindspore) or the framework-free indexed format.")
 @click.option("--workers", default=1, show_default=True, type=int, help="Tokenizer processes.")
+@click.option("--engine", type=click.Choice(["dask"]), default=None,
+              help="Run the tokenizing as a Dask job (the mf-data[dask] extra).")
+@click.option("--address", default=None, help="With --engine dask: the scheduler of a running cluster "
+              "(tcp://HOST:8786); default: a local cluster of --workers processes.")
 @click.option("--num_splits", default=1, show_default=True, type=int, help="MindRecord shards.")
 @click.option("--data_columns", default=None, help="Comma-separated columns (default: input_ids for wiki, "
               "input_ids,labels for qa/alpaca); attention_mask on request.")
@@ -49,12 +64,18 @@ def alpaca_to_conversation(data_path, output_path, skip_bad):
 @click.option("--skip_bad", is_flag=True, help="Count and skip malformed records or lines instead of stopping.")
 @click.option("--no_progress", is_flag=True, help="No progress bar.")
 def preprocess(dataset_type, input_glob, tokenizer, model_file, seq_length, max_length, output_file, fmt, workers,
-               num_splits, data_columns, bos_token_id, eos_token_id, pad_token_id, ignore_token_id, overrides,
-               exact_length, skip_bad, no_progress):
+               engine, address, num_splits, data_columns, bos_token_id, eos_token_id, pad_token_id, ignore_token_id,
+               overrides, exact_length, skip_bad, no_progress):
     """Tokenize wiki/qa/alpaca text into MindRecord or the indexed format; prints a summary line.
 
-    MindFormers' scripts' spellings work too: --input_file, --model_file (llama_preprocess.py), --max_length
-    (the GPT-2 script)."""
+    MindFormers' scripts' spellings work too: --input_glob, --output_file, --input_file, --model_file
+    (llama_preprocess.py), --max_length (the GPT-2 script).
+
+    \b
+    Example:
+      mf-data preprocess --dataset_type alpaca --input alpaca_data.json --tokenizer tokenizer.model \
+        --seq_length 4096 --output alpaca4096.mindrecord
+    """
     from mf_data.errors import DataError
     from mf_data.preprocessing import preprocess as run
 
@@ -72,17 +93,23 @@ def preprocess(dataset_type, input_glob, tokenizer, model_file, seq_length, max_
            "ignore_token_id": ignore_token_id}
     summary = run(dataset_type, input_glob, tokenizer, seq_length, output_file, fmt=fmt, workers=workers,
                   num_splits=num_splits, columns=columns, special_ids=ids, skip_bad=skip_bad,
-                  exact_length=exact_length, progress=not no_progress, overrides=overrides)
+                  exact_length=exact_length, progress=not no_progress, overrides=overrides, engine=engine,
+                  address=address)
     click.echo(summary.line())
 
 
 @main.command()
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--tokenizer", default=None, help="Tokenizer to decode records (default: the one an indexed "
-              "dataset names).")
+@click.option("--tokenizer", "--vocab_file", "tokenizer", default=None,
+              help="Tokenizer to decode records (default: the one an indexed dataset names).")
 @click.option("--show", default=2, show_default=True, type=int, help="Records to decode.")
 def inspect(path, tokenizer, show):
-    """Record count, columns, dtypes, length statistics and the first records decoded."""
+    """Record count, columns, dtypes, length statistics and the first records decoded.
+
+    \b
+    Example:
+      mf-data inspect alpaca4096.mindrecord --tokenizer tokenizer.model
+    """
     from mf_data.inspect import inspect_lines
 
     for line in inspect_lines(path, tokenizer, show):

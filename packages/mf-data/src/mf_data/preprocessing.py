@@ -108,12 +108,14 @@ class _Packer:
 
 def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, *, fmt="mindrecord", workers=1,
                num_splits=1, columns=None, special_ids=None, skip_bad=False, exact_length=False, chunk_size=256,
-               progress=True, overrides=()):
+               progress=True, overrides=(), engine=None, address=None):
     """Preprocess text into a dataset; returns a :class:`Summary`.
 
     ``tokenizer`` is a path or YAML for ``mf_tokenizers.AutoTokenizer`` or a tokenizer object; ``overrides``
     (``"key=value"``) apply to a YAML. Records hold ``seq_length + 1`` tokens (the trainer shifts), or
-    ``seq_length`` with ``exact_length``.
+    ``seq_length`` with ``exact_length``. ``engine="dask"``
+    runs the tokenizing as a job of a Dask cluster (:mod:`mf_data.engines`): ``workers`` local processes, or
+    the cluster at ``address``.
     """
     if dataset_type not in DATASET_TYPES:
         raise DataError(f"dataset_type {dataset_type!r}; expected one of {', '.join(DATASET_TYPES)}")
@@ -146,7 +148,7 @@ def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, *, 
     inputs = [*files, *([tokenizer] if isinstance(tokenizer, (str, Path)) and Path(tokenizer).exists() else [])]
     check_not_input(output_file, inputs)
     with output_lock(output_file), _writer(fmt, output_file, header, num_splits, inputs) as writer, \
-            _results(encoder, tasks, workers) as results, \
+            _results_of(encoder, tasks, workers, engine, address, output_file) as results, \
             tqdm(desc="preprocess", unit=" records", disable=not progress) as bar:
         for lengths, tokens, mask, stats in results:
             if packer is not None:
@@ -188,6 +190,17 @@ def _load_tokenizer(tokenizer, overrides):
         raise DataError("--set applies to a MindFormers YAML given as --tokenizer", file=tokenizer)
     kwargs = {"overrides": overrides} if overrides else {}
     return AutoTokenizer.from_pretrained(str(tokenizer), **kwargs), str(tokenizer)
+
+
+def _results_of(encoder, tasks, workers, engine, address, output_file):
+    """Where encoded chunks come from: this process, a pool of worker processes, or a Dask job."""
+    if engine is None:
+        if address:
+            raise DataError("--address names the cluster of --engine dask")
+        return _results(encoder, tasks, workers)
+    from mf_data.engines import EngineResults
+
+    return EngineResults(encoder, tasks, engine, workers, address, output_file)
 
 
 class _results:

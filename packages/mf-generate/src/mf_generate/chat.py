@@ -8,6 +8,19 @@ from mf_generate.streamers import TextStreamer
 END_OF_TURN = ("<|eot_id|>", "<|im_end|>")  # chat formats' end-of-turn tokens, ending a reply like eos
 
 
+def check_template(tokenizer, template):
+    """Raise GenerationError naming --chat_template when ``template`` (None: the tokenizer's own) cannot format
+    a conversation with this tokenizer: at start, not at the first message."""
+    from mf_config.errors import MFError
+
+    try:
+        tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], chat_template=template,
+                                      add_generation_prompt=True)
+    except MFError as e:
+        own = "the tokenizer has no chat template" if template is None else f"template {template!r}: {e.message}"
+        raise GenerationError(f"{own}; pass --chat_template alpaca or llama3", key="--chat_template") from None
+
+
 class Chat:
     """Keeps the messages; ``reply(text)`` adds a user turn, generates (streamed to stdout) and returns the answer.
 

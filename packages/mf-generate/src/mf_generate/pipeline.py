@@ -40,6 +40,11 @@ class TextGenerationPipeline:
 
     def __call__(self, inputs, streamer=None, **gen_kwargs):
         """``inputs``: a string or a list of strings. Returns one ``{'text_generation_text': [text]}`` per input."""
+        pairs = self.generate_ids(inputs, streamer=streamer, **gen_kwargs)
+        return [{"text_generation_text": [self.tokenizer.decode(out, skip_special_tokens=True)]} for _, out in pairs]
+
+    def generate_ids(self, inputs, streamer=None, **gen_kwargs):
+        """``(prompt ids, prompt + generated ids)`` per input string, in order: the exact token counts."""
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
         if not texts or not all(isinstance(t, str) for t in texts):
             raise GenerationError("expected a string or a list of strings", key="inputs")
@@ -50,8 +55,7 @@ class TextGenerationPipeline:
         for start in range(0, len(ids), step):
             outputs += generate(self.model, ids[start:start + step], config, streamer=streamer,
                                 tokenizer=self.tokenizer)
-        return [{"text_generation_text": [self.tokenizer.decode(out, skip_special_tokens=True)]}
-                for out in outputs]
+        return list(zip(ids, outputs))
 
 
 def pipeline(task="text_generation", model=None, tokenizer=None, **kwargs):

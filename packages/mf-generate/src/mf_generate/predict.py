@@ -10,11 +10,11 @@ from mf_generate.loading import has_tokenizer, import_register_path, load_model
 
 
 def load_task(config=None, model=None, load_checkpoint=None, register_path=None, vocab_file=None, overrides=(),
-              use_parallel=None, run_mode=None, auto_trans_ckpt=None, device_id=None):
+              use_parallel=None, run_mode=None, auto_trans_ckpt=None, device_id=None, check_tokenizer=None):
     """(network, tokenizer, task config or None) for the command-line sources; every mistake is a
     GenerationError naming the flag or YAML key. ``device_id`` is the context's (``context.device_id``);
     ``auto_trans_ckpt`` (re-shard the checkpoint for a parallel layout) has nothing to do on one device, as in
-    MindFormers."""
+    MindFormers. ``check_tokenizer(tokenizer)`` runs before the network loads."""
     if config is None and model is None and load_checkpoint is None:
         raise GenerationError("name a model: --model DIR, --config YAML (with --load_checkpoint), or "
                               "--load_checkpoint FOLDER", key="model")
@@ -38,6 +38,10 @@ def load_task(config=None, model=None, load_checkpoint=None, register_path=None,
         require_launcher(config)
     if register_path or task is not None:
         import_register_path(register_path, task)
+    tokenizer = None
+    if check_tokenizer is not None:  # a check that must fail before the (slow) network loads
+        tokenizer = load_tokenizer(config, vocab_file, overrides, [model, load_checkpoint])
+        check_tokenizer(tokenizer)
     started = {}
 
     def setup():  # after the weights are checked against the config, before the network is built
@@ -53,7 +57,8 @@ def load_task(config=None, model=None, load_checkpoint=None, register_path=None,
         from mf_parallel import parallelize
 
         net = parallelize(net, runtime=started["runtime"])
-    tokenizer = load_tokenizer(config, vocab_file, overrides, [model, load_checkpoint])
+    if tokenizer is None:
+        tokenizer = load_tokenizer(config, vocab_file, overrides, [model, load_checkpoint])
     return net, tokenizer, task
 
 
@@ -78,8 +83,8 @@ def load_tokenizer(config, vocab_file, overrides, folders):
     for folder in folders:
         if folder and has_tokenizer(folder):
             return AutoTokenizer.from_pretrained(folder)
-    raise GenerationError("no tokenizer: give --vocab_file, a processor.tokenizer.vocab_file in the YAML, or a "
-                          "model folder with tokenizer files", key="vocab_file")
+    raise GenerationError("no tokenizer: give --tokenizer (--vocab_file), a processor.tokenizer.vocab_file in the "
+                          "YAML, or a model folder with tokenizer files", key="tokenizer")
 
 
 def _tokenizer_section(config, overrides):

@@ -4,6 +4,7 @@ import math
 
 import click
 
+from mf_config import load_config
 from mf_config.cli_support import group
 from mf_config.registry import known
 from mf_config.sources import identify
@@ -24,7 +25,12 @@ def main():
 
 @main.command("list")
 def list_models():
-    """The model families: config and network classes, Hugging Face model_type, presets; registered types."""
+    """The model families: config and network classes, Hugging Face model_type, presets; registered types.
+
+    \b
+    Example:
+      mf-models list
+    """
     click.echo(f"{'family':<9} {'config':<14} {'network':<22} {'HF model_type':<14} presets")
     for spec in families():
         network = spec.part("network", None)
@@ -40,9 +46,15 @@ def list_models():
 def params(config, overrides):
     """Parameters per component and in total, weight memory (fp32/bf16) and AdamW state memory of CONFIG
     (a MindFormers task YAML, our config.json or a Hugging Face config.json, or their folder), computed from
-    shapes alone."""
+    shapes alone. An unknown --set key is an error.
+
+    \b
+    Example:
+      mf-models params run_llama3_8b_8k_800T_A2_64G.yaml --set num_layers=2
+    """
     if config.endswith((".yaml", ".yml")):
         overrides = [o if o.startswith(_SECTIONS) else f"model.model_config.{o}" for o in overrides]
+        load_config(config, overrides)  # an unknown --set key is an error naming the nearest known one
     source = identify(config, overrides=overrides)
     cfg = source.config
     counts = count(cfg)

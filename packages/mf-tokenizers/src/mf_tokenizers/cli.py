@@ -78,7 +78,7 @@ input_option = click.option("--input", "input_path", type=click.Path(dir_okay=Fa
                             help="Input file (default: stdin).")
 output_option = click.option("--output", "output_path", type=click.Path(dir_okay=False), default=None,
                              help="Output file, written atomically (default: stdout).")
-tokenizer_option = click.option("--tokenizer", "tokenizer_path", required=True,
+tokenizer_option = click.option("--tokenizer", "--vocab_file", "tokenizer_path", required=True,
                                 help="Tokenizer folder, vocabulary file or MindFormers YAML.")
 set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                           help="Override a key of the YAML, e.g. processor.tokenizer.vocab_file=PATH (repeatable).")
@@ -97,7 +97,12 @@ format_option = click.option("--format", "fmt", type=click.Choice(["ids", "jsonl
 @click.option("--errors", type=click.Choice(["strict", "replace"]), default="strict", show_default=True,
               help="Invalid UTF-8 input: stop with the line number, or replace it with U+FFFD.")
 def encode(tokenizer_path, overrides, input_path, output_path, fmt, add_special_tokens, errors):
-    """Encode each input line to one output line of token ids; a summary goes to stderr."""
+    """Encode each input line to one output line of token ids; a summary goes to stderr.
+
+    \b
+    Example:
+      mf-tokenizers encode --tokenizer tokenizer.model --input pydocs.txt --output ids.txt
+    """
     tok = _load(tokenizer_path, overrides)
     lines = tokens = 0
     start = time.perf_counter()
@@ -135,7 +140,12 @@ def _parse_ids(text, fmt, name, lineno):
 @click.option("--skip-special-tokens/--keep-special-tokens", default=False, show_default=True,
               help="Drop special tokens (bos/eos/pad) from the text.")
 def decode(tokenizer_path, overrides, input_path, output_path, fmt, skip_special_tokens):
-    """Decode each input line of token ids to one line of text; a summary goes to stderr."""
+    """Decode each input line of token ids to one line of text; a summary goes to stderr.
+
+    \b
+    Example:
+      mf-tokenizers decode --tokenizer tokenizer.model --input ids.txt --skip_special_tokens
+    """
     tok = _load(tokenizer_path, overrides)
     name = input_path or "<stdin>"
     lines = tokens = 0
@@ -156,12 +166,21 @@ def decode(tokenizer_path, overrides, input_path, output_path, fmt, skip_special
 
 
 @main.command()
-@click.argument("path")
+@click.argument("path", required=False)
+@click.option("--tokenizer", "--vocab_file", "tokenizer_path", default=None,
+              help="Tokenizer folder, vocabulary file or MindFormers YAML (or give it as PATH).")
 @set_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
-def info(path, overrides, as_json):
-    """Show a tokenizer's class, vocabulary size and special tokens."""
-    tok = _load(path, overrides)
+def info(path, tokenizer_path, overrides, as_json):
+    """Show a tokenizer's class, vocabulary size and special tokens.
+
+    \b
+    Example:
+      mf-tokenizers info --tokenizer tokenizer.model      (or: mf-tokenizers info tokenizer.model)
+    """
+    if (path is None) == (tokenizer_path is None):
+        raise TokenizerError("name the tokenizer once: --tokenizer PATH (or PATH alone)", key="--tokenizer")
+    tok = _load(path or tokenizer_path, overrides)
     data = {"class": type(tok).__name__, "vocab_size": tok.vocab_size, "len": len(tok),
             "special_tokens": {k: [v, tok.convert_tokens_to_ids(v)] for k, v in tok.special_tokens_map.items()
                                if k != "additional_special_tokens"},
@@ -188,7 +207,12 @@ def info(path, overrides, as_json):
 @click.option("--to", "target", type=click.Choice(["tokenizer.json", "vocab-merges"]), default="tokenizer.json",
               show_default=True, help="tokenizer.json (Hugging Face tokenizers) or vocab.json + merges.txt (GPT-2).")
 def convert(tokenizer_path, overrides, output_dir, target):
-    """Convert a tokenizer (SentencePiece, tiktoken ranks, vocab.json + merges.txt) to another format."""
+    """Convert a tokenizer (SentencePiece, tiktoken ranks, vocab.json + merges.txt) to another format.
+
+    \b
+    Example:
+      mf-tokenizers convert --tokenizer tokenizer.model --output mistral-fast/
+    """
     from mf_config.fileio import atomic_dir
     from mf_tokenizers.convert import to_fast, to_vocab_merges
 

@@ -71,10 +71,15 @@ def merge_folder(base, adapter, output_dir):
               help="The base model folder: ours, or Hugging Face's (converted on the fly by mf-ckpt).")
 @click.option("--adapter", required=True, type=click.Path(path_type=Path),
               help="The LoRA adapter: our folder (save_lora), a PEFT folder, or a MindFormers checkpoint file.")
-@click.option("--output_dir", "--output-dir", required=True, type=click.Path(path_type=Path),
+@click.option("--output_dir", "--output-dir", "--output", "output_dir", required=True, type=click.Path(path_type=Path),
               help="Where the merged model folder goes (replaced atomically if it holds a model).")
 def merge_lora_command(base, adapter, output_dir):
-    """Fold a LoRA adapter into its base model's weights: a plain model folder for mf-generate and mf-ckpt."""
+    """Fold a LoRA adapter into its base model's weights: a plain model folder for mf-generate and mf-ckpt.
+
+    \b
+    Example:
+      mf-train merge-lora --base llama2_7b_hf --adapter output/lora --output_dir llama2_7b_merged
+    """
     start = time.perf_counter()
     model, config = merge_folder(base, adapter, output_dir)
     click.echo(f"merged LoRA (rank {config.lora_rank}, alpha {config.lora_alpha}, {config.target_modules}) into "

@@ -1,0 +1,24 @@
+"""mf-data's command line speaks the shared language (mf_config.cli_options): its options are pinned in
+cli_options.json beside this file (rerun with MF_UPDATE_CLI_SNAPSHOTS=1 after a deliberate change), every option
+has help and a snake_case spelling that also answers in kebab-case, every command has an example."""
+
+from pathlib import Path
+
+from mf_config.cli_options import check_cli
+from mf_data.cli import main
+
+
+def test_options_are_pinned_and_documented():
+    check_cli(main, Path(__file__).with_name("cli_options.json"))
+
+
+def test_unknown_set_key_is_an_error_with_did_you_mean(mf_assets, tmp_path, alpaca_small):
+    from click.testing import CliRunner
+
+    yaml = str(mf_assets / "mindformers-yaml" / "finetune_llama2_7b.yaml")
+    r = CliRunner().invoke(main, ["preprocess", "--dataset_type", "alpaca", "--input", str(alpaca_small),
+                                  "--tokenizer", yaml, "--set", "processor.tokenizer.vocab_fil=x",
+                                  "--seq_length", "64", "--output", str(tmp_path / "out"), "--format", "indexed"])
+    assert (r.exit_code, r.stderr) == (2, "Error: --set processor.tokenizer.vocab_fil: unknown key "
+                                          "(did you mean 'vocab_file'?)\n")
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,22 @@
+"""mf-generate's command line speaks the shared language (mf_config.cli_options): its options are pinned in
+cli_options.json beside this file (rerun with MF_UPDATE_CLI_SNAPSHOTS=1 after a deliberate change), every option
+has help and a snake_case spelling that also answers in kebab-case, every command has an example."""
+
+from pathlib import Path
+
+from mf_config.cli_options import check_cli
+from mf_generate.cli import main
+
+
+def test_options_are_pinned_and_documented():
+    check_cli(main, Path(__file__).with_name("cli_options.json"))
+
+
+def test_unknown_set_key_is_an_error_before_anything_loads(mf_assets):
+    from click.testing import CliRunner
+
+    yaml = str(mf_assets / "mindformers-yaml" / "predict_llama2_7b.yaml")
+    r = CliRunner().invoke(main, ["run", "--config", yaml, "--set", "model.model_config.num_layer=2",
+                                  "--predict_data", "hi"])
+    assert (r.exit_code, r.stderr) == (2, "Error: --set model.model_config.num_layer: unknown key "
+                                          "(did you mean 'num_layers'?)\n")

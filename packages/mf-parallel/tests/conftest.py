@@ -1,0 +1,3 @@
+"""mf-config's pytest plugin (the mf_assets fixture)."""
+
+pytest_plugins = ["mf_config.pytest_plugin"]

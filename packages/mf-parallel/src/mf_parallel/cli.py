@@ -40,7 +40,13 @@ def launch(ctx, positionals, **options):
 
     Also msrun_launcher.sh's forms: "COMMAND" [WORKER_NUM [MASTER_PORT LOG_DIR JOIN CLUSTER_TIME_OUT]] and
     "COMMAND" WORKER_NUM LOCAL_WORKER MASTER_ADDR MASTER_PORT NODE_RANK LOG_DIR JOIN CLUSTER_TIME_OUT.
-    A --config YAML in COMMAND is checked against the worker count before any worker starts."""
+    A --config YAML in COMMAND is checked against the worker count before any worker starts.
+
+    \b
+    Example:
+      mf-parallel launch --worker_num 2 -- mf-generate run --config predict.yaml --use_parallel True \\
+        --set parallel_config.model_parallel=2 --predict_data "I love Beijing, because"
+    """
     from mf_parallel.launch_args import resolve
     from mf_parallel.launcher import launch as run
     from mf_parallel.launcher import preflight
@@ -60,7 +66,12 @@ def launch(ctx, positionals, **options):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def plan(ctx, config, devices, device_memory, mode, micro_batch, overrides, as_json):
-    """Per-device memory of CONFIG's layout on DEVICES devices (or of every layout); exit 0 fits, 1 does not."""
+    """Per-device memory of CONFIG's layout on DEVICES devices (or of every layout); exit 0 fits, 1 does not.
+
+    \b
+    Example:
+      mf-parallel plan run_llama3_8b_8k_800T_A2_64G.yaml --devices 8 --device_memory 64GB
+    """
     from mf_config import load_config
     from mf_config.sources import model_config_from_task
     from mf_parallel.plan_report import report
@@ -77,13 +88,20 @@ def plan(ctx, config, devices, device_memory, mode, micro_batch, overrides, as_j
 @main.command()
 @click.option("--device_num", default="[0,8)", show_default=True, help="Device range, as hccl_tools.py.")
 @click.option("--server_ip", help="This server's IP (default: the host's).")
-@click.option("--visible_devices", default="0,1,2,3,4,5,6,7", show_default=True)
-@click.option("--device_num_per_node", type=int, default=8, show_default=True)
+@click.option("--visible_devices", default="0,1,2,3,4,5,6,7", show_default=True,
+              help="The server's visible device ids, comma-separated.")
+@click.option("--device_num_per_node", type=int, default=8, show_default=True, help="Devices per server.")
 @click.option("--device_ips", help="Device IPs: '0:IP,1:IP,...' or 'IP,IP,...' (default: --hccn_conf).")
-@click.option("--hccn_conf", default="/etc/hccn.conf", show_default=True)
+@click.option("--hccn_conf", default="/etc/hccn.conf", show_default=True,
+              help="The hccn.conf to read device IPs from (address_N=IP lines).")
 @click.option("--output", type=click.Path(dir_okay=False), help="Default: hccl_{n}p_{ids}_{server}.json here.")
 def ranktable(device_num, server_ip, visible_devices, device_num_per_node, device_ips, hccn_conf, output):
-    """Write the HCCL rank table (RANK_TABLE_FILE) of one server, as MindFormers' hccl_tools.py."""
+    """Write the HCCL rank table (RANK_TABLE_FILE) of one server, as MindFormers' hccl_tools.py.
+
+    \b
+    Example:
+      mf-parallel ranktable --device_num "[0,8)" --server_ip 10.0.0.1 --device_ips 192.98.92.100,192.98.93.100,...
+    """
     from mf_parallel.errors import ParallelError
     from mf_parallel.ranktable import device_range, make_table, parse_device_ips, read_hccn_conf, table_name
 
@@ -103,7 +121,12 @@ def ranktable(device_num, server_ip, visible_devices, device_num_per_node, devic
 @click.argument("tables", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--output", type=click.Path(dir_okay=False), help="Default: hccl_{servers}s_{devices}p.json here.")
 def merge_ranktable(tables, output):
-    """Merge servers' rank tables into one for the cluster, as MindFormers' merge_hccl.py."""
+    """Merge servers' rank tables into one for the cluster, as MindFormers' merge_hccl.py.
+
+    \b
+    Example:
+      mf-parallel merge-ranktable hccl_8p_01234567_10.0.0.1.json hccl_8p_01234567_10.0.0.2.json
+    """
     from mf_parallel.ranktable import load_table, merge_tables, merged_name
 
     table = merge_tables([load_table(t) for t in tables])
@@ -115,7 +138,12 @@ def merge_ranktable(tables, output):
 @click.argument("device_range")
 @click.argument("rank_size", required=False, type=int)
 def rank_env(rank_table_file, device_range, rank_size):
-    """Per device of DEVICE_RANGE, the environment run_distribute.sh exports (one line each, for `env`)."""
+    """Per device of DEVICE_RANGE, the environment run_distribute.sh exports (one line each, for `env`).
+
+    \b
+    Example:
+      mf-parallel rank-env hccl_8p_01234567_10.0.0.1.json "[0,8)"
+    """
     from mf_parallel.ranktable import legacy_env
 
     for env in legacy_env(rank_table_file, device_range, rank_size):

@@ -71,6 +71,7 @@ def _setup(kwargs):
 @click.argument("texts", nargs=-1)
 def run(predict_data, predict_file, predict_batch_size, stream, texts, **kwargs):
     """Generate text for prompts (run_mindformer.py --run_mode predict); prints prompt + completion per prompt."""
+    from mf_generate.generate import speed_text
     from mf_generate.pipeline import TextGenerationPipeline
     from mf_generate.predict import read_prompts
     from mf_generate.streamers import TextStreamer
@@ -80,18 +81,19 @@ def run(predict_data, predict_file, predict_batch_size, stream, texts, **kwargs)
     pipe = TextGenerationPipeline(model, tokenizer, batch_size=predict_batch_size, **gen)
     pipe.check(prompts)
     click.echo(pipe.generation_config.describe(), err=True)
-    start = time.perf_counter()
+    start, timing = time.perf_counter(), {}
     if stream:
         streamer = TextStreamer(tokenizer, skip_special_tokens=True)
-        results = [pipe(p, streamer=streamer)[0] for p in prompts]
+        results = [pipe(p, streamer=streamer, timing=timing)[0] for p in prompts]
     else:
-        results = pipe(prompts)
+        results = pipe(prompts, timing=timing)
         for r in results:
             click.echo(r["text_generation_text"][0])
     seconds = time.perf_counter() - start
     new = sum(len(tokenizer.encode(r["text_generation_text"][0])) - len(tokenizer.encode(p))
               for r, p in zip(results, prompts))
-    click.echo(f"{len(prompts)} prompt(s), about {new} new tokens in {seconds:.2f} s", err=True)
+    click.echo(f"{len(prompts)} prompt(s), about {new} new tokens in {seconds:.2f} s{speed_text(timing)}", err=True)
+
 
 
 @main.command()

@@ -12,6 +12,7 @@ parameters. It returns (mean loss, overflow, loss scale, global norm before clip
 import mindspore as ms
 from mindspore import Parameter, Tensor, amp, nn, ops
 
+from mf_models.compiled import CompiledCell
 from mf_train.errors import TrainError
 
 _scale = ops.MultitypeFuncGraph("mf_scale")
@@ -59,8 +60,9 @@ class LossScale:
         return cls(sense)
 
 
-class TrainStep(nn.Cell):
-    """One optimizer step over ``accumulation`` micro-batches; see the module docstring."""
+class TrainStep(CompiledCell):
+    """One optimizer step over ``accumulation`` micro-batches; see the module docstring. Compiled in MindSpore's
+    PyNative mode too (``mf_models.compiled``)."""
 
     def __init__(self, network, optimizer, accumulation=1, loss_scale=None, max_grad_norm=None, grad_reducer=None,
                  norm_reducer=None):

@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 import pytest
+
 from .helpers import SENTENCES
-from test_cli import SHRINK, invoke
+from .test_cli import SHRINK, invoke
 
 PROMPTS = ["The quick", "A tiny", "Generation with"]
 

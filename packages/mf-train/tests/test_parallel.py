@@ -18,6 +18,7 @@ import subprocess
 import numpy as np
 import pytest
 import yaml
+
 from .helpers import cli, preprocess, script, write_task
 
 STEPS = 6

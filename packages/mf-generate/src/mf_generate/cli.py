@@ -88,6 +88,7 @@ def run(predict_data, predict_file, predict_batch_size, stream, output, texts, *
     Example:
       mf-generate run --model llama_tiny --predict_file prompts.txt --output completions.jsonl
     """
+    from mf_generate.generate import speed_text
     from mf_generate.pipeline import TextGenerationPipeline
     from mf_generate.predict import read_prompts
     from mf_generate.report import CompletionStreamer, Report
@@ -97,7 +98,7 @@ def run(predict_data, predict_file, predict_batch_size, stream, output, texts, *
     pipe = TextGenerationPipeline(model, tokenizer, batch_size=predict_batch_size, **gen)
     pipe.check(prompts)
     click.echo(pipe.generation_config.describe(), err=True)
-    step = 1 if stream else pipe.batch_size
+    step, timing = (1 if stream else pipe.batch_size), {}
     with Report(tokenizer, output, len(prompts), progress=bool(predict_file) and not stream) as report:
         for start in range(0, len(prompts), step):
             batch = prompts[start:start + step]
@@ -105,9 +106,10 @@ def run(predict_data, predict_file, predict_batch_size, stream, output, texts, *
             if stream:
                 report.header(batch[0])
                 streamer = CompletionStreamer(tokenizer)
-            for prompt, (prompt_ids, output_ids) in zip(batch, pipe.generate_ids(batch, streamer=streamer)):
+            pairs = pipe.generate_ids(batch, streamer=streamer, timing=timing)
+            for prompt, (prompt_ids, output_ids) in zip(batch, pairs):
                 report.add(prompt, prompt_ids, output_ids, printed=stream)
-    click.echo(report.summary(), err=True)
+    click.echo(report.summary() + speed_text(timing), err=True)
 
 
 @main.command()

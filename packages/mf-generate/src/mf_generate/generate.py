@@ -7,6 +7,7 @@ on their own (eos, stop string, budget); a finished row is carried as padding un
 """
 
 import logging
+import time
 
 import numpy as np
 
@@ -32,7 +33,7 @@ def resolve_config(model, generation_config=None, **kwargs):
 
 
 def generate(model, input_ids, generation_config=None, streamer=None, tokenizer=None, attention_mask=None,
-             **kwargs):
+             timing=None, **kwargs):
     """Generate from ``model`` (an mf-models causal LM); returns one list of ids per row, the prompt
     followed by what was generated (the final eos included), as MindFormers' ``generate``.
 
@@ -42,9 +43,14 @@ def generate(model, input_ids, generation_config=None, streamer=None, tokenizer=
     ``kwargs`` override ``generation_config`` (``max_new_tokens=``, ``do_sample=``, ``use_past=``, ``seed=`` ...);
     without it the defaults are the model folder's generation_config.json, else the model config's.
     ``streamer`` (a TextStreamer) gets the prompt and then each new token (one row only). ``tokenizer`` is
-    needed for ``stop_strings``. Every check runs before any compute.
+    needed for ``stop_strings``. ``timing``, a dict, gets the call's figures (``Timing.as_dict``; also logged at
+    DEBUG by logger ``mf_generate``). Every check runs before any compute.
     """
-    return Generation(model, input_ids, generation_config, streamer, tokenizer, attention_mask, **kwargs).run()
+    generation = Generation(model, input_ids, generation_config, streamer, tokenizer, attention_mask, **kwargs)
+    out = generation.run()
+    if timing is not None:
+        timing.update(generation.timing.as_dict())
+    return out
 
 
 def warn_if_capped(config, prompts, seq_length):
@@ -57,6 +63,31 @@ def warn_if_capped(config, prompts, seq_length):
                 else f"max_length {config.max_length}")
         logger.warning("%s capped by the model's seq_length %d: at most %d new tokens after a prompt of %d", what,
                        seq_length, seq_length - longest, longest)
+
+
+class Timing:
+    """Wall and CPU seconds of one generation: to the first token (the prefill, and its compile on a first call),
+    in all, and of the steady decode steps (from the second new token on: the first decode step may compile)."""
+
+    def __init__(self):
+        self.start, self.cpu = time.perf_counter(), time.process_time()
+        self.marks = []  # (wall, cpu, new tokens so far) after each step
+
+    def step(self, new_tokens):
+        self.marks.append((time.perf_counter(), time.process_time(), new_tokens))
+
+    def as_dict(self):
+        """``new_tokens``, ``seconds``, ``first_token_s`` and, over the steady steps, ``decode_tokens``,
+        ``decode_s`` and ``decode_cpu_s`` (None when fewer than three steps ran)."""
+        if not self.marks:
+            return {"new_tokens": 0, "seconds": 0.0, "first_token_s": None, "decode_tokens": 0, "decode_s": None,
+                    "decode_cpu_s": None}
+        (first, _, _), end = self.marks[0], self.marks[-1]
+        steady = self.marks[1] if len(self.marks) > 2 else None
+        return {"new_tokens": end[2], "seconds": end[0] - self.start, "first_token_s": first - self.start,
+                "decode_tokens": end[2] - steady[2] if steady else 0,
+                "decode_s": end[0] - steady[0] if steady else None,
+                "decode_cpu_s": end[1] - steady[1] if steady else None}
 
 
 class Generation:
@@ -84,6 +115,7 @@ class Generation:
         self.length = min(seq_length, -(-longest // CACHE_BUCKET) * CACHE_BUCKET)
 
     def run(self):
+        self.timing = timing = Timing()
         if self.streamer is not None:
             self.streamer.put(np.asarray(self.prompts[0]))
         for row in self.rows:
@@ -95,11 +127,14 @@ class Generation:
             logits = next(step)
             while True:
                 self._append(self.sampler(logits, self.rows))
+                timing.step(sum(r.new for r in self.rows))
                 if all(r.done for r in self.rows):
                     break
                 logits = step.send(None)
         if self.streamer is not None:
             self.streamer.end()
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("generated %s", describe_timing(timing.as_dict()))
         return [row.tokens for row in self.rows]
 
     def _append(self, next_ids):
@@ -139,5 +174,22 @@ class Generation:
 
         while True:
             ids = self._padded(self.length)
-            logits = self.model(Tensor(ids))
+            logits = self.model.decode_sessions.forward_graph()(Tensor(ids))
             yield self._last_positions(logits, np.array([len(r.tokens) - 1 for r in self.rows]))
+
+
+def describe_timing(t) -> str:
+    """``N new tokens in X s`` and ``speed_text``."""
+    return f"{t['new_tokens']} new tokens in {t['seconds']:.2f} s{speed_text(t)}"
+
+
+def speed_text(t) -> str:
+    """`` (first token after F s; then R tokens/s, C tokens per CPU second)`` of a timing (``Timing.as_dict``),
+    or nothing when no token was made."""
+    if not t or t["first_token_s"] is None:
+        return ""
+    text = f" (first token after {t['first_token_s']:.2f} s"
+    if t["decode_s"]:
+        text += (f"; then {t['decode_tokens'] / t['decode_s']:.1f} tokens/s, "
+                 f"{t['decode_tokens'] / max(t['decode_cpu_s'], 1e-9):.1f} tokens per CPU second")
+    return text + ")"

@@ -38,12 +38,14 @@ class TextGenerationPipeline:
         config = self.generation_config.update(**gen_kwargs)
         check_prompts(as_prompts([self.tokenizer.encode(t) for t in texts]), config, self.model.config)
 
-    def __call__(self, inputs, streamer=None, **gen_kwargs):
-        """``inputs``: a string or a list of strings. Returns one ``{'text_generation_text': [text]}`` per input."""
-        pairs = self.generate_ids(inputs, streamer=streamer, **gen_kwargs)
+    def __call__(self, inputs, streamer=None, timing=None, **gen_kwargs):
+        """``inputs``: a string or a list of strings. Returns one ``{'text_generation_text': [text]}`` per input.
+        ``timing``, a dict, gets the figures of ``generate`` summed over the batches (the first token: the first
+        batch's)."""
+        pairs = self.generate_ids(inputs, streamer=streamer, timing=timing, **gen_kwargs)
         return [{"text_generation_text": [self.tokenizer.decode(out, skip_special_tokens=True)]} for _, out in pairs]
 
-    def generate_ids(self, inputs, streamer=None, **gen_kwargs):
+    def generate_ids(self, inputs, streamer=None, timing=None, **gen_kwargs):
         """``(prompt ids, prompt + generated ids)`` per input string, in order: the exact token counts."""
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
         if not texts or not all(isinstance(t, str) for t in texts):
@@ -53,8 +55,11 @@ class TextGenerationPipeline:
         outputs = []
         step = 1 if streamer is not None else self.batch_size
         for start in range(0, len(ids), step):
+            batch = {}
             outputs += generate(self.model, ids[start:start + step], config, streamer=streamer,
-                                tokenizer=self.tokenizer)
+                                tokenizer=self.tokenizer, timing=batch)
+            if timing is not None:
+                add_timing(timing, batch)
         return list(zip(ids, outputs))
 
 
@@ -78,3 +83,13 @@ def pipeline(task="text_generation", model=None, tokenizer=None, **kwargs):
 
         tokenizer = AutoTokenizer.from_pretrained(tokenizer)
     return TextGenerationPipeline(model, tokenizer, **kwargs)
+
+
+def add_timing(total, batch):
+    """Sum one batch's ``generate`` timing into ``total`` (first token: the first batch's)."""
+    if not total:
+        total.update(batch)
+        return
+    for key in ("new_tokens", "seconds", "decode_tokens", "decode_s", "decode_cpu_s"):
+        if batch[key] is not None:
+            total[key] = (total[key] or 0) + batch[key]

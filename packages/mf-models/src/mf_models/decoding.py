@@ -13,6 +13,8 @@ What keeps a step fast on MindSpore's CPU backend (each measured; see the mf-mod
 - the decode cell runs in MindSpore's ``"increment"`` phase, which skips re-deriving the compile key;
 - inputs are handed over with ``Tensor.from_numpy`` (1 us) rather than ``Tensor()`` (10 us);
 - graphs mark their unused outputs used (``used_first``), or MindSpore prints pages of warnings.
+
+The graphs are ``CompiledCell``s: compiled in MindSpore's PyNative mode too (``mf_models.compiled``).
 """
 
 from collections import OrderedDict
@@ -21,6 +23,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
 
+from mf_models.compiled import CompiledCell
 from mf_models.dtypes import int_tensor
 from mf_models.errors import ModelError
 from mf_models.masks import decode_positions
@@ -33,7 +36,7 @@ def used_first(outputs):
     return ops.depend(outputs[0], outputs[1:])
 
 
-class _Prefill(nn.Cell):
+class _Prefill(CompiledCell):
     """Graph of the first step: the whole prompt; its keys/values, padded to the cache's length, are assigned
     to the cache Parameters. With ``last`` (b,) the head runs on column ``last[r]`` of each row only."""
 
@@ -55,7 +58,7 @@ class _Prefill(nn.Cell):
         return used_first((logits, aux))
 
 
-class _Decode(nn.Cell):
+class _Decode(CompiledCell):
     """Graph of one decode step: one token per row, its key/value written in place into the cache Parameters
     at the rows ``write``; the position inputs come from the host (``decode_positions``). ``positions`` is
     left out for a model that does not use them."""
@@ -70,6 +73,18 @@ class _Decode(nn.Cell):
 
     def construct(self, input_ids, bias, write, positions=None):
         return used_first(self.net.compute_logits(input_ids, positions, bias, self.cache, write))
+
+
+class _Forward(CompiledCell):
+    """Graph of the whole-sequence forward (``model(input_ids)``: logits in inference mode, the loss in training
+    mode)."""
+
+    def __init__(self, net):
+        super().__init__(auto_prefix=False)
+        self.net = net
+
+    def construct(self, input_ids):
+        return self.net(input_ids)
 
 
 class KVCache:
@@ -198,6 +213,7 @@ class DecodeSessions:
         self.kept = kept
         self._sessions = OrderedDict()
         self.current = None
+        self._forward = None
 
     def use(self, batch_size: int, max_length: int) -> DecodeSession:
         """The session of this shape (made, or the kept one), now current and most recent."""
@@ -212,6 +228,12 @@ class DecodeSessions:
         self.current = self._sessions[shape]
         return self.current
 
+    def forward_graph(self) -> nn.Cell:
+        """The model's whole-sequence forward as a compiled graph cell (made once)."""
+        if self._forward is None:
+            self._forward = _Forward(self.model)
+        return self._forward
+
     def graphs(self) -> dict:
         """{(kind, batch, max_length): graph cell} of every kept session."""
         return {(kind, *shape): cell for shape, s in self._sessions.items() for kind, cell in s.graphs.items()}
@@ -220,3 +242,4 @@ class DecodeSessions:
         """Drop every session and its graphs."""
         self._sessions.clear()
         self.current = None
+        self._forward = None

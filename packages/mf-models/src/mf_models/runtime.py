@@ -3,6 +3,13 @@
 from mf_models.errors import ModelError
 
 MODES = {0: "GRAPH_MODE", 1: "PYNATIVE_MODE"}
+_PYNATIVE = {"requested": False}
+
+
+def pynative_requested() -> bool:
+    """Whether ``set_context`` was asked for PyNative (``mode: 1``): then mf's compiled cells (``CompiledCell``)
+    run op by op; otherwise they run compiled in either global mode."""
+    return _PYNATIVE["requested"]
 
 
 def set_context(context=None):
@@ -25,3 +32,4 @@ def set_context(context=None):
     except (RuntimeError, ValueError) as e:
         raise ModelError(f"MindSpore cannot use it here ({str(e).splitlines()[0]}); override it, e.g. "
                          "--set context.device_target=CPU", key="context.device_target") from None
+    _PYNATIVE["requested"] = mode == 1

@@ -6,12 +6,13 @@ import math
 
 import mindspore as ms
 import numpy as np
-from mindspore import nn, ops
+from mindspore import ops
 
 from mf_config.registry import register
+from mf_models.compiled import CompiledCell
 
 
-class EvalStep(nn.Cell):
+class EvalStep(CompiledCell):
     """Per token of one batch (b, s - 1): its loss, 0 where masked, and the mask; the host sums them in float64
     (a float32 sum over a batch would be off by 1e-4 already)."""
 

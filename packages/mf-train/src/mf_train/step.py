@@ -15,6 +15,7 @@ hooks; without them the step is the one-device step.
 import mindspore as ms
 from mindspore import Parameter, Tensor, amp, nn, ops
 
+from mf_models.compiled import CompiledCell
 from mf_train.errors import TrainError
 
 _scale = ops.MultitypeFuncGraph("mf_scale")
@@ -62,8 +63,9 @@ class LossScale:
         return cls(sense)
 
 
-class TrainStep(nn.Cell):
-    """One optimizer step over ``accumulation`` micro-batches; see the module docstring."""
+class TrainStep(CompiledCell):
+    """One optimizer step over ``accumulation`` micro-batches; see the module docstring. Compiled in MindSpore's
+    PyNative mode too (``mf_models.compiled``)."""
 
     def __init__(self, network, optimizer, accumulation=1, loss_scale=None, max_grad_norm=None, grad_reducer=None,
                  grad_norm=None, all_finite=None, loss_mean=None):

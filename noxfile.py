@@ -216,7 +216,7 @@ def demo(session):
     """
     _env(session)
     session.install("--no-sources", *[arg for p in ("mf-config", "mf-tokenizers", "mf-models", "mf-data", "mf-ckpt",
-                                                    "mf-train", "mf-generate") for arg in ("-e", f"packages/{p}")])
+                                                    "mf-parallel", "mf-train", "mf-generate") for arg in ("-e", f"packages/{p}")])
     assets = ROOT.parent / "shared" / "assets"
     for path in sorted((assets / "mindformers-yaml").glob("*.yaml")):
         session.run("mf-config", "validate", "--strict", str(path), silent=True)

@@ -11,10 +11,11 @@ from pathlib import Path
 import mindspore as ms
 import numpy as np
 import pytest
-from conftest import build
 
 from mf_models import AutoModel, runtime
 from mf_models.compile_cache import graph_key
+
+from .helpers import build
 
 PROMPT = np.array([[5, 17, 33, 2, 70, 4, 9, 11]], np.int32)
 LOADED = "Use the compilation cache"

@@ -215,8 +215,8 @@ def demo(session):
     final checkpoint (mf-generate run). ``nox -s demo -- --set runner_config.sink_size=N`` changes the step count.
     """
     _env(session)
-    session.install("--no-sources", *[arg for p in ("mf-config", "mf-tokenizers", "mf-models", "mf-data", "mf-ckpt",
-                                                    "mf-parallel", "mf-train", "mf-generate") for arg in ("-e", f"packages/{p}")])
+    used = ("mf-config", "mf-tokenizers", "mf-models", "mf-data", "mf-ckpt", "mf-parallel", "mf-train", "mf-generate")
+    session.install("--no-sources", *[arg for p in used for arg in ("-e", f"packages/{p}")])
     assets = ROOT.parent / "shared" / "assets"
     for path in sorted((assets / "mindformers-yaml").glob("*.yaml")):
         session.run("mf-config", "validate", "--strict", str(path), silent=True)

@@ -3,15 +3,17 @@
 Writes a Hugging Face folder of random bfloat16 weights with Mistral 7B's real layer shapes (2 of its 32
 layers, vocab 32000; about 1.4 GB in 2 shards with an index), then in one run, each in its own process:
 ``shutil.copyfile`` of the folder's files, the same copy followed by SHA-256 of the copies (the work of the
-manifest every mf-ckpt write leaves), and ``mf-ckpt convert`` of the folder to ours. Each is repeated
+manifest every mf-ckpt write leaves), ``mf-ckpt convert`` of the folder to ours, and the same conversion with a
+dtype cast (``--dtype fp16`` and ``--dtype fp32``; ``--cast`` picks them), compared with the rename-only one (time)
+and with the largest tensor it writes (peak RSS). Each is repeated
 (alternating) and the median is reported, with each child's CPU time (user + system: wall time cannot fall
 below CPU time / cores). Before each run the source is read through (page cache warm) and the script waits
-(up to a minute) for a quiet second on the machine; it reports the CPU time other processes took during the
-runs. Children run with their bytecode cached (``PYTHONPYCACHEPREFIX``, filled by an untimed first convert),
+(up to ``--quiet-wait`` seconds) for a quiet second on the machine; it reports the CPU time other processes took
+during the runs. Children run with their bytecode cached (``PYTHONPYCACHEPREFIX``, filled by an untimed first convert),
 as an installed package has it, even where ``PYTHONDONTWRITEBYTECODE`` is set. The files it makes are
 deleted at the end.
 
-    /work/dev/bin/python benchmarks/ckpt.py [--workdir DIR] [--repeat 3]
+    /work/dev/bin/python benchmarks/ckpt.py [--workdir DIR] [--repeat 3] [--cast fp16 fp32] [--quiet-wait 60]
 """
 
 import argparse
@@ -53,6 +55,7 @@ for f in sorted(dst.iterdir()):
         hashlib.file_digest(fh, "sha256")
 """
 CONVERT = PEAK + "from mf_ckpt.cli import main; main()"
+BYTES = {"fp16": 2, "bf16": 2, "fp32": 4}  # per element of each --dtype (the source is bfloat16)
 
 
 def hf_specs(c):
@@ -109,11 +112,11 @@ def wait_quiet(limit=60):
             return
 
 
-def run(args, env):
+def run(args, env, quiet_wait=60):
     """Wall seconds, peak RSS (bytes) and CPU seconds of a child process, and the CPU seconds other processes
     took meanwhile (dirty pages of earlier runs flushed first)."""
     os.sync()
-    wait_quiet()
+    wait_quiet(quiet_wait)
     cpu, machine = cpu_of_children(), machine_cpu()
     start = time.perf_counter()
     proc = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
@@ -133,6 +136,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default=None, help="Where to write the folders (default: a temp dir).")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cast", nargs="*", default=["fp16", "fp32"], choices=sorted(BYTES),
+                        help="Target dtypes of the casting conversions to time beside the rename-only one.")
+    parser.add_argument("--quiet-wait", type=float, default=60,
+                        help="Seconds to wait at most for a quiet second before each run (0: do not wait).")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mf-ckpt-bench-", dir=args.workdir))
     try:
@@ -150,6 +157,8 @@ def main():
         commands = {"copy": [sys.executable, "-c", COPY, str(hf)],
                     "copy+sha256": [sys.executable, "-c", COPY_HASH, str(hf)],
                     "convert": [sys.executable, "-c", CONVERT, "convert", "--input_path", str(hf), "--output_path"]}
+        for dtype in args.cast:
+            commands[f"convert {dtype}"] = [*commands["convert"][:4], "--dtype", dtype, *commands["convert"][4:]]
         subprocess.run([*commands["convert"], str(work / "first")], check=True, env=env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
         shutil.rmtree(work / "first")
@@ -158,7 +167,7 @@ def main():
             for name, command in commands.items():
                 out = work / f"{name}{i}"
                 warm(hf)
-                runs[name].append(run([*command, str(out)], env))
+                runs[name].append(run([*command, str(out)], env, args.quiet_wait))
                 shutil.rmtree(out)
             print("  run " + ", ".join(f"{k} {v[-1][0]:.2f} s (CPU {v[-1][2]:.2f} s) {v[-1][1] / 1e6:.0f} MB"
                                        for k, v in runs.items()))
@@ -166,12 +175,19 @@ def main():
         others = max(r[3] for v in runs.values() for r in v)
         print(f"after: {load()}; other processes took at most {others:.2f} CPU s during one run")
         for name, (seconds, rss, cpu) in med.items():
-            print(f"{name:>12}: {seconds:.2f} s, CPU {cpu:.2f} s, peak RSS {rss / 1e6:.0f} MB "
+            print(f"{name:>14}: {seconds:.2f} s, CPU {cpu:.2f} s, peak RSS {rss / 1e6:.0f} MB "
                   f"(median of {args.repeat})")
         conv_s, conv_rss, _ = med["convert"]
         print(f"ratio convert/copy: wall {conv_s / med['copy'][0]:.2f}x (target <= 1.5x); convert/(copy+sha256): "
               f"{conv_s / med['copy+sha256'][0]:.2f}x; peak RSS {conv_rss / 1e6:.0f} MB with the largest tensor "
               f"{largest / 1e6:.0f} MB (target <= largest + 300 MB)")
+        for dtype in args.cast:
+            seconds, rss, cpu = med[f"convert {dtype}"]
+            out_largest = largest // 2 * BYTES[dtype]
+            print(f"ratio convert --dtype {dtype}/convert: wall {seconds / conv_s:.2f}x (target <= 2x), CPU "
+                  f"{cpu / med['convert'][2]:.2f}x; peak RSS "
+                  f"{rss / 1e6:.0f} MB with the largest output tensor {out_largest / 1e6:.0f} MB (target <= largest "
+                  f"+ 300 MB: {'met' if rss <= out_largest + 300e6 else 'NOT met'})")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

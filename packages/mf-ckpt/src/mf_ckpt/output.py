@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mf_ckpt.dtypes import cast, itemsize
+from mf_ckpt.dtypes import cast, castable, itemsize
 from mf_ckpt.manifest import BlockHashes, file_blocks, hash_pool, write_file_manifest, write_folder_manifest
 from mf_ckpt.safetensors_io import SafetensorsWriter
 from mf_config.fileio import atomic_dir, atomic_files
@@ -27,8 +27,9 @@ DEFAULT_SHARD_BYTES = 5 * 1024**3
 class Spec:
     """One output tensor: ``parts()`` returns the arrays that make it; ``sources`` are released after.
 
-    ``ranges``, when set, are the (file, start, end) byte ranges of a safetensors source whose bytes, one
-    after the other, are exactly the tensor: the writer then copies them in the kernel."""
+    ``ranges``, when set, are the (file, start, end) byte ranges of a safetensors source whose values, one
+    after the other, are exactly the tensor's, in ``source_dtype`` (None: ``dtype``): the writer then copies
+    them in the kernel, or reads and casts them a slice at a time."""
 
     name: str
     dtype: str
@@ -36,26 +37,28 @@ class Spec:
     parts: Callable
     sources: tuple = field(default=())
     ranges: tuple = field(default=())
+    source_dtype: str | None = None
 
     @property
     def nbytes(self):
         return math.prod(self.shape) * itemsize(self.dtype)
 
 
-def verbatim_ranges(ckpt, names, dtype):
-    """The byte ranges of ``names`` when they are safetensors data kept as they are (not cast), else ()."""
+def streamed(ckpt, names, dtype):
+    """Spec's ``ranges`` and ``source_dtype`` when ``names`` are safetensors data of one dtype, kept as they are
+    or cast to ``dtype``: the writer streams them from the file. Else {} (the Spec's parts are written)."""
     infos = [ckpt.infos[n] for n in names]
-    if ckpt.kind != "safetensors" or any(i.dtype != dtype for i in infos):
-        return ()
-    return tuple((i.file, i.start, i.end) for i in infos)
+    kinds = {i.dtype for i in infos}
+    if ckpt.kind != "safetensors" or len(kinds) != 1 or not (kinds == {dtype} or castable(kinds.pop(), dtype)):
+        return {}
+    return {"ranges": tuple((i.file, i.start, i.end) for i in infos), "source_dtype": infos[0].dtype}
 
 
 def copy_spec(ckpt, name, out_name=None, dtype=None):
     """The Spec that copies tensor ``name`` of ``ckpt`` (renamed to ``out_name``, cast to ``dtype``)."""
     info = ckpt.infos[name]
     dtype = dtype or info.dtype
-    return Spec(out_name or name, dtype, info.shape, lambda: [ckpt.get(name)], (name,),
-                verbatim_ranges(ckpt, [name], dtype))
+    return Spec(out_name or name, dtype, info.shape, lambda: [ckpt.get(name)], (name,), **streamed(ckpt, [name], dtype))
 
 
 @dataclass
@@ -102,7 +105,7 @@ def write_specs(f, specs, release, stats, bar, pool, metadata=None):
     blocks = BlockHashes(f.fileno(), pool)
     try:
         for spec in specs:
-            writer.write(spec.name, lambda spec=spec: [cast(part, spec.dtype) for part in spec.parts()], spec.ranges)
+            writer.write(spec.name, spec.parts, spec.ranges, spec.source_dtype, cast=True)
             f.flush()
             blocks.written(f.tell())
             for source in spec.sources:

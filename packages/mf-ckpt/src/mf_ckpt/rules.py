@@ -7,7 +7,7 @@ the source holds exactly the tensors, with exactly the shapes, the config implie
 
 from mf_ckpt.dtypes import cast_name
 from mf_ckpt.errors import CheckpointError
-from mf_ckpt.output import Spec, verbatim_ranges
+from mf_ckpt.output import Spec, streamed
 from mf_config.rules import Rename, Stack
 from mf_config.state_names import is_optimizer_state
 
@@ -41,11 +41,11 @@ def specs_to_ours(rules, ckpt, dtype=None):
         if isinstance(r, Rename):
             out = _dtype(ckpt, r.hf, dtype)
             specs.append(Spec(r.ours, out, r.shape, lambda r=r: [get(r.hf).T if r.transpose else get(r.hf)],
-                              (r.hf,), () if r.transpose else verbatim_ranges(ckpt, [r.hf], out)))
+                              (r.hf,), **({} if r.transpose else streamed(ckpt, [r.hf], out))))
         elif isinstance(r, Stack):
             out = _dtype(ckpt, r.hf[0], dtype)
             specs.append(Spec(r.ours, out, r.shape, lambda r=r: [get(h).T if r.transpose else get(h) for h in r.hf],
-                              tuple(r.hf), () if r.transpose else verbatim_ranges(ckpt, r.hf, out)))
+                              tuple(r.hf), **({} if r.transpose else streamed(ckpt, r.hf, out))))
         else:
             for j, (name, shape) in enumerate(zip(r.ours, r.shapes)):
                 last = j == len(r.ours) - 1
@@ -61,7 +61,7 @@ def specs_to_hf(rules, ckpt, dtype=None):
         if isinstance(r, Rename):
             shape, out = r.shape[::-1] if r.transpose else r.shape, _dtype(ckpt, r.ours, dtype)
             specs.append(Spec(r.hf, out, shape, lambda r=r: [get(r.ours).T if r.transpose else get(r.ours)],
-                              (r.ours,), () if r.transpose else verbatim_ranges(ckpt, [r.ours], out)))
+                              (r.ours,), **({} if r.transpose else streamed(ckpt, [r.ours], out))))
         elif isinstance(r, Stack):
             for e, name in enumerate(r.hf):
                 last = e == len(r.hf) - 1

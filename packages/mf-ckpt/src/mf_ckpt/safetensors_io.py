@@ -15,7 +15,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from mf_ckpt.dtypes import itemsize, numpy_dtype, st_dtype
+from mf_ckpt import dtypes
+from mf_ckpt.dtypes import cast_into, cast_pieces, castable, itemsize, numpy_dtype, st_dtype
 from mf_ckpt.errors import CheckpointError
 from mf_config import jsonio
 
@@ -175,35 +176,48 @@ class SafetensorsWriter:
         head, self.data_bytes = header_bytes(self._entries, metadata)
         self._f.write(head)
 
-    def write(self, name, parts, ranges=()):
+    def write(self, name, parts, ranges=(), source_dtype=None, cast=False):
         """Write tensor ``name`` (the next one declared) from ``parts``: arrays whose C-order bytes,
         one after the other, are the tensor (one array, or the slices of a stacked tensor), or a callable
-        that returns them. ``ranges`` ((file, start, end) holding exactly those bytes, in the declared
-        dtype) lets the kernel copy them instead, and ``parts`` is then only called if it cannot."""
+        that returns them. ``ranges`` ((file, start, end) holding exactly those values, in ``source_dtype``,
+        by default the declared dtype) lets the kernel copy them, or this writer read and cast them a slice
+        at a time, instead; ``parts`` is then only called if it cannot. ``cast``: floating-point parts of
+        another dtype are cast to the declared one, a slice at a time (``dtypes.cast_pieces``)."""
         expected_name, dtype, shape = self._entries[self._next]
         if name != expected_name:
             raise ValueError(f"tensors out of order: got {name}, expected {expected_name}")
         nbytes = math.prod(shape) * itemsize(dtype)
+        source_dtype = source_dtype or dtype
 
         def flats():
-            import numpy as np
+            return _flats(parts() if callable(parts) else parts, name, dtype, shape, cast)
 
-            out = []
-            for part in parts() if callable(parts) else parts:
-                if st_dtype(part.dtype, key=name) != dtype:
-                    raise CheckpointError(f"dtype {st_dtype(part.dtype)} disagrees with the declared {dtype}",
-                                          key=name)
-                out.append(memoryview(np.ascontiguousarray(part).reshape(-1).view(np.uint8)))
-            if sum(len(f) for f in out) != nbytes:
-                raise CheckpointError(f"data size disagrees with the declared shape {list(shape)}", key=name)
-            return out
-
-        if ranges and sum(e - s for _, s, e in ranges) == nbytes:
+        total = sum(e - s for _, s, e in ranges)
+        if ranges and source_dtype == dtype and total == nbytes:
             self._copy(flats, ranges)
+        elif ranges and total == math.prod(shape) * itemsize(source_dtype) and castable(source_dtype, dtype):
+            self._cast(ranges, source_dtype, dtype)
         else:
             for flat in flats():
                 self._f.write(flat)
         self._next += 1
+
+    def _cast(self, ranges, source, target):
+        """Read the byte ranges of ``source`` values a slice at a time, cast each and write it."""
+        import numpy as np
+
+        src = np.empty(max(1, dtypes.PIECE_BYTES // max(itemsize(source), itemsize(target))), numpy_dtype(source))
+        out = np.empty(len(src), numpy_dtype(target))
+        raw = memoryview(src.view(np.uint8))
+        for file, begin, end in ranges:
+            with open(file, "rb", buffering=0) as f:
+                for pos in range(begin, end, len(raw)):
+                    n = min(len(raw), end - pos)
+                    if os.preadv(f.fileno(), [raw[:n]], pos) != n:
+                        raise CheckpointError(f"truncated while reading bytes {pos}-{pos + n}", file=file)
+                    k = n // src.itemsize
+                    cast_into(src[:k], out[:k])
+                    self._f.write(memoryview(out[:k].view(np.uint8)))
 
     def _copy(self, flats, ranges):
         """copy_file_range the byte ranges into the output; where the kernel cannot copy between these files, write
@@ -226,3 +240,23 @@ class SafetensorsWriter:
             self._f.seek(start)
             for flat in flats():
                 self._f.write(flat)
+
+
+def _flats(parts, name, dtype, shape, cast):
+    """Byte views of ``parts`` in C order, checked against the declared dtype and size: a contiguous part as it
+    is, any other (strided, or to be cast) as slices of a few MB (never a whole copy of the tensor)."""
+    import numpy as np
+
+    parts = list(parts)
+    for part in parts:
+        have = st_dtype(part.dtype, key=name)
+        if have != dtype and not (cast and castable(have, dtype)):
+            raise CheckpointError(f"dtype {have} disagrees with the declared {dtype}", key=name)
+    if sum(p.size for p in parts) != math.prod(shape):
+        raise CheckpointError(f"data size disagrees with the declared shape {list(shape)}", key=name)
+    for part in parts:
+        if part.dtype == np.dtype(numpy_dtype(dtype)) and part.flags.c_contiguous:
+            yield memoryview(part.reshape(-1).view(np.uint8))
+        else:
+            for piece in cast_pieces(part, dtype):
+                yield memoryview(piece.view(np.uint8))

@@ -61,11 +61,13 @@ def frameworks(threads, torch=True, mindspore=True):
         ms.device_context.cpu.op_tuning.threads_num(threads)
 
 
-def describe(threads):
+FRAMEWORKS = "OMP/MKL/RAYON env, torch.set_num_threads, MindSpore runtime/inter-op/kernel threads"
+
+
+def describe(threads, how=FRAMEWORKS):
     cores = sorted(os.sched_getaffinity(0))
     where = f"pinned to core {cores[0]}" if len(cores) == 1 else f"on cores {cores[0]}-{cores[-1]}"
-    setup = f"{threads} thread(s) each (OMP/MKL/RAYON env, torch.set_num_threads, MindSpore runtime/inter-op/" \
-            f"kernel threads)" if threads else "each framework's default threads"
+    setup = f"{threads} thread(s) each ({how})" if threads else "each side's default threads"
     return f"{setup}; {where} of {os.cpu_count()}"
 
 

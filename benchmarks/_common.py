@@ -118,12 +118,13 @@ def interleave(fns, repeat, first=True):
     return runs
 
 
-def child(command, env=None, cwd=None):
-    """Run a side in its own process (affinity and thread env inherited): (stdout, wall s, CPU s of it and its
-    children, peak RSS MB), from ``wait4``."""
+def child(command, env=None, cwd=None, affinity=None):
+    """Run a side in its own process (affinity and thread env inherited, or the cores ``affinity``): (stdout, wall s,
+    CPU s of it and its children, peak RSS MB), from ``wait4``."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env, cwd=cwd)
+        pin = (lambda: os.sched_setaffinity(0, affinity)) if affinity else None
+        process = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env, cwd=cwd, preexec_fn=pin)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
         process.returncode = os.waitstatus_to_exitcode(status)

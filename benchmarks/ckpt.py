@@ -3,7 +3,9 @@
 Writes a Hugging Face folder of random bfloat16 weights with Mistral 7B's real layer shapes (2 of its 32
 layers, vocab 32000; about 1.4 GB in 2 shards with an index), then in one run, each in its own process:
 ``shutil.copyfile`` of the folder's files, the same copy followed by SHA-256 of the copies (the work of the
-manifest every mf-ckpt write leaves), and ``mf-ckpt convert`` of the folder to ours. Each is repeated
+manifest every mf-ckpt write leaves), ``mf-ckpt convert`` of the folder to ours (rename only) and the same with a
+cast (``--dtype fp16``), checked against issue 18's targets (the cast: peak RSS <= the largest tensor + 300 MB,
+time <= 2x the rename-only convert). Each is repeated
 (alternating) and the median is reported, with each child's CPU time (user + system: wall time cannot fall
 below CPU time / cores). Before each run the source is read through (page cache warm) and the script waits
 (up to a minute) for a quiet second on the machine; it reports the CPU time other processes took during the
@@ -11,7 +13,10 @@ runs. Children run with their bytecode cached (``PYTHONPYCACHEPREFIX``, filled b
 as an installed package has it, even where ``PYTHONDONTWRITEBYTECODE`` is set. The files it makes are
 deleted at the end.
 
-    /work/dev/bin/python benchmarks/ckpt.py [--workdir DIR] [--repeat 3]
+    /work/dev/bin/python benchmarks/ckpt.py [--workdir DIR] [--repeat 3] [--small] [--wait 60] [--threads N] [--pin]
+
+``--threads``/``--pin`` apply to every child alike (thread env and CPU affinity are inherited); ``--small`` makes a
+quarter-width folder (about 0.2 GB) to check the script works; ``--wait 0`` does not wait for a quiet machine.
 """
 
 import argparse
@@ -26,10 +31,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import ml_dtypes
-import numpy as np
+import _common
 
-from mf_ckpt.output import Spec, save_folder
+THREADS = _common.cpu_setup()  # the children inherit the thread env and the affinity
+
+import ml_dtypes  # noqa: E402
+import numpy as np  # noqa: E402
+
+from mf_ckpt.output import Spec, save_folder  # noqa: E402
 
 CONFIG = {"architectures": ["MistralForCausalLM"], "model_type": "mistral", "vocab_size": 32000, "hidden_size": 4096,
           "intermediate_size": 14336, "num_hidden_layers": 2, "num_attention_heads": 32, "num_key_value_heads": 8,
@@ -109,11 +118,11 @@ def wait_quiet(limit=60):
             return
 
 
-def run(args, env):
+def run(args, env, quiet=60):
     """Wall seconds, peak RSS (bytes) and CPU seconds of a child process, and the CPU seconds other processes
     took meanwhile (dirty pages of earlier runs flushed first)."""
     os.sync()
-    wait_quiet()
+    wait_quiet(quiet)
     cpu, machine = cpu_of_children(), machine_cpu()
     start = time.perf_counter()
     proc = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
@@ -125,31 +134,37 @@ def run(args, env):
     return seconds, int(kb[-1]) * 1024, cpu, max(0.0, machine_cpu() - machine - cpu)
 
 
-def load():
-    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores"
+load = _common.load
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default=None, help="Where to write the folders (default: a temp dir).")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--small", action="store_true", help="a quarter of the width (to check the script works)")
+    parser.add_argument("--wait", type=float, default=60, help="most seconds to wait for a quiet machine per run")
+    _common.add_cpu_args(parser)
     args = parser.parse_args()
+    config = {**CONFIG, **({"hidden_size": 1024, "intermediate_size": 3584, "num_attention_heads": 8,
+                            "num_key_value_heads": 2} if args.small else {})}
     work = Path(tempfile.mkdtemp(prefix="mf-ckpt-bench-", dir=args.workdir))
     try:
         hf = work / "hf"
-        specs = hf_specs(CONFIG)
+        specs = hf_specs(config)
         size = sum(s.nbytes for s in specs)
         largest = max(s.nbytes for s in specs)
         save_folder(hf, specs, lambda n: None, max_shard_bytes=int(size * 0.6),
-                    extra=lambda tmp: (tmp / "config.json").write_text(json.dumps(CONFIG)))
+                    extra=lambda tmp: (tmp / "config.json").write_text(json.dumps(config)))
         files = sorted(p.name for p in hf.iterdir())
         print(f"HF folder: {size / 1e9:.2f} GB of weights in {files}; largest tensor {largest / 1e6:.0f} MB")
-        print(f"before: {load()}")
+        print(f"{_common.describe(THREADS, 'OMP/MKL env, inherited by every child')}\nbefore: {load()}")
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
         commands = {"copy": [sys.executable, "-c", COPY, str(hf)],
                     "copy+sha256": [sys.executable, "-c", COPY_HASH, str(hf)],
-                    "convert": [sys.executable, "-c", CONVERT, "convert", "--input_path", str(hf), "--output_path"]}
+                    "convert": [sys.executable, "-c", CONVERT, "convert", "--input_path", str(hf), "--output_path"],
+                    "convert fp16": [sys.executable, "-c", CONVERT, "convert", "--dtype", "fp16", "--input_path",
+                                     str(hf), "--output_path"]}
         subprocess.run([*commands["convert"], str(work / "first")], check=True, env=env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
         shutil.rmtree(work / "first")
@@ -158,7 +173,7 @@ def main():
             for name, command in commands.items():
                 out = work / f"{name}{i}"
                 warm(hf)
-                runs[name].append(run([*command, str(out)], env))
+                runs[name].append(run([*command, str(out)], env, args.wait))
                 shutil.rmtree(out)
             print("  run " + ", ".join(f"{k} {v[-1][0]:.2f} s (CPU {v[-1][2]:.2f} s) {v[-1][1] / 1e6:.0f} MB"
                                        for k, v in runs.items()))
@@ -166,12 +181,16 @@ def main():
         others = max(r[3] for v in runs.values() for r in v)
         print(f"after: {load()}; other processes took at most {others:.2f} CPU s during one run")
         for name, (seconds, rss, cpu) in med.items():
-            print(f"{name:>12}: {seconds:.2f} s, CPU {cpu:.2f} s, peak RSS {rss / 1e6:.0f} MB "
-                  f"(median of {args.repeat})")
+            print(f"{name:>12}: {seconds:.2f} s, CPU {cpu:.2f} s ({cpu / seconds:.2f} cores), peak RSS "
+                  f"{rss / 1e6:.0f} MB (median of {args.repeat})")
         conv_s, conv_rss, _ = med["convert"]
         print(f"ratio convert/copy: wall {conv_s / med['copy'][0]:.2f}x (target <= 1.5x); convert/(copy+sha256): "
               f"{conv_s / med['copy+sha256'][0]:.2f}x; peak RSS {conv_rss / 1e6:.0f} MB with the largest tensor "
-              f"{largest / 1e6:.0f} MB (target <= largest + 300 MB)")
+              f"{largest / 1e6:.0f} MB")
+        cast_s, cast_rss, _ = med["convert fp16"]
+        _common.check("convert --dtype fp16 peak RSS over the largest tensor", (cast_rss - largest) / 1e6, 300,
+                      higher=False, unit=" MB")
+        _common.check("convert --dtype fp16 time / rename-only convert", cast_s / conv_s, 2.0, higher=False)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -4,17 +4,21 @@ The training step is MindSpore's ``nn.TrainOneStepCell(model, AdamWeightDecay)``
 ``construct`` in training mode); torch's is ``loss.backward(); AdamW.step()`` on the same loss.
 
 Runs ours in MindSpore graph mode and PyNative and the same network in `transformers` on torch in one process,
-float32, and prints tokens/s and the ratio ours/torch (> 1: ours is faster). Usage:
+float32. The sides take turns call by call (torch, ours, then ours, torch, ...); each row shows the first call
+(compile, warm-up: cold), the fastest later call's wall and the least CPU time (all threads), the cores used
+(CPU / wall), tokens/s and the ratios torch/ours of wall and of CPU time (> 1: ours is faster / cheaper). Usage:
 
-    python benchmarks/models.py [--repeat 10] [--sizes tiny small] [--no-pynative] [--threads N]
+    python benchmarks/models.py [--repeat 10] [--sizes tiny small] [--no-pynative] [--threads N] [--pin]
 
-``--threads N`` gives both frameworks N CPU threads (torch.set_num_threads, MindSpore runtime_num_threads);
-by default each uses its own default. On a shared machine, medians of several repeats are printed.
+``--threads N`` gives both frameworks N CPU threads (see _common.py: OMP env, torch.set_num_threads, MindSpore's
+runtime and kernel threads) and verifies each used at most N cores; ``--pin`` runs on one pinned core.
 """
 
 import argparse
-import statistics
-import time
+
+import _common
+
+THREADS = _common.cpu_setup()  # before torch and MindSpore load: they read the thread env once
 
 import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
@@ -39,17 +43,6 @@ def configs(size):
                                   num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv,
                                   max_position_embeddings=seq + 1, tie_word_embeddings=False)
     return ours, hf
-
-
-def timed(fn, repeat):
-    fn()  # compile / warm up
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def ours_fns(config, ids, graph):
@@ -101,32 +94,42 @@ def main():
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--no-pynative", action="store_true", help="skip PyNative (slow)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for both frameworks")
+    _common.add_cpu_args(parser)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-        ms.set_context(runtime_num_threads=args.threads)
+    _common.frameworks(THREADS)
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), mindspore {ms.__version__} "
-          f"({ms.get_context('runtime_num_threads')} threads), float32")
-    print(f"{'size':<6} {'what':<8} {'impl':<14} {'ms/iter':>9} {'tokens/s':>10} {'ours/torch':>10}")
+          f"({ms.get_context('runtime_num_threads')} runtime threads), float32; {_common.describe(THREADS)}")
+    print(f"before: {_common.load()}")
+    print(f"{'size':<6} {'what':<8} {'impl':<14} {'first ms':>9} {'ms/iter':>9} {'CPU ms':>8} {'cores':>5} "
+          f"{'tokens/s':>10} {'torch/ours wall, CPU':>21}")
+    cores = []
     for size in args.sizes:
-        layers, hidden, heads, kv, vocab, seq, batch = SIZES[size]
+        _, _, _, _, vocab, seq, batch = SIZES[size]
         ours, hf = configs(size)
         ids = np.random.default_rng(0).integers(0, vocab, (batch, seq + 1)).astype(np.int32)
-        tokens = batch * seq
-        results = {}
-        t_fwd, t_train = torch_fns(hf, ids)
-        results["torch"] = (timed(t_fwd, args.repeat), timed(t_train, args.repeat))
-        modes = [("ours graph", True)] + ([] if args.no_pynative else [("ours pynative", False)])
-        for name, graph in modes:
-            fwd, train = ours_fns(ours, ids, graph)
-            reps = args.repeat if graph else max(2, args.repeat // 5)
-            results[name] = (timed(fwd, reps), timed(train, reps))
-        for i, what in enumerate(("forward", "train")):
-            for name, times in results.items():
-                ratio = results["torch"][i] / times[i]
-                print(f"{size:<6} {what:<8} {name:<14} {times[i] * 1e3:9.1f} {tokens / times[i]:10,.0f} "
-                      f"{ratio:10.2f}")
+        theirs = torch_fns(hf, ids)
+        modes = [("ours graph", True, args.repeat)]
+        modes += [] if args.no_pynative else [("ours pynative", False, max(2, args.repeat // 5))]
+        for name, graph, reps in modes:
+            mine = ours_fns(ours, ids, graph)
+            for i, what in enumerate(("forward", "train")):
+                torch_runs, our_runs = _common.interleave([theirs[i], mine[i]], reps)
+                if graph:
+                    row(size, what, "torch", torch_runs, batch * seq)
+                row(size, what, name, our_runs, batch * seq, torch_runs)
+                cores += [(f"{size} {what} {side}", runs.cores()) for side, runs in (("torch", torch_runs),
+                                                                                       (name, our_runs))]
+    for what, used in cores:
+        _common.check_cores(what, used, THREADS)
+    print("target: none for models.py in issue 18 (decode on one core: generate.py)")
+    print(f"after: {_common.load()}")
+
+
+def row(size, what, name, runs, tokens, torch_runs=None):
+    wall, cpu = runs.best()
+    ratios = _common.ratio_cols(runs.best(), torch_runs.best()) if torch_runs else f"{'':>12}"
+    print(f"{size:<6} {what:<8} {name:<14} {runs.first[0] * 1e3:9.1f} {wall * 1e3:9.1f} {cpu * 1e3:8.1f} "
+          f"{runs.cores():5.2f} {tokens / wall:10,.0f} {ratios:>21}", flush=True)
 
 
 if __name__ == "__main__":

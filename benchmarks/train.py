@@ -3,15 +3,19 @@
 Both sides train a Llama from scratch on WikiText text tokenized by mf-data (Mistral's tokenizer, vocab 32000):
 AdamW (betas 0.9/0.95, weight decay 0.1 on matrices), warmup-cosine schedule, gradient clipping at 1.0, float32,
 the same number of CPU threads (OMP_NUM_THREADS, torch.set_num_threads, MindSpore's runtime_num_threads), each in
-its own process, taking turns. Ours is the whole trainer (data loading, callbacks, a log line and a metrics.jsonl
-line per step, a checkpoint at the end). Printed per size:
+its own process, taking turns (order swapped every round). Ours is the whole trainer (data loading, callbacks, a
+log line and a metrics.jsonl line per step, a checkpoint at the end). Printed per size:
 
 - tokens/s after the first 5 steps, ours / torch (> 1: ours is faster), best of --repeat turns;
 - the trainer's overhead over its bare compiled step (wall time of the steps / time inside the step call - 1);
 - time to the first step (process start to step 1 done: imports, build, compile);
-- peak RSS of each process; the checkpoint save (weights, optimizer state, manifest) against copying its bytes.
+- peak RSS of each process; the checkpoint save (weights, optimizer state, manifest) against copying its bytes;
+- each whole process's wall and CPU time (from wait4: imports, build, compile and steps) and the cores it used,
+  which verifies the thread setting (``--pin``: one pinned core, inherited by both children).
 
-    python benchmarks/train.py [--sizes tiny small] [--steps 30] [--repeat 2] [--threads 2]
+Issue 18 sets no target for training; the figures are for comparison.
+
+    python benchmarks/train.py [--sizes tiny small] [--steps 30] [--repeat 2] [--threads 2] [--pin]
 """
 
 import argparse
@@ -24,7 +28,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
+import _common
+
+THREADS = _common.cpu_setup()
+
+import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "packages" / "mf-train" / "src" / "mf_train" / "configs" / "pretrain_llama_tiny.yaml"
@@ -79,25 +87,15 @@ def task_yaml(size, data, steps, threads, folder):
 
 
 def child(command, threads):
-    """Run a side in its own process: (its stdout, wall seconds, its own peak RSS in MB)."""
+    """Run a side in its own process: (its stdout, wall seconds, CPU seconds, its own peak RSS in MB)."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if process.returncode:
-            raise SystemExit(f"{command[0]} failed:\n{err.read()[-3000:]}")
-        return out.read(), wall, usage.ru_maxrss / 1024
+    return _common.child(command, env=env)
 
 
 def ours(size, data, steps, threads, folder, launched):
     task = task_yaml(size, data, steps, threads, folder)
     shutil.rmtree(folder / "output", ignore_errors=True)
-    _, wall, rss = child([script("mf-train"), "run", "--config", str(task), "--no_progress"], threads)
+    _, wall, cpu, rss = child([script("mf-train"), "run", "--config", str(task), "--no_progress"], threads)
     records = [json.loads(x) for x in (folder / "output" / "metrics.jsonl").read_text().splitlines()]
     steps_ = [r for r in records if "loss" in r]
     saved = [r for r in records if "checkpoint" in r][-1]
@@ -107,15 +105,15 @@ def ours(size, data, steps, threads, folder, launched):
     first = wall - steps_[-1]["elapsed_s"] + steps_[0]["elapsed_s"]  # process start to step 1 (end part excluded)
     return {"tokens_per_s": tokens / span, "overhead": span / inside - 1, "first_step_s": first, "rss_mb": rss,
             "save_s": saved["save_s"], "ckpt_bytes": saved["bytes"], "ckpt": saved["checkpoint"],
-            "loss": steps_[-1]["loss"]}
+            "loss": steps_[-1]["loss"], "process_s": wall, "process_cpu_s": cpu}
 
 
 def torch_side(size, data, steps, threads):
-    out, wall, rss = child([sys.executable, __file__, "--torch-child", size, str(data), str(steps), str(threads)],
-                           threads)
+    out, wall, cpu, rss = child([sys.executable, __file__, "--torch-child", size, str(data), str(steps),
+                                 str(threads)], threads)
     result = json.loads(out.strip().splitlines()[-1])
     result["first_step_s"] = wall - result.pop("after_first_s")
-    result["rss_mb"] = rss
+    result.update(rss_mb=rss, process_s=wall, process_cpu_s=cpu)
     return result
 
 
@@ -187,24 +185,28 @@ def main():
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--torch-child", nargs=4, help=argparse.SUPPRESS)
+    _common.add_cpu_args(parser)
     args = parser.parse_args()
+    args.threads = THREADS or 2
     if args.torch_child:
         size, data, steps, threads = args.torch_child
         print(json.dumps(torch_loop(size, data, int(steps), int(threads))))
         return
-    print(f"load before: {os.getloadavg()[0]:.2f}; {args.threads} thread(s) each; {args.steps} steps", flush=True)
+    how = "OMP/MKL env, torch.set_num_threads, runtime_num_threads"
+    print(f"before: {_common.load()}; {_common.describe(args.threads, how)}; {args.steps} steps", flush=True)
     with tempfile.TemporaryDirectory(prefix="mf-bench-train-") as tmp:
         tmp = Path(tmp)
         for size in args.sizes:
             data = dataset(SIZES[size][4], tmp)
             runs = []
-            for _ in range(args.repeat):  # taking turns, so a slow moment of the machine falls on both
-                runs.append((ours(size, data, args.steps, args.threads, tmp / size, True),
-                             torch_side(size, data, args.steps, args.threads)))
+            for i in range(args.repeat):  # taking turns, so a slow moment of the machine falls on both
+                sides = [lambda: ours(size, data, args.steps, args.threads, tmp / size, True),  # noqa: B023
+                         lambda: torch_side(size, data, args.steps, args.threads)]  # noqa: B023
+                done = [side() for side in (sides if i % 2 == 0 else sides[::-1])]
+                runs.append(done if i % 2 == 0 else done[::-1])
             report(size, runs, tmp / size)
-    print(f"load after: {os.getloadavg()[0]:.2f}")
+    print(f"after: {_common.load()}")
 
 
 def report(size, runs, folder):
@@ -219,6 +221,12 @@ def report(size, runs, folder):
           f"{best_torch['first_step_s']:.1f} s; peak RSS {rss}; checkpoint {best_ours['ckpt_bytes'] / 1e6:.0f} MB "
           f"saved in {best_ours['save_s']:.2f} s = {best_ours['save_s'] / copy:.2f}x copying it ({copy:.2f} s)",
           flush=True)
+    for name, r in (("ours", best_ours), ("torch", best_torch)):
+        cores = r["process_cpu_s"] / r["process_s"]
+        print(f"  {name:5} process {r['process_s']:.1f} s, CPU {r['process_cpu_s']:.1f} s ({cores:.2f} cores)")
+        _common.check_cores(f"{size} {name} process", cores, THREADS)
+    print(f"  process ratios torch/ours: wall {best_torch['process_s'] / best_ours['process_s']:.2f}x, CPU "
+          f"{best_torch['process_cpu_s'] / best_ours['process_cpu_s']:.2f}x (no target in issue 18)")
 
 
 if __name__ == "__main__":

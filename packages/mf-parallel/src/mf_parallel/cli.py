@@ -8,6 +8,7 @@ import click
 
 from mf_config.cli_support import group
 from mf_parallel import __version__
+from mf_parallel.launch_args import launcher_options
 
 
 @group(__version__, "mf-parallel")
@@ -25,14 +26,7 @@ class _LaunchCommand(click.Command):
 
 
 @main.command(cls=_LaunchCommand, context_settings={"ignore_unknown_options": False})
-@click.option("--worker_num", type=int, help="Workers of the whole job (default 8, as msrun_launcher.sh).")
-@click.option("--local_worker_num", type=int, help="Workers on this node (default: worker_num).")
-@click.option("--master_addr", help="The scheduler's address (default 127.0.0.1).")
-@click.option("--master_port", type=int, help="The scheduler's port (default 8118).")
-@click.option("--node_rank", type=int, help="This node's index (default 0).")
-@click.option("--log_dir", help="Where worker_N.log go (default output/msrun_log).")
-@click.option("--join", type=click.BOOL, default=None, help="msrun's --join (default False).")
-@click.option("--cluster_time_out", type=int, help="Seconds to wait for the cluster to form (default 7200).")
+@launcher_options
 @click.argument("positionals", nargs=-1)
 @click.pass_context
 def launch(ctx, positionals, **options):

@@ -12,6 +12,8 @@ msrun_launcher.sh forms (EXECUTE_ORDER is the quoted command; here it may also f
 import shlex
 from dataclasses import dataclass
 
+import click
+
 from mf_parallel.errors import ParallelError
 
 DEFAULTS = dict(worker_num=8, local_worker_num=None, master_addr="127.0.0.1", master_port=8118, node_rank=0,
@@ -87,3 +89,23 @@ def resolve(positionals, command, options):
                       _int(values["node_rank"], "node_rank", 0, worker_num // local - 1), str(values["log_dir"]),
                       _bool(values["join"], "join"), _int(values["cluster_time_out"], "cluster_time_out"))
     return spec
+
+
+# the launcher's options: name -> (click type, help)
+LAUNCHER_OPTIONS = {
+    "worker_num": (int, "Workers of the whole job (default 8, as msrun_launcher.sh)."),
+    "local_worker_num": (int, "Workers on this node (default: worker_num)."),
+    "master_addr": (str, "The scheduler's address (default 127.0.0.1)."),
+    "master_port": (int, "The scheduler's port (default 8118)."),
+    "node_rank": (int, "This node's index (default 0)."),
+    "log_dir": (str, "Where worker_N.log go (default output/msrun_log)."),
+    "join": (click.BOOL, "msrun's --join (default False)."),
+    "cluster_time_out": (int, "Seconds to wait for the cluster to form (default 7200)."),
+}
+
+
+def launcher_options(command):
+    """The launcher's click options (``mf-parallel launch`` and ``mf-train launch`` take the same ones)."""
+    for name, (kind, text) in reversed(LAUNCHER_OPTIONS.items()):
+        command = click.option(f"--{name}", type=kind, default=None, help=text)(command)
+    return command

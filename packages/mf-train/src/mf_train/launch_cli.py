@@ -9,9 +9,7 @@ split dimension) and the checkpoint it loads are checked here, before any worker
 
 import click
 
-# the launcher's options (each takes one value); everything else belongs to `mf-train run`
-LAUNCH_OPTIONS = ("--worker_num", "--local_worker_num", "--master_addr", "--master_port", "--node_rank", "--log_dir",
-                  "--join", "--cluster_time_out")
+from mf_parallel.launch_args import LAUNCHER_OPTIONS, launcher_options
 
 
 def split_args(args):
@@ -24,7 +22,7 @@ def split_args(args):
     while args:
         arg = args.pop(0)
         name = arg.partition("=")[0]
-        if name in LAUNCH_OPTIONS:
+        if name.startswith("--") and name[2:].replace("-", "_") in LAUNCHER_OPTIONS:  # either spelling
             launcher.append(arg)
             if "=" not in arg and args:
                 launcher.append(args.pop(0))
@@ -45,14 +43,7 @@ class _LaunchCommand(click.Command):
 
 
 @click.command("launch", cls=_LaunchCommand)
-@click.option("--worker_num", type=int, help="Workers of the whole job (default 8, as msrun_launcher.sh).")
-@click.option("--local_worker_num", type=int, help="Workers on this node (default: worker_num).")
-@click.option("--master_addr", help="The scheduler's address (default 127.0.0.1).")
-@click.option("--master_port", type=int, help="The scheduler's port (default 8118).")
-@click.option("--node_rank", type=int, help="This node's index (default 0).")
-@click.option("--log_dir", help="Where worker_N.log go (default output/msrun_log).")
-@click.option("--join", type=click.BOOL, default=None, help="msrun's --join (default False).")
-@click.option("--cluster_time_out", type=int, help="Seconds to wait for the cluster to form (default 7200).")
+@launcher_options
 @click.argument("positionals", nargs=-1)
 @click.pass_context
 def launch_command(ctx, positionals, **options):

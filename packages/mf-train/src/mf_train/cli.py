@@ -78,8 +78,10 @@ def run(config, overrides, print_config, no_progress, **flags):
         click.echo(task.print_config())
         return
     mode = task.get("run_mode", "train")
-    # one training run per output_dir: a second fails at once, naming the first, before it builds anything
-    with output_lock(task.get("output_dir")) if mode != "eval" else contextlib.nullcontext():
+    # one training run per output_dir: a second fails at once, naming the first, before it builds anything (in a
+    # parallel run, rank 0 takes it once the ranks are known: Trainer._fit)
+    early = mode != "eval" and not task.get("use_parallel")
+    with output_lock(task.get("output_dir")) if early else contextlib.nullcontext():
         from mf_train.api import Trainer
 
         trainer = Trainer(task, progress=False if no_progress else None)

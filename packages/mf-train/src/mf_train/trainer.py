@@ -160,7 +160,10 @@ class CausalLanguageModelingTrainer:
 
     def _fit(self, resume):
         """Train holding ``output_dir``'s lock (a second run on it fails at once, naming this one), after removing
-        what a killed run left there."""
+        what a killed run left there; in a parallel run rank 0 does both for the job (the other ranks write their
+        shards through its checkpoint saves)."""
+        if self.parallel is not None and self.parallel.rank != 0:
+            return self._train_loop(resume)
         with output_lock(self.output_dir):
             for folder in (self.output_dir, self.checkpoint_dir()):
                 clean_stale_in(folder)  # half-written or half-removed checkpoints, a half-drawn curve, locks

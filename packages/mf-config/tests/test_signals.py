@@ -10,8 +10,11 @@ import pytest
 from mf_config.faults import leftovers
 
 SCRIPT = """
-import sys, time
+import signal, sys, time
 from mf_config.cli_support import group
+
+# Ctrl-C as in a terminal: a job started in the background by a non-interactive shell (CI) inherits SIGINT ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from mf_config.fileio import atomic_dir
 
 @group("0", "mf-test")

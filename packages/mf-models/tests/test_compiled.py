@@ -139,3 +139,30 @@ def test_no_compile_cache_without_an_entry_script(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert len(out.stdout.splitlines()) == 2
     assert not Path(cache).exists()
+
+
+@pytest.mark.slow
+def test_compiling_through_the_cache_keeps_the_callers_streams(tmp_path):
+    """MindSpore's cache swaps sys.stdout/sys.stderr for bare fd printers when it writes a graph; a caller's capture
+    (click's CliRunner, a notebook) must keep receiving what is printed after the compile."""
+    folder = tmp_path / "model"
+    build("llama").save_pretrained(folder)
+    script = tmp_path / "streams.py"
+    script.write_text(f"""
+import io, sys
+import numpy as np
+from mf_models import AutoModel
+
+mine = io.StringIO()
+sys.stdout, sys.stderr = mine, mine
+model = AutoModel.from_pretrained({str(folder)!r})
+model.set_train(False)
+model.prefill(np.array([[5, 17, 33, 2]], np.int32), max_length=16)
+kept = sys.stdout is mine and sys.stderr is mine
+sys.__stdout__.write(f"kept {{kept}}\\n")
+""")
+    env = {**os.environ, "MF_COMPILE_CACHE": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert any((tmp_path / "cache").rglob("*.mindir"))  # the graph went through MindSpore's cache
+    assert out.stdout.strip() == "kept True"

@@ -158,6 +158,9 @@ def compiling(cell, args):
     compiled = len(cell.compile_cache)
     # set for this call only, so that child processes do not inherit them (MindSpore reads the path once)
     os.environ.update(MS_COMPILER_CACHE_ENABLE="1", MS_COMPILER_CACHE_PATH=str(journal.folder))
+    # MindSpore's cache replaces sys.stdout/sys.stderr with bare fd printers when it writes a graph: whatever the
+    # caller had put there (a CLI runner's capture, a notebook's stream) is put back
+    streams = sys.stdout, sys.stderr
     try:
         yield
     except BaseException:
@@ -166,6 +169,7 @@ def compiling(cell, args):
     finally:
         os.environ.pop("MS_COMPILER_CACHE_ENABLE", None)
         os.environ.pop("MS_COMPILER_CACHE_PATH", None)
+        sys.stdout, sys.stderr = streams
     if len(cell.compile_cache) > compiled:  # MindSpore compiled (and took a position) in this call
         journal.record(key)
 

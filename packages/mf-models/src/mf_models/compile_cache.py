@@ -27,6 +27,7 @@ import os
 import platform
 import shutil
 import sys
+import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +46,9 @@ JOURNAL = "journal.json"
 VOLATILE = frozenset({"arguments_key", "phase", "create_time", "compile_phase", "current_phase", "is_top_cell",
                       "cell_init_args", "generation_config"})
 _SIMPLE = (bool, int, float, str, type(None))
+# what MindSpore's cache logs at WARNING level on file descriptor 2 for each graph it writes or loads (shown when
+# the user sets GLOG_v, hidden otherwise: a first run would print two of these per graph)
+CHATTER = ("compile_dependency.hash", "GetCompileCacheResource", "Use the compilation cache")
 
 
 def cache_root() -> Path | None:
@@ -162,7 +166,8 @@ def compiling(cell, args):
     # caller had put there (a CLI runner's capture, a notebook's stream) is put back
     streams = sys.stdout, sys.stderr
     try:
-        yield
+        with _chatter_hidden():
+            yield
     except BaseException:
         journal.stop("a compile failed")
         raise
@@ -172,6 +177,30 @@ def compiling(cell, args):
         sys.stdout, sys.stderr = streams
     if len(cell.compile_cache) > compiled:  # MindSpore compiled (and took a position) in this call
         journal.record(key)
+
+
+@contextmanager
+def _chatter_hidden():
+    """File descriptor 2 to a temporary file for the block; then every line but MindSpore's cache chatter
+    (``CHATTER``) is written to it (nothing when the user set ``GLOG_v``: they asked for MindSpore's logs)."""
+    if "GLOG_v" in os.environ:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            lines = held.read().splitlines(keepends=True)
+            kept = b"".join(line for line in lines if not any(m.encode() in line for m in CHATTER))
+            if kept:
+                os.write(2, kept)
 
 
 def read_journal(folder) -> list:

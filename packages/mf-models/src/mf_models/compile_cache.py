@@ -37,6 +37,7 @@ import numpy as np
 from mindspore import Parameter, Tensor, nn, ops
 
 from mf_config.fileio import atomic_write
+from mf_models.fd2 import fd2_to
 
 logger = logging.getLogger("mf_models")
 ENV = "MF_COMPILE_CACHE"
@@ -186,16 +187,11 @@ def _chatter_hidden():
     if "GLOG_v" in os.environ:
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
     with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
         try:
-            yield
+            with fd2_to(held.fileno()):
+                yield
         finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
             held.seek(0)
             lines = held.read().splitlines(keepends=True)
             kept = b"".join(line for line in lines if not any(m.encode() in line for m in CHATTER))

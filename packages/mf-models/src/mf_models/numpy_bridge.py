@@ -10,10 +10,11 @@ op. Making the first use happen at import, before any Parameter, keeps it harmle
 import contextlib
 import io
 import os
-import sys
 
 import mindspore as ms
 from mindspore import ops
+
+from mf_models.fd2 import fd2_to
 
 _done = False
 
@@ -24,17 +25,11 @@ def init_numpy_bridge() -> None:
     if _done:
         return
     _done = True
-    sys.stderr.flush()
-    saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
     try:
-        with contextlib.redirect_stderr(io.StringIO()):
+        with fd2_to(devnull), contextlib.redirect_stderr(io.StringIO()):
             ops.zeros((1,), ms.int32)
     except SystemError:
         pass
     finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
         os.close(devnull)

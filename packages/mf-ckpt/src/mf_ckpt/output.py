@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mf_ckpt import direct_write
+from mf_ckpt.direct_write import DirectFile
 from mf_ckpt.dtypes import cast, castable, itemsize
 from mf_ckpt.manifest import BlockHashes, file_blocks, hash_pool, write_file_manifest, write_folder_manifest
 from mf_ckpt.safetensors_io import SafetensorsWriter
@@ -102,7 +104,7 @@ def write_specs(f, specs, release, stats, bar, pool, metadata=None):
     """Write ``specs`` as one safetensors file to ``f`` (open for reading too: each block is hashed in ``pool``,
     read back, as soon as it is written); returns the block digests of its manifest entry."""
     writer = SafetensorsWriter(f, [(s.name, s.dtype, s.shape) for s in specs], metadata)
-    blocks = BlockHashes(f.fileno(), pool)
+    blocks = f if isinstance(f, DirectFile) else BlockHashes(f.fileno(), pool)
     try:
         for spec in specs:
             writer.write(spec.name, spec.parts, spec.ranges, spec.source_dtype, cast=True)
@@ -150,18 +152,26 @@ def write_weights(folder, specs, release, stats, pool, prefix="model", max_shard
         shards = plan_shards(specs, max_shard_bytes)
         if len(shards) == 1:
             name = f"{prefix}.safetensors"
-            with open(folder / name, "w+b") as f:
+            with _open(folder / name, shards[0]) as f:
                 digests[name] = write_specs(f, shards[0], release, stats, bar, pool, metadata)
             return digests
         weight_map = {}
         for i, shard in enumerate(shards, 1):
             name = f"{prefix}-{i:05d}-of-{len(shards):05d}.safetensors"
-            with open(folder / name, "w+b") as f:
+            with _open(folder / name, shard) as f:
                 digests[name] = write_specs(f, shard, release, stats, bar, pool, metadata)
             weight_map.update({s.name: name for s in shard})
     index = {"metadata": {"total_size": sum(s.nbytes for s in specs)}, "weight_map": weight_map}
     (folder / f"{prefix}.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
     return digests
+
+
+def _open(path, specs):
+    """An output file for ``specs``: written straight to the disk when they all come from memory; through the page
+    cache when some are byte ranges of files, which the kernel copies into it (``SafetensorsWriter._copy``)."""
+    if any(s.ranges for s in specs):
+        return open(path, "w+b")
+    return direct_write.create(path)
 
 
 def _arrays(specs, release, stats, bar):
@@ -212,7 +222,7 @@ def save_file(path, specs, release, metadata=None, inputs=()):
             with hash_pool() as pool:
                 write_file_manifest(staged, file_blocks(staged, pool))
             return stats
-        with bar, hash_pool() as pool, open(staged, "w+b") as f:
+        with bar, hash_pool() as pool, _open(staged, specs) as f:
             digests = write_specs(f, specs, release, stats, bar, pool, metadata)
         write_file_manifest(staged, digests)
     return stats

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from mf_ckpt import manifest
 
-CHUNK = 16 << 20  # bytes per write
+CHUNK = 4 << 20  # bytes per write (DEPTH of them in memory)
 DEPTH = 3  # chunks in flight: one filling, one hashing and writing, one queued
 _ALIGN = 4096  # O_DIRECT lengths and offsets: a multiple of the device's logical block
 _O_DIRECT = getattr(os, "O_DIRECT", 0)

@@ -167,9 +167,10 @@ def write_weights(folder, specs, release, stats, pool, prefix="model", max_shard
 
 
 def _open(path, specs):
-    """An output file for ``specs``: written straight to the disk when they all come from memory; through the page
-    cache when some are byte ranges of files, which the kernel copies into it (``SafetensorsWriter._copy``)."""
-    if any(s.ranges for s in specs):
+    """An output file for ``specs``: written straight to the disk when every byte passes through this process (made
+    in memory, or cast from a file); through the page cache when the kernel copies some tensor's bytes from a file
+    into it (``SafetensorsWriter._copy``: ranges in the output dtype)."""
+    if any(s.ranges and (s.source_dtype or s.dtype) == s.dtype for s in specs):
         return open(path, "w+b")
     return direct_write.create(path)
 

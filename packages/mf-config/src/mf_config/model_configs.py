@@ -256,7 +256,7 @@ class LlamaConfig(CausalLMConfig):
     extend_method = Field(str, "None", choices=("None", "PI", "NTK", "LLAMA3"),
                           doc="RoPE scaling: None, PI (HF linear), NTK (HF dynamic), LLAMA3 (HF llama3)")
     scaling_factor = Field((float, dict), 1.0, check=scaling_factor,
-                           doc="a number (PI, NTK); for LLAMA3 a mapping of " + ", ".join(LLAMA3_KEYS))
+        doc="RoPE scale: a number for PI/NTK (HF rope_scaling factor); LLAMA3: a mapping of its 4 keys")
     use_rope_slice = Field(bool, False, doc="MindFormers: RoPE rotate-half through slices (mf: ignored, warns)")
     use_ring_attention = Field(bool, False, doc="MindFormers: ring attention for context parallel (mf: ignored, warns)")
     use_attn_mask_compression = Field(bool, False,

@@ -174,10 +174,10 @@ class CausalLMConfig(PretrainedConfig):
     eos_token_id = Field((int, list), 2, optional=True, doc="id, or list of ids, that end generation; null: none")
     pad_token_id = Field(int, 0, optional=True, doc="id of the padding token (ignored by the loss); null: none")
     ignore_token_id = Field(int, -100, doc="label value the loss skips (as PyTorch's ignore_index)")
-    compute_dtype = dtype("float16", doc="dtype of matmuls and activations (HF torch_dtype is the stored one)")
+    compute_dtype = dtype("float16", doc="dtype of matmuls and activations (from HF torch_dtype)")
     layernorm_compute_type = dtype("float32", doc="dtype the norms compute in")
     softmax_compute_type = dtype("float32", doc="dtype of the attention softmax")
-    param_init_type = dtype("float16", doc="dtype of the weights as created and stored")
+    param_init_type = dtype("float16", doc="dtype of the weights as created and stored (HF torch_dtype)")
     embedding_init_type = Field(str, None, choices=(None, "float32", "float16", "bfloat16"),
                                 doc="dtype of the word embedding; null: param_init_type")
     initializer_range = Field(float, 0.02, doc="std of the normal init of new weights (HF initializer_range)")
@@ -344,7 +344,7 @@ class GPT2Config(CausalLMConfig):
     pad_token_id = Field(int, 50256, optional=True,
                          doc="id of the padding token (GPT-2 has none: <|endoftext|>); null: none")
     compute_dtype = dtype("float16", doc="dtype of matmuls and activations")
-    param_init_type = dtype("float32", doc="dtype of the weights as created and stored")
+    param_init_type = dtype("float32", doc="dtype of the weights as created and stored (HF torch_dtype)")
     tie_word_embeddings = Field(bool, True, doc="the output head shares the word embedding's weight (GPT-2: always)")
 
     @property

@@ -6,7 +6,8 @@ import sys
 import click
 
 from mf_config import __version__
-from mf_config.cli_support import group
+from mf_config.cli_support import UserError, group
+from mf_config.field_docs import documented
 from mf_config.schema import load_config
 from mf_config.schema import validate as validate_config
 
@@ -24,15 +25,25 @@ def main():
 @_CONFIG
 @_SET
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
-def show(config, overrides, as_json):
+@click.option("--doc", "with_doc", is_flag=True,
+              help="End each known key's line with a one-line '# ' comment saying what it means.")
+def show(config, overrides, as_json, with_doc):
     """Print CONFIG resolved: base_config merged, anchors expanded, overrides applied.
+
+    With --doc, each key of a config class (model_config, parallel_config, moe_config, pet_config) and the
+    task file's sections and commonest keys carry their meaning as a comment; the YAML loads the same.
 
     \b
     Example:
       mf-config show run_llama3_8b_8k_800T_A2_64G.yaml --set model.model_config.num_layers=2
+      mf-config show run_llama3_8b_8k_800T_A2_64G.yaml --doc
     """
     cfg = load_config(config, overrides)
-    if as_json:
+    if as_json and with_doc:
+        raise UserError("--doc comments YAML; JSON has no comments (use one of --doc, --json)")
+    if with_doc:
+        click.echo(documented(cfg), nl=False)
+    elif as_json:
         click.echo(json.dumps(cfg.to_dict(), indent=2, ensure_ascii=False, default=str))  # dates: YAML timestamps
     else:
         click.echo(cfg.dump(), nl=False)

@@ -19,7 +19,8 @@ class FieldError(ConfigError):
 class Field:
     """``Field(int, 1, check=positive)``: ``types`` is a type or a tuple of types; None allowed
     when ``optional``. ``choices`` restricts the value; ``check(value)`` returns an error text or None.
-    ``doc`` is one line for ``--help``-style listings."""
+    ``doc`` is the key's meaning in one line, which ``mf-config show --doc`` prints beside it (every field of a
+    config class has one: tests/test_field_docs.py)."""
 
     def __init__(self, types, default=None, *, optional=False, choices=None, check=None, doc=""):
         self.types = types if isinstance(types, tuple) else (types,)

@@ -32,7 +32,9 @@ class ModelConfigSection:
     """``model.model_config``: the keys of the config class named by ``type``."""
 
 
-def _fields_of(cls):
+def model_config_fields(cls):
+    """The keys ``model.model_config`` of config class ``cls`` takes: its fields (``pet_config`` a sub-section)
+    but parallel_config and moe_config, which a task file holds at its top level."""
     fields = {name: field for name, field in cls.fields.items() if name not in ("parallel_config", "moe_config")}
     if "pet_config" in fields:  # a sub-section: its keys are checked one by one
         fields["pet_config"] = {"type": f(str), **LoraConfig.fields}
@@ -221,7 +223,7 @@ def _walk_model_config(value, dotted, add):
         add("error", f"{dotted}.type", f"unknown config type '{name}'{did_you_mean(name, classes)}; known: "
                                        f"{', '.join(classes)}")
         return
-    _walk({k: v for k, v in value.items() if k != "type"}, _fields_of(cls), dotted + ".", add)
+    _walk({k: v for k, v in value.items() if k != "type"}, model_config_fields(cls), dotted + ".", add)
 
 
 def _check_model(cfg, add, device_num):

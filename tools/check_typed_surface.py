@@ -32,8 +32,9 @@ def _is_ours(obj: object, roots: set[str]) -> bool:
 def _members(cls: type) -> Iterator[tuple[str, Callable, bool]]:
     """``(name, function, bound)`` of the class's own ``__init__`` and public methods and properties; ``bound``:
     its first parameter is self or cls."""
+    fields = getattr(cls, "__dataclass_fields__", {})  # a field's default may be a function: data, not a method
     for name, value in vars(cls).items():
-        if (name.startswith("_") and name != "__init__") or name in NOT_CHECKED:
+        if (name.startswith("_") and name != "__init__") or name in NOT_CHECKED or name in fields:
             continue
         if isinstance(value, staticmethod):
             yield name, value.__func__, False

@@ -1,5 +1,7 @@
 """Model, MoE and parallel configs with MindFormers' field names (pure data, no mindspore)."""
 
+from typing import Any
+
 from mf_config.errors import ConfigError
 from mf_config.fields import Field, dtype, non_negative, positive, probability
 from mf_config.pet_config import LoraConfig
@@ -26,7 +28,7 @@ class ParallelConfig(PretrainedConfig):
     ulysses_degree_in_cp = Field(int, 1, check=positive)
     mem_coeff = Field(float, 0.1)
 
-    def validate(self):
+    def validate(self) -> None:
         if self.micro_batch_num < self.pipeline_stage:
             raise ConfigError(f"micro_batch_num ({self.micro_batch_num}) must be at least pipeline_stage "
                               f"({self.pipeline_stage})", key="micro_batch_num")
@@ -35,11 +37,12 @@ class ParallelConfig(PretrainedConfig):
                               f"({self.data_parallel})", key="expert_parallel")
 
     @property
-    def device_num(self):
+    def device_num(self) -> int:
         """data_parallel x model_parallel x context_parallel x pipeline_stage."""
         return self.data_parallel * self.model_parallel * self.context_parallel * self.pipeline_stage
 
-    def check(self, device_num=None, num_layers=None, num_heads=None, n_kv_heads=None, expert_num=None):
+    def check(self, device_num: int | None = None, num_layers: int | None = None, num_heads: int | None = None,
+              n_kv_heads: int | None = None, expert_num: int | None = None) -> None:
         """The rules that tie the layout to a device count and a model; ConfigError on the first broken."""
         if device_num is not None and self.device_num != device_num:
             raise ConfigError(f"data_parallel x model_parallel x context_parallel x pipeline_stage = "
@@ -93,7 +96,7 @@ class MoEConfig(PretrainedConfig):
     routed_scaling_factor = Field(float, 1.0)
     z_loss_factor = Field(float, 0.0)
 
-    def validate(self):
+    def validate(self) -> None:
         if self.num_experts_chosen > self.expert_num:
             raise ConfigError(f"num_experts_chosen ({self.num_experts_chosen}) exceeds expert_num "
                               f"({self.expert_num})", key="num_experts_chosen")
@@ -170,14 +173,14 @@ class CausalLMConfig(PretrainedConfig):
     moe_config = Field(MoEConfig, None)
     pet_config = Field(LoraConfig, None, doc="LoRA (mf_config.pet_config.LoraConfig); null: none")
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if self.parallel_config is None:
             object.__setattr__(self, "parallel_config", ParallelConfig())
         if self.moe_config is None:
             object.__setattr__(self, "moe_config", MoEConfig())
 
-    def validate(self):
+    def validate(self) -> None:
         if self.hidden_size % self.num_heads:
             raise ConfigError(f"hidden_size ({self.hidden_size}) is not divisible by num_heads ({self.num_heads})",
                               key="hidden_size")
@@ -187,10 +190,10 @@ class CausalLMConfig(PretrainedConfig):
                 raise ConfigError(f"{value} is outside the vocabulary (vocab_size {self.vocab_size})", key=key)
 
     @property
-    def head_dim(self):
+    def head_dim(self) -> int:
         return self.hidden_size // self.num_heads
 
-    def check_parallel(self, device_num=None):
+    def check_parallel(self, device_num: int | None = None) -> None:
         """The parallel layout's rules against this model (see ParallelConfig.check)."""
         self.parallel_config.check(device_num=device_num, num_layers=self.num_layers, num_heads=self.num_heads,
                                    n_kv_heads=getattr(self, "n_kv_heads", None) or self.num_heads,
@@ -227,7 +230,7 @@ class LlamaConfig(CausalLMConfig):
     compute_in_2d = Field(bool, False, doc="MindFormers 0.x switch; no effect")
     use_past_shard = Field(bool, False, doc="MindFormers 0.x switch; no effect")
 
-    def validate(self):
+    def validate(self) -> None:
         super().validate()
         kv = self.n_kv_heads or self.num_heads
         if self.num_heads % kv:
@@ -235,12 +238,12 @@ class LlamaConfig(CausalLMConfig):
         check_rope_scaling(self.extend_method, self.scaling_factor)
 
     @property
-    def kv_heads(self):
+    def kv_heads(self) -> int:
         """n_kv_heads, or num_heads when it is not set (multi-head attention)."""
         return self.n_kv_heads or self.num_heads
 
     @property
-    def ffn_hidden_size(self):
+    def ffn_hidden_size(self) -> int:
         """intermediate_size, or MindFormers' rule (LlamaFeedForward) from multiple_of and ffn_dim_multiplier:
         ``int(2/3 * int((ffn_dim_multiplier + 0.01) * 4 * hidden))`` rounded up to ``multiple_of``. The 0.01 is
         MindFormers': with it Llama 2 70B's and Llama 3 70B's YAMLs (1.3, 256) give their checkpoints' 28672."""
@@ -253,7 +256,7 @@ class LlamaConfig(CausalLMConfig):
         return self.multiple_of * ((hidden + self.multiple_of - 1) // self.multiple_of)
 
     @property
-    def is_moe(self):
+    def is_moe(self) -> bool:
         return self.moe_config.expert_num > 1
 
 
@@ -267,7 +270,7 @@ class MixtralConfig(LlamaConfig):
     intermediate_size = Field(int, 14336, check=positive)
     theta = Field(float, 1000000.0, check=positive)
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("moe_config", MoEConfig(expert_num=8, num_experts_chosen=2))
         super().__init__(**kwargs)
 
@@ -296,7 +299,7 @@ class GPT2Config(CausalLMConfig):
     tie_word_embeddings = Field(bool, True)
 
     @property
-    def ffn_hidden_size(self):
+    def ffn_hidden_size(self) -> int:
         return self.expand_ratio * self.hidden_size
 
 
@@ -322,7 +325,7 @@ class BloomConfig(CausalLMConfig):
     tie_word_embeddings = Field(bool, True)
 
     @property
-    def ffn_hidden_size(self):
+    def ffn_hidden_size(self) -> int:
         return self.expand_ratio * self.hidden_size
 
 

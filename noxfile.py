@@ -1,6 +1,7 @@
-"""Sessions: `lint` (ruff + import-linter layers), `tests-mf-X` for each of the eight packages (tag `tests`),
-`build` (a wheel and an sdist of every package), `standalone-mf-tokenizers` and `standalone-mf-ckpt` (each
-installed alone, as its README says, into a fresh environment), `readmes` (every README's examples) and `demo`.
+"""Sessions: `lint` (ruff + import-linter layers), `typed` (the public API's annotations), `tests-mf-X` for each
+of the eight packages (tag `tests`), `build` (a wheel and an sdist of every package), `standalone-mf-tokenizers`
+and `standalone-mf-ckpt` (each installed alone, as its README says, into a fresh environment), `readmes` (every
+README's examples) and `demo`.
 
 `nox` runs them all; `nox -l` lists them. Environments are made by uv, whose cache hard-links
 mindspore and torch into each session instead of installing them again. The machine's pip `find-links`
@@ -23,8 +24,8 @@ PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproje
 
 nox.options.default_venv_backend = "uv"
 STANDALONE = {"mf-tokenizers": "process_pool.py", "mf-ckpt": "hf_round_trip.py"}
-nox.options.sessions = ["lint", "build", *[f"tests-{p}" for p in PACKAGES], *[f"standalone-{p}" for p in STANDALONE],
-                        "install", "readmes", "demo"]
+nox.options.sessions = ["lint", "typed", "build", *[f"tests-{p}" for p in PACKAGES],
+                        *[f"standalone-{p}" for p in STANDALONE], "install", "readmes", "demo"]
 nox.options.error_on_missing_interpreters = True
 UV = find_uv()[1]
 
@@ -200,9 +201,19 @@ def lint(session):
     _env(session)
     session.install("ruff", "import-linter")
     session.install("--no-deps", "--no-sources", *[arg for p in PACKAGES for arg in ("-e", f"packages/{p}")])
-    session.run("ruff", "check", "packages", "noxfile.py", "tests",
+    session.run("ruff", "check", "packages", "noxfile.py", "tests", "tools",
                 *(["benchmarks"] if (ROOT / "benchmarks").is_dir() else []))
     session.run("lint-imports")
+
+
+@nox.session
+def typed(session):
+    """Every public function and class of the eight packages annotated (tools/check_typed_surface.py: the names in
+    each ``__all__``, their methods, the CLIs' callbacks); the packages are installed since the check imports them."""
+    _env(session)
+    session.install("--no-sources", "pytest", *[arg for p in PACKAGES for arg in ("-e", f"packages/{p}")])
+    session.run("pytest", "tests/test_typed_surface.py", "-q")
+    session.run("python", "tools/check_typed_surface.py")
 
 
 @nox.session

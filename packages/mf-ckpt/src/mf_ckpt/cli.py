@@ -30,14 +30,14 @@ def shard_option(f):
 
 
 @group(__version__, "mf-ckpt")
-def main():
+def main() -> None:
     """Weight conversion HF <-> MindSpore, inspection, sharded-checkpoint merge/split."""
 
 
 @main.command()
 @click.argument("path")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def info(path, as_json):
+def info(path: str, as_json: bool) -> None:
     """Tensors, shapes, dtypes, parameter count, bytes and file layout of a checkpoint file or folder.
 
     \b
@@ -56,7 +56,7 @@ def info(path, as_json):
 @click.argument("b")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_context
-def diff(ctx, a, b, as_json):
+def diff(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
     """Missing/extra tensors, shape and dtype differences and the max abs difference per tensor.
 
     Exits 0 when A and B hold equal tensors, 1 when they differ.
@@ -77,7 +77,7 @@ def diff(ctx, a, b, as_json):
 @click.argument("src")
 @click.argument("out")
 @shard_option
-def strip_optimizer(src, out, max_shard_size):
+def strip_optimizer(src: str, out: str, max_shard_size: str) -> None:
     """Drop optimizer moments, accumulators and step counters (adam_m, adam_v, accu_grads, global_step, ...).
 
     OUT ending in .safetensors (or .ckpt) is one file; otherwise a folder (shards, index, SHA256SUMS).
@@ -98,7 +98,7 @@ def strip_optimizer(src, out, max_shard_size):
 @click.argument("out")
 @click.option("--dtype", type=DTYPES, required=True, help="Target dtype of floating-point tensors.")
 @shard_option
-def cast(src, out, dtype, max_shard_size):
+def cast(src: str, out: str, dtype: str, max_shard_size: str) -> None:
     """Cast every floating-point tensor to DTYPE (bf16 exactly, through ml_dtypes).
 
     \b
@@ -113,7 +113,7 @@ def cast(src, out, dtype, max_shard_size):
 
 @main.command()
 @click.argument("path")
-def verify(path):
+def verify(path: str) -> None:
     """Check the SHA-256 manifest mf-ckpt wrote (PATH/SHA256SUMS.json, or PATH.sha256.json beside a file).
 
     Also checks a sha256sum list (PATH/SHA256SUMS or PATH.sha256).
@@ -151,8 +151,9 @@ def verify(path):
 @click.option("--use_gmm", type=click.BOOL, is_flag=False, flag_value=True, default=False,
               help="Mixtral experts in MindFormers' grouped-matmul layout (expert, in, out), as convert_weight.py "
                    "--use_gmm (alone or 'true').")
-def convert(input_path, output_path, torch_path, ms_path, model, reverse, dtype, fmt, config, max_shard_size,
-            strategy_dir, use_gmm):
+def convert(input_path: str | None, output_path: str | None, torch_path: str | None, ms_path: str | None,
+            model: str | None, reverse: bool, dtype: str | None, fmt: str, config: str | None,
+            max_shard_size: str | None, strategy_dir: str | None, use_gmm: bool) -> None:
     """Convert a Hugging Face model folder to ours (MindFormers' parameter names), or back with --reversed.
 
     Tokenizer files, generation_config.json and chat templates come along.
@@ -208,7 +209,7 @@ def _reshard_options(f):
 @click.option("--input", "--src_ckpt_dir", "--src_checkpoint", "src", required=True,
               help="Folder of rank_N/ folders (transform_ckpt.py's --src_ckpt_dir).")
 @_reshard_options
-def merge(src_strategy, src, dst, prefix, fmt):
+def merge(src_strategy: str, src: str, dst: str, prefix: str, fmt: str) -> None:
     """Merge rank shards into one full checkpoint: DST/rank_0/{prefix}0.safetensors.
 
     \b
@@ -224,7 +225,7 @@ def merge(src_strategy, src, dst, prefix, fmt):
 @click.option("--input", "--src_ckpt", "--src_checkpoint", "src", required=True,
               help="A full checkpoint file or folder.")
 @_reshard_options
-def split(dst_strategy, src, dst, prefix, fmt):
+def split(dst_strategy: str, src: str, dst: str, prefix: str, fmt: str) -> None:
     """Split a full checkpoint into rank shards for a layout (what auto_trans_ckpt needs).
 
     \b
@@ -242,7 +243,7 @@ def split(dst_strategy, src, dst, prefix, fmt):
 @click.option("--input", "--src_ckpt_dir", "--src_checkpoint", "src", required=True,
               help="Folder of rank_N/ folders, or a full checkpoint (transform_ckpt.py's --src_ckpt_dir).")
 @_reshard_options
-def transform(src_strategy, dst_strategy, src, dst, prefix, fmt):
+def transform(src_strategy: str | None, dst_strategy: str | None, src: str, dst: str, prefix: str, fmt: str) -> None:
     """Re-shard from one layout to another, parameter by parameter (as MindFormers' transform_ckpt.py).
 
     \b

@@ -10,12 +10,13 @@ ending in ``.safetensors`` or ``.ckpt`` is that one file (no folder); rank shard
 """
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 from mf_ckpt.dtypes import ST_TO_NAME
 from mf_ckpt.errors import CheckpointError
-from mf_ckpt.output import DEFAULT_SHARD_BYTES, save_file, save_folder
+from mf_ckpt.output import DEFAULT_SHARD_BYTES, Stats, save_file, save_folder
 from mf_ckpt.rules import check_source, specs_to_hf, specs_to_ours
 from mf_ckpt.store import open_checkpoint
 from mf_config import fsops
@@ -48,8 +49,10 @@ def family_of(source: ModelSource, model: str | None) -> FamilySpec:
     return family(model)
 
 
-def convert(input_path, output_path, model=None, reversed=False, dtype=None, fmt="safetensors", config=None,
-            max_shard_bytes=None, use_gmm=False, strategy=None):
+def convert(input_path: str | os.PathLike, output_path: str | os.PathLike, model: str | None = None,
+            reversed: bool = False, dtype: str | None = None, fmt: str = "safetensors",
+            config: str | os.PathLike | None = None, max_shard_bytes: int | None = None, use_gmm: bool = False,
+            strategy: str | os.PathLike | None = None) -> tuple[str, Stats]:
     """Convert ``input_path`` (a folder or file) into ``output_path``; returns (family, Stats).
 
     HF -> ours writes our ``config.json`` and ``model.safetensors`` (one file unless ``max_shard_bytes``)

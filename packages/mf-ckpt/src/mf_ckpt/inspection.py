@@ -1,6 +1,8 @@
 """``info`` and ``diff``: what a checkpoint holds, and how two checkpoints differ, tensor by tensor."""
 
 import math
+import os
+from typing import Any
 
 import numpy as np
 
@@ -9,7 +11,7 @@ from mf_ckpt.store import open_checkpoint
 _CHUNK = 1 << 22  # elements compared at a time, so diff holds two chunks, not two tensors
 
 
-def info(path):
+def info(path: str | os.PathLike) -> dict[str, Any]:
     """A dict: kind, files (name, tensors, bytes), tensors (name, dtype, shape, bytes, file), totals."""
     ckpt = open_checkpoint(path)
     try:
@@ -58,7 +60,7 @@ def max_abs_diff(a, b):
     return worst
 
 
-def diff(path_a, path_b):
+def diff(path_a: str | os.PathLike, path_b: str | os.PathLike) -> list[dict[str, Any]]:
     """A list of differences: {"name", "kind": missing|extra|shape|dtype|values, "a", "b"} (values: max_abs_diff)."""
     a, b = open_checkpoint(path_a), open_checkpoint(path_b)
     out = []

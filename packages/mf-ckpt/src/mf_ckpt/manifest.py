@@ -201,7 +201,7 @@ def read_manifest(manifest):
     return block, out
 
 
-def verify(path):
+def verify(path: str | os.PathLike) -> list[str]:
     """Check the files the manifest of ``path`` names (and, for a folder, that it holds no other file); return the
     names. CheckpointError on the first difference."""
     path = Path(path)

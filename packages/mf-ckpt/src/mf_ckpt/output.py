@@ -9,11 +9,13 @@ core while it is written, see ``mf_ckpt.manifest``).
 
 import json
 import math
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mf_ckpt import direct_write
 from mf_ckpt.direct_write import DirectFile
@@ -42,7 +44,7 @@ class Spec:
     source_dtype: str | None = None
 
     @property
-    def nbytes(self):
+    def nbytes(self) -> int:
         return math.prod(self.shape) * itemsize(self.dtype)
 
 
@@ -193,7 +195,9 @@ def _concat(parts, spec):
     return np.concatenate([p.reshape(-1) for p in parts]).reshape(spec.shape)
 
 
-def save_folder(out, specs, release, *, extra=None, inputs=(), **kwargs):
+def save_folder(out: str | os.PathLike, specs: Sequence[Spec], release: Callable[[str], None], *,
+                extra: Callable[[Path], None] | None = None, inputs: Sequence[str | os.PathLike] = (),
+                **kwargs: Any) -> Stats:
     """Write a whole output folder atomically: ``extra(tmp)`` adds files (config.json), then the weights,
     then SHA256SUMS. ``inputs``: the paths read (the output may not be, contain or lie in one). Returns Stats."""
     stats = Stats()
@@ -205,7 +209,8 @@ def save_folder(out, specs, release, *, extra=None, inputs=(), **kwargs):
     return stats
 
 
-def save_file(path, specs, release, metadata=None, inputs=()):
+def save_file(path: str | os.PathLike, specs: Sequence[Spec], release: Callable[[str], None],
+              metadata: dict[str, str] | None = None, inputs: Sequence[str | os.PathLike] = ()) -> Stats:
     """Write one safetensors file (or a MindSpore ``.ckpt`` when ``path`` ends so) with ``PATH.sha256.json``
     beside it, the two published together (a commit marker: never the new file with the old manifest).
     Returns Stats."""

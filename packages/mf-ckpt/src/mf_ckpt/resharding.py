@@ -10,6 +10,7 @@ names them, each rank folder with its SHA256SUMS.json.
 """
 
 import math
+import os
 import re
 from pathlib import Path
 
@@ -137,7 +138,8 @@ def block_ranges(sources, layout, name, full, box):
     return tuple(piece for _, piece in sorted(pieces))
 
 
-def reshard(src, dst_dir, src_layout=None, dst_layout=None, prefix="checkpoint_", fmt="safetensors"):
+def reshard(src: str | os.PathLike, dst_dir: str | os.PathLike, src_layout: Layout | None = None,
+            dst_layout: Layout | None = None, prefix: str = "checkpoint_", fmt: str = "safetensors") -> Stats:
     """Rewrite the shards under ``src`` (laid out by ``src_layout``; None: one whole checkpoint) into
     ``dst_dir/rank_N`` laid out by ``dst_layout`` (None: one whole checkpoint, i.e. merge). Returns Stats."""
     src_layout = src_layout or Layout({})

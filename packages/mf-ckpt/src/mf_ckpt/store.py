@@ -6,12 +6,29 @@ PyTorch ``pytorch_model*.bin`` (``torch.load(weights_only=True)``, memory-mapped
 ``release(name)`` lets its memory go.
 """
 
+from __future__ import annotations
+
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from mf_ckpt.errors import CheckpointError
 from mf_ckpt.safetensors_io import SafetensorsFile, TensorInfo
 from mf_config import jsonio
 from mf_config.fileio import settle
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+class Reader(Protocol):
+    """A file's reader that a Checkpoint takes tensors from (safetensors, torch or MindSpore)."""
+
+    def get(self, name: str) -> np.ndarray: ...
+
+    def release(self, name: str) -> None: ...
+
+    def close(self) -> None: ...
 
 ST_INDEX = "model.safetensors.index.json"
 BIN_INDEX = "pytorch_model.bin.index.json"
@@ -21,43 +38,43 @@ MAX_INDEX = 256 << 20
 class Checkpoint:
     """Tensors by name (``infos``: name -> TensorInfo, in file order) from one or more files."""
 
-    def __init__(self, path, kind):
+    def __init__(self, path: str | os.PathLike, kind: str) -> None:
         self.path = Path(path)
         self.kind = kind
         self.infos = {}
         self._owner = {}  # name -> (reader, the name in the reader's file)
 
-    def add(self, name, info, owner, stored_name=None):
+    def add(self, name: str, info: TensorInfo, owner: Reader, stored_name: str | None = None) -> None:
         if name in self.infos:
             raise CheckpointError(f"tensor appears twice ({self.infos[name].file.name} and {info.file.name})",
                                   file=self.path, key=name)
         self.infos[name] = info
         self._owner[name] = owner, stored_name or name
 
-    def get(self, name):
+    def get(self, name: str) -> np.ndarray:
         try:
             owner, stored = self._owner[name]
         except KeyError:
             raise CheckpointError("no such tensor in the checkpoint", file=self.path, key=name) from None
         return owner.get(stored)
 
-    def release(self, name):
+    def release(self, name: str) -> None:
         owner, stored = self._owner[name]
         owner.release(stored)
 
-    def add_prefix(self, prefix):
+    def add_prefix(self, prefix: str) -> None:
         """Name every tensor ``prefix + name`` (a base model's file read as the full model's)."""
         infos, owners = self.infos, self._owner
         self.infos, self._owner = {}, {}
         for name, info in infos.items():
             self.add(prefix + name, info, *owners[name])
 
-    def close(self):
+    def close(self) -> None:
         for owner in {owner for owner, _ in self._owner.values()}:
             owner.close()
 
 
-def open_checkpoint(path):
+def open_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """A Checkpoint for a file or folder (see the module docstring)."""
     path = Path(path)
     if not path.exists():

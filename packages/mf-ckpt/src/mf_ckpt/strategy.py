@@ -11,6 +11,7 @@ MindSpore's JSON form is ``{"parallel_strategy_item": {...: {"stage": S}}, "para
 with names ``"S-name"`` in a file merged over stages (as ``mindspore.merge_pipeline_strategys`` writes).
 """
 
+import os
 from pathlib import Path
 
 from mf_ckpt.errors import CheckpointError
@@ -18,7 +19,7 @@ from mf_ckpt.layout import Layout, ParamLayout
 from mf_config import jsonio
 
 
-def load_layout(path):
+def load_layout(path: str | os.PathLike) -> Layout:
     """The Layout in a strategy file, or in all the files of a folder (one per pipeline stage)."""
     path = Path(path)
     if path.is_dir():

@@ -17,7 +17,7 @@ _CONFIG = click.argument("config", type=click.Path(dir_okay=False))
 
 
 @group(__version__, "mf-config")
-def main():
+def main() -> None:
     """MindFormers-compatible YAML task configs: show, validate, diff."""
 
 
@@ -27,7 +27,7 @@ def main():
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
 @click.option("--doc", "with_doc", is_flag=True,
               help="End each known key's line with a one-line '# ' comment saying what it means.")
-def show(config, overrides, as_json, with_doc):
+def show(config: str, overrides: tuple[str, ...], as_json: bool, with_doc: bool) -> None:
     """Print CONFIG resolved: base_config merged, anchors expanded, overrides applied.
 
     With --doc, each key of a config class (model_config, parallel_config, moe_config, pet_config) and the
@@ -55,7 +55,7 @@ def show(config, overrides, as_json, with_doc):
 @click.option("--strict", is_flag=True, help="Fail (exit 2) on warnings too.")
 @click.option("--device_num", "--device-num", type=int, default=None,
               help="Check that the parallel layout uses exactly this many devices.")
-def validate(config, overrides, strict, device_num):
+def validate(config: str, overrides: tuple[str, ...], strict: bool, device_num: int | None) -> None:
     """Check CONFIG's keys, types and rules; print findings as FILE:LINE: KEY: MESSAGE.
 
     Exit 0 when clean or only warnings (unknown keys in the file) remain, 2 on errors or, with --strict, on
@@ -82,7 +82,7 @@ def validate(config, overrides, strict, device_num):
 @_SET
 @click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON instead of text.")
 @click.pass_context
-def diff(ctx, a, b, overrides, as_json):
+def diff(ctx: click.Context, a: str, b: str, overrides: tuple[str, ...], as_json: bool) -> None:
     """The dotted keys whose values differ between A and B: missing in B, extra in B, changed.
 
     Exits 0 when A and B resolve to equal configs, 1 when they differ, 2 on a user error (as `mf-ckpt diff`).

@@ -2,7 +2,10 @@
 
 import copy
 import difflib
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -19,7 +22,7 @@ class MFConfig(dict):
     line a key came from; ``file()`` the file that was loaded.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
         object.__setattr__(self, "_sources", {})
         object.__setattr__(self, "_file", None)
@@ -65,11 +68,11 @@ class MFConfig(dict):
         object.__setattr__(copy, "_file", self._file)
         return copy
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """Plain nested dicts and lists."""
         return _unwrap(self)
 
-    def dump(self, path=None):
+    def dump(self, path: str | os.PathLike | None = None) -> str:
         """YAML text of this config; written atomically to ``path`` when given."""
         text = yaml.dump(self.to_dict(), Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
         if path is not None:
@@ -77,11 +80,11 @@ class MFConfig(dict):
                 f.write(text)
         return text
 
-    def file(self):
+    def file(self) -> str | None:
         """The path this config was loaded from, or None."""
         return self._file
 
-    def source(self, dotted):
+    def source(self, dotted: str) -> str | None:
         """``"file:line"`` where a dotted key was set, or the file alone, or None."""
         where = self.where(dotted)
         if where is None:
@@ -89,7 +92,7 @@ class MFConfig(dict):
         file, line = where
         return file if line is None else f"{file}:{line}"
 
-    def where(self, dotted, nearest=False):
+    def where(self, dotted: str, nearest: bool = False) -> tuple[str, int | None] | None:
         """``(file, line)`` where a dotted key was set (``("override", None)`` for a command-line override), or
         None when unknown. With ``nearest``, a key that no file line set (it came from an alias or an override
         of a parent) gets the place of its nearest enclosing section that has one."""
@@ -184,7 +187,7 @@ def _key_lines(node, prefix, out):
             _key_lines(item, f"{prefix}{i}.", out)
 
 
-def deep_merge(base, child):
+def deep_merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
     """``child`` over ``base``: mappings merge key by key, anything else is replaced."""
     out = dict(base)
     for k, v in child.items():
@@ -241,7 +244,7 @@ def _merge_bases(path, stack, seen):
     return deep_merge(merged, data), merged_sources
 
 
-def parse_override(text):
+def parse_override(text: str) -> tuple[list[str], Any]:
     """``"a.b.c=value"`` -> ``(["a", "b", "c"], value)`` with the value typed as YAML."""
     key, sep, raw = text.partition("=")
     key = key.strip().lstrip("-")

@@ -1,5 +1,7 @@
 """The one exception family for a user's mistake, shared by every mf package."""
 
+import os
+
 
 class MFError(Exception):
     """A user's mistake (bad file, key, value or shape).
@@ -8,7 +10,8 @@ class MFError(Exception):
     ``key`` say where; the message says what was expected.
     """
 
-    def __init__(self, message, *, file=None, key=None, line=None):
+    def __init__(self, message: str, *, file: str | os.PathLike | None = None, key: str | None = None,
+                 line: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.file = None if file is None else str(file)

@@ -1,5 +1,7 @@
 """Model, MoE and parallel configs with MindFormers' field names (pure data, no mindspore)."""
 
+from typing import Any
+
 from mf_config.errors import ConfigError
 from mf_config.fields import Field, dtype, non_negative, positive, probability
 from mf_config.pet_config import LoraConfig
@@ -38,7 +40,7 @@ class ParallelConfig(PretrainedConfig):
                                  doc="of the context_parallel ways, how many use Ulysses (all-to-all) attention")
     mem_coeff = Field(float, 0.1, doc="MindFormers: memory coefficient of its parallel layout (read, not used by mf)")
 
-    def validate(self):
+    def validate(self) -> None:
         if self.micro_batch_num < self.pipeline_stage:
             raise ConfigError(f"micro_batch_num ({self.micro_batch_num}) must be at least pipeline_stage "
                               f"({self.pipeline_stage})", key="micro_batch_num")
@@ -47,11 +49,12 @@ class ParallelConfig(PretrainedConfig):
                               f"({self.data_parallel})", key="expert_parallel")
 
     @property
-    def device_num(self):
+    def device_num(self) -> int:
         """data_parallel x model_parallel x context_parallel x pipeline_stage."""
         return self.data_parallel * self.model_parallel * self.context_parallel * self.pipeline_stage
 
-    def check(self, device_num=None, num_layers=None, num_heads=None, n_kv_heads=None, expert_num=None):
+    def check(self, device_num: int | None = None, num_layers: int | None = None, num_heads: int | None = None,
+              n_kv_heads: int | None = None, expert_num: int | None = None) -> None:
         """The rules that tie the layout to a device count and a model; ConfigError on the first broken."""
         if device_num is not None and self.device_num != device_num:
             raise ConfigError(f"data_parallel x model_parallel x context_parallel x pipeline_stage = "
@@ -120,7 +123,7 @@ class MoEConfig(PretrainedConfig):
                                   doc="multiplier on the routed experts' combined output (HF routed_scaling_factor)")
     z_loss_factor = Field(float, 0.0, doc="weight of the router z-loss (penalises large router logits); 0: off")
 
-    def validate(self):
+    def validate(self) -> None:
         if self.num_experts_chosen > self.expert_num:
             raise ConfigError(f"num_experts_chosen ({self.num_experts_chosen}) exceeds expert_num "
                               f"({self.expert_num})", key="num_experts_chosen")
@@ -207,14 +210,14 @@ class CausalLMConfig(PretrainedConfig):
     moe_config = Field(MoEConfig, None, doc="mixture-of-experts settings (top-level moe_config in a task YAML)")
     pet_config = Field(LoraConfig, None, doc="LoRA (mf_config.pet_config.LoraConfig); null: none")
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if self.parallel_config is None:
             object.__setattr__(self, "parallel_config", ParallelConfig())
         if self.moe_config is None:
             object.__setattr__(self, "moe_config", MoEConfig())
 
-    def validate(self):
+    def validate(self) -> None:
         if self.hidden_size % self.num_heads:
             raise ConfigError(f"hidden_size ({self.hidden_size}) is not divisible by num_heads ({self.num_heads})",
                               key="hidden_size")
@@ -224,10 +227,10 @@ class CausalLMConfig(PretrainedConfig):
                 raise ConfigError(f"{value} is outside the vocabulary (vocab_size {self.vocab_size})", key=key)
 
     @property
-    def head_dim(self):
+    def head_dim(self) -> int:
         return self.hidden_size // self.num_heads
 
-    def check_parallel(self, device_num=None):
+    def check_parallel(self, device_num: int | None = None) -> None:
         """The parallel layout's rules against this model (see ParallelConfig.check)."""
         self.parallel_config.check(device_num=device_num, num_layers=self.num_layers, num_heads=self.num_heads,
                                    n_kv_heads=getattr(self, "n_kv_heads", None) or self.num_heads,
@@ -272,7 +275,7 @@ class LlamaConfig(CausalLMConfig):
     compute_in_2d = Field(bool, False, doc="MindFormers 0.x switch; no effect")
     use_past_shard = Field(bool, False, doc="MindFormers 0.x switch; no effect")
 
-    def validate(self):
+    def validate(self) -> None:
         super().validate()
         kv = self.n_kv_heads or self.num_heads
         if self.num_heads % kv:
@@ -280,12 +283,12 @@ class LlamaConfig(CausalLMConfig):
         check_rope_scaling(self.extend_method, self.scaling_factor)
 
     @property
-    def kv_heads(self):
+    def kv_heads(self) -> int:
         """n_kv_heads, or num_heads when it is not set (multi-head attention)."""
         return self.n_kv_heads or self.num_heads
 
     @property
-    def ffn_hidden_size(self):
+    def ffn_hidden_size(self) -> int:
         """intermediate_size, or MindFormers' rule (LlamaFeedForward) from multiple_of and ffn_dim_multiplier:
         ``int(2/3 * int((ffn_dim_multiplier + 0.01) * 4 * hidden))`` rounded up to ``multiple_of``. The 0.01 is
         MindFormers': with it Llama 2 70B's and Llama 3 70B's YAMLs (1.3, 256) give their checkpoints' 28672."""
@@ -298,7 +301,7 @@ class LlamaConfig(CausalLMConfig):
         return self.multiple_of * ((hidden + self.multiple_of - 1) // self.multiple_of)
 
     @property
-    def is_moe(self):
+    def is_moe(self) -> bool:
         return self.moe_config.expert_num > 1
 
 
@@ -314,7 +317,7 @@ class MixtralConfig(LlamaConfig):
     intermediate_size = Field(int, 14336, check=positive, doc="FFN width of each expert (HF intermediate_size)")
     theta = Field(float, 1000000.0, check=positive, doc="RoPE base frequency (HF rope_theta)")
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("moe_config", MoEConfig(expert_num=8, num_experts_chosen=2))
         super().__init__(**kwargs)
 
@@ -348,7 +351,7 @@ class GPT2Config(CausalLMConfig):
     tie_word_embeddings = Field(bool, True, doc="the output head shares the word embedding's weight (GPT-2: always)")
 
     @property
-    def ffn_hidden_size(self):
+    def ffn_hidden_size(self) -> int:
         return self.expand_ratio * self.hidden_size
 
 
@@ -378,7 +381,7 @@ class BloomConfig(CausalLMConfig):
     tie_word_embeddings = Field(bool, True, doc="the output head shares the word embedding's weight (Bloom: always)")
 
     @property
-    def ffn_hidden_size(self):
+    def ffn_hidden_size(self) -> int:
         return self.expand_ratio * self.hidden_size
 
 

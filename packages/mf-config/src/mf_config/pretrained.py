@@ -1,7 +1,12 @@
 """``PretrainedConfig``: a config object made of typed fields, with extra keys kept."""
 
+from __future__ import annotations
+
 import json
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from mf_config.fields import Field
 from mf_config.fileio import atomic_write
@@ -28,7 +33,7 @@ class PretrainedConfig:
                     fields[name] = value
         cls.fields = fields
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.pop("type", None)
         for name, field in self.fields.items():
             value = kwargs.pop(name) if name in kwargs else field.default_value()
@@ -54,10 +59,10 @@ class PretrainedConfig:
             self._extra.add(name)
         object.__setattr__(self, name, value)
 
-    def validate(self):
+    def validate(self) -> None:
         """Check relations between fields; raise ConfigError naming the key. Subclasses extend it."""
 
-    def extra_keys(self):
+    def extra_keys(self) -> list[str]:
         """Keys this class does not declare, kept as given."""
         return sorted(self._extra)
 
@@ -67,7 +72,7 @@ class PretrainedConfig:
     def __repr__(self):
         return f"{type(self).__name__}({json.dumps(self.to_dict(), default=str)})"
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """Every field and extra key, nested configs as dicts; ``type`` names the class."""
         out = {"type": type(self).__name__}
         for name in [*self.fields, *sorted(self._extra)]:
@@ -76,22 +81,22 @@ class PretrainedConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data, **overrides):
+    def from_dict(cls, data: Mapping[str, Any], **overrides: Any) -> PretrainedConfig:
         return cls(**{**dict(data), **overrides})
 
     @classmethod
-    def from_yaml(cls, path, overrides=()):
+    def from_yaml(cls, path: str | os.PathLike, overrides: Sequence[str] = ()) -> PretrainedConfig:
         """From a MindFormers task YAML (``model.model_config`` plus the top-level ``parallel_config`` and
         ``moe_config``) or from a YAML of this config's keys alone."""
         return config_as(config_from_yaml(path, overrides, default_type=cls.__name__)[0], cls, path)
 
     @classmethod
-    def from_pretrained(cls, path):
+    def from_pretrained(cls, path: str | os.PathLike) -> PretrainedConfig:
         """From anything ``mf_config.sources.identify`` reads: a folder holding ``config.json`` (ours or a
         Hugging Face one), a JSON file, a YAML, or weights beside a config.json."""
         return config_as(identify(path, default_type=cls.__name__).config, cls, path)
 
-    def save_pretrained(self, directory):
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
         """Write ``config.json`` (our field names) into ``directory``; returns its path."""
         path = Path(directory) / CONFIG_NAME
         with atomic_write(path) as f:

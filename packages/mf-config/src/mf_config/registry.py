@@ -14,9 +14,12 @@ warning saying so), any other is an error asking for ``--register_path``.
 import importlib
 import importlib.util
 import logging
+import os
 import sys
+from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 from mf_config.config import did_you_mean
 from mf_config.errors import ConfigError
@@ -42,7 +45,7 @@ def _check_kind(kind):
         raise ConfigError(f"unknown registry kind '{kind}'; known: {', '.join(KINDS)}")
 
 
-def register(kind, name=None):
+def register(kind: str, name: str | None = None) -> Callable[[type], type]:
     """Class decorator: ``@register("model")`` makes the class buildable as ``type: ClassName``."""
     _check_kind(kind)
 
@@ -155,7 +158,8 @@ def auto_register_sections(cfg, register_path=None) -> list:
     return imported
 
 
-def build(section, kind, register_path=None, **defaults):
+def build(section: Mapping[str, Any] | None, kind: str, register_path: str | os.PathLike | None = None,
+          **defaults: Any) -> Any:
     """Instantiate the class that ``section["type"]`` names; the section's other keys are its kwargs.
 
     ``defaults`` are passed unless the section sets them. ``auto_register: module.Class`` imports

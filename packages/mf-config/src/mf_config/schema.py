@@ -5,9 +5,12 @@ or ``ModelConfigSection`` (whose keys are those of the config class its ``type``
 Unknown keys are warnings with a "did you mean"; wrong types and broken rules are errors.
 """
 
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from mf_config.config import did_you_mean, parse_override
+from mf_config.config import MFConfig, did_you_mean, parse_override
 from mf_config.config import load_config as read_config
 from mf_config.errors import ConfigError
 from mf_config.fields import Field, FieldError, non_negative, positive
@@ -163,7 +166,8 @@ def validate(cfg, device_num=None):
     return findings
 
 
-def load_config(path, overrides=(), new_keys=False):
+def load_config(path: str | os.PathLike, overrides: Sequence[str] | Mapping[str, Any] = (),
+                new_keys: bool = False) -> MFConfig:
     """A MindFormers task YAML loaded as :func:`mf_config.config.load_config` does (``mf_config.load_config``);
     in a task YAML, an override of a key that no section has is a ConfigError naming the nearest known key (a
     typo on a command line is never silently added). ``new_keys=True`` adds such keys (a user's own sections)."""

@@ -11,6 +11,7 @@
   given (``config=``: a MindFormers checkpoint plus its task YAML) or the ``config.json`` beside it.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ class ModelSource:
         return family_of(self.config)
 
 
-def identify(path: str | Path, config: str | Path | None = None, overrides=(),
+def identify(path: str | Path, config: str | Path | None = None, overrides: Sequence[str] | Mapping[str, Any] = (),
              default_type: str | None = None) -> ModelSource:
     """What ``path`` holds (see the module docstring). ``config``: the config of weights at ``path`` (a task
     YAML, a config.json or a folder holding one). ``overrides``: dotted ``KEY=VALUE`` for a YAML, ``KEY=VALUE``
@@ -84,7 +85,8 @@ def identify(path: str | Path, config: str | Path | None = None, overrides=(),
                       "or a model folder", file=path)
 
 
-def load_model_config(path: str | Path, overrides=(), default_type: str | None = None) -> Any:
+def load_model_config(path: str | Path, overrides: Sequence[str] | Mapping[str, Any] = (),
+                      default_type: str | None = None) -> Any:
     """The model config of a task YAML, a config.json (ours or HF's), a model folder or weights beside one."""
     return identify(path, overrides=overrides, default_type=default_type).config
 

@@ -8,6 +8,6 @@ OPTIMIZER_NAMES = {"global_step", "learning_rate", "beta1_power", "beta2_power",
                    "loss_scale", "scale_sense", "current_iterator_step", "last_overflow_iterator_step", "stat"}
 
 
-def is_optimizer_state(name):
+def is_optimizer_state(name: str) -> bool:
     """True for optimizer moments, accumulators and step counters (``adam_m.x``, ``global_step``, ...)."""
     return name in OPTIMIZER_NAMES or name.split(".", 1)[0] in OPTIMIZER_PREFIXES

@@ -1,6 +1,9 @@
 """Alpaca records to the multi-turn conversation layout (MindFormers' ``alpaca_converter.py``, no fschat)."""
 
 import json
+import os
+from collections.abc import Mapping
+from typing import Any
 
 from mf_config.fileio import atomic_write
 from mf_data.textio import BadCounter, read_json_records
@@ -36,7 +39,7 @@ def alpaca_prompt(record):
     return template.format_map(fields)
 
 
-def to_conversation(record, number):
+def to_conversation(record: Mapping[str, str], number: int) -> dict[str, Any]:
     """``{"id": str(number), "conversations": [human prompt, gpt output]}``."""
     return {
         "id": str(number),
@@ -47,7 +50,8 @@ def to_conversation(record, number):
     }
 
 
-def convert_file(data_path, output_path, skip_bad=False):
+def convert_file(data_path: str | os.PathLike, output_path: str | os.PathLike,
+                 skip_bad: bool = False) -> dict[str, int]:
     """Convert an alpaca JSON file to a conversation JSON file (written atomically); returns counts."""
     counter = BadCounter(skip_bad)
     records = read_json_records(data_path, ALPACA_KEYS, counter, alpaca_problem)

@@ -7,7 +7,7 @@ from mf_data import __version__
 
 
 @group(__version__, "mf-data")
-def main():
+def main() -> None:
     """Alpaca/WikiText preprocessing to MindRecord and an indexed format; training datasets."""
 
 
@@ -17,7 +17,7 @@ def main():
 @click.option("--output", "--output_path", "output_path", required=True, type=click.Path(dir_okay=False),
               help="Conversation JSON to write (alpaca_converter.py's --output_path).")
 @click.option("--skip_bad", is_flag=True, help="Count and skip malformed records instead of stopping.")
-def alpaca_to_conversation(data_path, output_path, skip_bad):
+def alpaca_to_conversation(data_path: str, output_path: str, skip_bad: bool) -> None:
     """Alpaca records to the {"id", "conversations": [human, gpt]} layout (alpaca_converter.py).
 
     \b
@@ -63,9 +63,12 @@ def alpaca_to_conversation(data_path, output_path, skip_bad):
 @click.option("--exact_length", is_flag=True, help="Records of seq_length tokens (GPT-2 script) instead of +1.")
 @click.option("--skip_bad", is_flag=True, help="Count and skip malformed records or lines instead of stopping.")
 @click.option("--no_progress", is_flag=True, help="No progress bar.")
-def preprocess(dataset_type, input_glob, tokenizer, model_file, seq_length, max_length, output_file, fmt, workers,
-               engine, address, num_splits, data_columns, bos_token_id, eos_token_id, pad_token_id, ignore_token_id,
-               overrides, exact_length, skip_bad, no_progress):
+def preprocess(dataset_type: str, input_glob: str, tokenizer: str | None, model_file: str | None,
+               seq_length: int | None, max_length: int | None, output_file: str, fmt: str, workers: int,
+               engine: str | None, address: str | None, num_splits: int, data_columns: str | None,
+               bos_token_id: int | None, eos_token_id: int | None, pad_token_id: int | None,
+               ignore_token_id: int | None, overrides: tuple[str, ...], exact_length: bool, skip_bad: bool,
+               no_progress: bool) -> None:
     """Tokenize wiki/qa/alpaca text into MindRecord or the indexed format; prints a summary line.
 
     MindFormers' scripts' spellings work too: --input_glob, --output_file, --input_file, --model_file
@@ -103,7 +106,7 @@ def preprocess(dataset_type, input_glob, tokenizer, model_file, seq_length, max_
 @click.option("--tokenizer", "--vocab_file", "tokenizer", default=None,
               help="Tokenizer to decode records (default: the one an indexed dataset names).")
 @click.option("--show", default=2, show_default=True, type=int, help="Records to decode.")
-def inspect(path, tokenizer, show):
+def inspect(path: str, tokenizer: str | None, show: int) -> None:
     """Record count, columns, dtypes, length statistics and the first records decoded.
 
     \b

@@ -6,6 +6,8 @@
 
 import functools
 import os
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +47,8 @@ def _indexed_source(cfg):
     return None
 
 
-def numpy_batches(dataset_config=None, *, skip_steps=0, **kwargs):
+def numpy_batches(dataset_config: Mapping[str, Any] | None = None, *, skip_steps: int = 0,
+                  **kwargs: Any) -> Iterator[dict[str, np.ndarray]]:
     """Batches (dicts of int32 arrays) of an indexed dataset, exactly as :class:`CausalLanguageModelDataset`
     gives them, without MindSpore."""
     cfg = read_loader_config(dataset_config, kwargs)

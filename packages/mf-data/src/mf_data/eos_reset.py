@@ -7,7 +7,7 @@ EOS and an ``attention_mask`` (``seq_length x seq_length``, causal) that keeps e
 import numpy as np
 
 
-def eos_reset_batch(input_ids, eos_token_id):
+def eos_reset_batch(input_ids: np.ndarray, eos_token_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(input_ids, position_id, attention_mask)`` of a batch, as int32 arrays."""
     input_ids = np.asarray(input_ids)
     batch, width = input_ids.shape

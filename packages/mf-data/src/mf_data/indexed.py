@@ -12,8 +12,11 @@ Record ``i`` is ``tokens[offsets[i]:offsets[i + 1]]``. Readers pad it to ``seq_l
 """
 
 import json
+import os
 import struct
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +55,8 @@ def is_indexed(path):
 class IndexedWriter:
     """Writes an indexed dataset folder; it appears under its name only when :meth:`close` runs in ``with``."""
 
-    def __init__(self, path, header, inputs=()):
+    def __init__(self, path: str | os.PathLike, header: Mapping[str, Any],
+                 inputs: Sequence[str | os.PathLike] = ()) -> None:
         self.path = Path(path)
         self.header = dict(header)
         self.dtype = np.uint16 if self.header["vocab_size"] <= 65536 else np.int32
@@ -68,7 +72,7 @@ class IndexedWriter:
         self._mask = open(self._dir / LOSS_MASK, "wb") if self.header["loss_mask"] else None
         return self
 
-    def add(self, lengths, tokens, mask):
+    def add(self, lengths: np.ndarray, tokens: np.ndarray, mask: np.ndarray | None) -> None:
         """Append records given as lengths, tokens end to end and (with labels) the learned mask."""
         self._tokens.write(tokens.astype(self.dtype, copy=False).tobytes())
         if self._mask is not None:
@@ -120,7 +124,7 @@ def read_header(path):
 class IndexedDataset:
     """Random access to the records of an indexed dataset folder, by memory map (no MindSpore)."""
 
-    def __init__(self, path):
+    def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self.header, pos = read_header(self.path)
         n, total = int(self.header["num_records"]), int(self.header["num_tokens"])
@@ -140,11 +144,11 @@ class IndexedDataset:
     def __len__(self):
         return len(self.offsets) - 1
 
-    def lengths(self):
+    def lengths(self) -> np.ndarray:
         """Record lengths before padding."""
         return np.diff(self.offsets)
 
-    def document(self, i):
+    def document(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
         """``(tokens, learned_mask or None)`` of record ``i``, unpadded."""
         a, b = int(self.offsets[i]), int(self.offsets[i + 1])
         return self.tokens[a:b], None if self.loss_mask is None else self.loss_mask[a:b]

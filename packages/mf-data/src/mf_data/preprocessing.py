@@ -5,11 +5,16 @@ order), the main process packs (wiki) and writes, so the output does not depend 
 MindRecord is written by a forked writer process fed in order (:mod:`mf_data.child_writer`).
 """
 
+from __future__ import annotations
+
 import dataclasses
 import glob
 import multiprocessing
+import os
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -24,6 +29,9 @@ from mf_data.indexed import IndexedWriter
 from mf_data.mindrecord import MindRecordWriter, require_mindspore
 from mf_data.textio import BadCounter, read_json_records, read_lines
 from mf_data.wiki import raw_articles
+
+if TYPE_CHECKING:
+    from mf_tokenizers import PreTrainedTokenizerBase
 
 DATASET_TYPES = ("wiki", "qa", "alpaca")
 FORMATS = ("mindrecord", "indexed")
@@ -43,7 +51,7 @@ class Summary:
     leftover_tokens: int = 0
     seconds: float = 0.0
 
-    def line(self):
+    def line(self) -> str:
         rate = self.records / self.seconds if self.seconds else 0.0
         return (f"{self.records} records, {self.tokens} tokens, {self.truncated} truncated, {self.dropped} dropped, "
                 f"{self.bad} bad skipped, {self.leftover_tokens} leftover tokens, {self.seconds:.2f} s, "
@@ -106,9 +114,12 @@ class _Packer:
         return np.full(n, self.length, dtype=np.int64), stream[:n * self.length]
 
 
-def preprocess(dataset_type, input_glob, tokenizer, seq_length, output_file, *, fmt="mindrecord", workers=1,
-               num_splits=1, columns=None, special_ids=None, skip_bad=False, exact_length=False, chunk_size=256,
-               progress=True, overrides=(), engine=None, address=None):
+def preprocess(dataset_type: str, input_glob: str | os.PathLike, tokenizer: str | os.PathLike | PreTrainedTokenizerBase,
+               seq_length: int, output_file: str | os.PathLike, *, fmt: str = "mindrecord", workers: int = 1,
+               num_splits: int = 1, columns: Sequence[str] | None = None,
+               special_ids: Mapping[str, int | None] | None = None, skip_bad: bool = False,
+               exact_length: bool = False, chunk_size: int = 256, progress: bool = True,
+               overrides: Sequence[str] = (), engine: str | None = None, address: str | None = None) -> Summary:
     """Preprocess text into a dataset; returns a :class:`Summary`.
 
     ``tokenizer`` is a path or YAML for ``mf_tokenizers.AutoTokenizer`` or a tokenizer object; ``overrides``

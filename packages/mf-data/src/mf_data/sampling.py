@@ -28,8 +28,9 @@ def rank_share(order, rank_id, device_num, equal):
     return share[:len(order) // device_num] if equal else share
 
 
-def sample_plan(num_records, *, batch_size, drop_remainder=True, shuffle=True, seed=0, epochs=1, rank_id=0,
-                device_num=1, skip_steps=0):
+def sample_plan(num_records: int, *, batch_size: int, drop_remainder: bool = True, shuffle: bool = True,
+                seed: int = 0, epochs: int = 1, rank_id: int = 0, device_num: int = 1,
+                skip_steps: int = 0) -> list[np.ndarray]:
     """Record indices this rank reads, one array per epoch, for ``epochs`` epochs, from step ``skip_steps``.
 
     Epochs are batched apart (without ``drop_remainder`` an epoch's last batch may be short), so a step is

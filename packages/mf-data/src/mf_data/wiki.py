@@ -6,6 +6,7 @@ Unlike the script, the last article is kept and articles are kept apart (each en
 """
 
 import re
+from collections.abc import Iterable, Iterator
 
 _SUBS = [
     (re.compile(r"\(\s*([^\)]*?)\s*\)"), r"(\1)"),
@@ -16,7 +17,7 @@ _SUBS = [
 ]
 
 
-def wikitext_clean(string):
+def wikitext_clean(string: str) -> str:
     """The GPT-2 script's ``wikitext_clean``: detokenize `` @-@ ``, punctuation, brackets, quotes."""
     # contractions
     string = string.replace("s '", "s'")
@@ -85,6 +86,6 @@ def article_text(sections):
     return "\n".join(" ".join(wikitext_clean(line) for line in passage) for passage in sections)
 
 
-def articles(lines):
+def articles(lines: Iterable[tuple[int, str]]) -> Iterator[str]:
     """Clean article texts from ``(line_number, text)`` pairs of a WikiText file."""
     return map(article_text, raw_articles(lines))

@@ -1,6 +1,7 @@
 """The `mf-generate` command: ``run`` (``run_mindformer.py --run_mode predict``) and ``chat``."""
 
 import functools
+from typing import Any
 
 import click
 
@@ -12,7 +13,7 @@ TEMPLATES = ("alpaca", "llama3", "tokenizer")
 
 
 @group(__version__, "mf-generate")
-def main():
+def main() -> None:
     """generate() with KV cache, sampling, streaming, pipelines; `mf-generate run`."""
 
 
@@ -80,7 +81,8 @@ def _setup(kwargs, check=None):
 @click.option("--output", type=click.Path(dir_okay=False), default=None,
               help="Also write FILE.jsonl: prompt, completion, their ids and token counts, one line a prompt.")
 @click.argument("texts", nargs=-1)
-def run(predict_data, predict_file, predict_batch_size, stream, output, texts, **kwargs):
+def run(predict_data: tuple[str, ...], predict_file: str | None, predict_batch_size: int | None, stream: bool,
+        output: str | None, texts: tuple[str, ...], **kwargs: Any) -> None:
     """Generate text for prompts (run_mindformer.py --run_mode predict): each prompt, a `--- completion ---`
     line, its completion; a summary with exact token counts and tokens/s on stderr.
 
@@ -117,7 +119,7 @@ def run(predict_data, predict_file, predict_batch_size, stream, output, texts, *
 @click.option("--chat_template", type=click.Choice(TEMPLATES), default="tokenizer", show_default=True,
               help="Prompt format: alpaca, llama3, or the tokenizer's own template.")
 @click.option("--system", help="A system message that opens the conversation.")
-def chat(chat_template, system, **kwargs):
+def chat(chat_template: str, system: str | None, **kwargs: Any) -> None:
     """Talk to a model: each line you type is a user turn; /clear forgets the history, /exit (or EOF) quits.
 
     The oldest exchanges are dropped when the conversation outgrows the model's seq_length. A tokenizer without

@@ -8,10 +8,17 @@ gives the same tokens as recomputing, so it is on unless a call turns it off (Mi
 model config because its networks are built with or without the cache).
 """
 
+from __future__ import annotations
+
 import copy
 import numbers
+from typing import TYPE_CHECKING, Any
 
 from mf_generate.errors import GenerationError
+
+if TYPE_CHECKING:
+    from mf_config import PretrainedConfig
+    from mf_models import CausalLM
 
 DEFAULTS = {
     "max_length": 20,
@@ -49,7 +56,7 @@ class GenerationConfig:
     keys and values out of range raise :class:`GenerationError` naming the key.
     """
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         if "max_decode_length" in kwargs:
             kwargs.setdefault("max_length", kwargs.pop("max_decode_length"))
         unknown = sorted(set(kwargs) - set(DEFAULTS))
@@ -64,7 +71,7 @@ class GenerationConfig:
         self.validate()
 
     @classmethod
-    def from_model_config(cls, model_config, **overrides):
+    def from_model_config(cls, model_config: PretrainedConfig, **overrides: Any) -> GenerationConfig:
         """Defaults from a model config (``max_decode_length``, ``top_k``, ``top_p``, ``do_sample``,
         ``repetition_penalty``, special ids), then ``overrides`` (``None`` values ignored)."""
         values = {"max_length": getattr(model_config, "max_decode_length", DEFAULTS["max_length"])}
@@ -75,7 +82,7 @@ class GenerationConfig:
         return cls(**{**values, **{k: v for k, v in overrides.items() if v is not None}})
 
     @classmethod
-    def from_model(cls, model, **overrides):
+    def from_model(cls, model: CausalLM, **overrides: Any) -> GenerationConfig:
         """The defaults of a loaded network: its folder's ``generation_config.json`` (``model.generation_config``,
         Hugging Face's file: keys it lacks take the defaults above, as transformers and MindFormers read it; the
         special ids the model config's), else ``from_model_config``; then ``overrides`` (``None`` ignored).
@@ -92,7 +99,7 @@ class GenerationConfig:
         config.source = "generation_config.json"
         return config
 
-    def describe(self):
+    def describe(self) -> str:
         """The decoding settings in one line (what ``mf-generate run`` prints)."""
         how = (f"sampling (top_k {self.top_k}, top_p {self.top_p}, temperature {self.temperature}, seed "
                f"{self.seed})" if self.do_sample else "greedy")
@@ -101,14 +108,14 @@ class GenerationConfig:
         return (f"decoding: {how}, {limit}, repetition_penalty {self.repetition_penalty}, eos_token_id "
                 f"{self.eos_token_id}, use_past {self.use_past} (defaults from {self.source})")
 
-    def update(self, **kwargs):
+    def update(self, **kwargs: Any) -> GenerationConfig:
         """A copy with ``kwargs`` replacing settings (``None`` values are ignored, as click passes unset flags)."""
         values = {**self.to_dict(), **{k: v for k, v in kwargs.items() if v is not None}}
         config = GenerationConfig(**values)
         config.source = self.source
         return config
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {key: copy.deepcopy(getattr(self, key)) for key in DEFAULTS}
 
     def __repr__(self):
@@ -117,7 +124,7 @@ class GenerationConfig:
     def __eq__(self, other):
         return isinstance(other, GenerationConfig) and self.to_dict() == other.to_dict()
 
-    def validate(self):
+    def validate(self) -> None:
         """Raise GenerationError for a value out of range (checked before any compute)."""
         for key in _INTS:
             value = getattr(self, key)
@@ -144,13 +151,13 @@ class GenerationConfig:
             if not isinstance(s, str) or not s:
                 raise GenerationError(f"stop strings must be non-empty strings, got {s!r}", key="stop_strings")
 
-    def max_new_for(self, prompt_length):
+    def max_new_for(self, prompt_length: int) -> int:
         """How many tokens a row with a prompt of ``prompt_length`` tokens may add (before the model's limit)."""
         if self.max_new_tokens is not None:
             return self.max_new_tokens
         return max(self.max_length - prompt_length, 0)
 
-    def min_new_for(self, prompt_length):
+    def min_new_for(self, prompt_length: int) -> int:
         """How many tokens a row must add before an eos token may end it."""
         if self.min_new_tokens is not None:
             return self.min_new_tokens

@@ -6,8 +6,12 @@ it every step recomputes all positions of a fixed-size window (one graph; kept f
 on their own (eos, stop string, budget); a finished row is carried as padding until the batch is done.
 """
 
+from __future__ import annotations
+
 import logging
 import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +20,11 @@ from mf_generate.errors import GenerationError
 from mf_generate.logits import Sampler
 from mf_generate.prompts import as_prompts, check_prompts
 from mf_generate.stopping import Row, StopChecker
+
+if TYPE_CHECKING:
+    from mf_generate.streamers import BaseStreamer
+    from mf_models import CausalLM
+    from mf_tokenizers import PreTrainedTokenizerBase
 
 logger = logging.getLogger("mf_generate")
 CACHE_BUCKET = 64   # the cache length is rounded up to this, so nearby lengths share compiled graphs
@@ -32,8 +41,11 @@ def resolve_config(model, generation_config=None, **kwargs):
     return generation_config.update(**kwargs)
 
 
-def generate(model, input_ids, generation_config=None, streamer=None, tokenizer=None, attention_mask=None,
-             timing=None, **kwargs):
+def generate(model: CausalLM, input_ids: Sequence[Sequence[int]] | Sequence[int] | np.ndarray | Mapping[str, Any],
+             generation_config: GenerationConfig | None = None, streamer: BaseStreamer | None = None,
+             tokenizer: PreTrainedTokenizerBase | None = None,
+             attention_mask: Sequence[Sequence[int]] | np.ndarray | None = None, timing: dict[str, Any] | None = None,
+             **kwargs: Any) -> list[list[int]]:
     """Generate from ``model`` (an mf-models causal LM); returns one list of ids per row, the prompt
     followed by what was generated (the final eos included), as MindFormers' ``generate``.
 

@@ -5,13 +5,23 @@
     # [{'text_generation_text': ['I love Beijing, because ...']}]
 """
 
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mf_config.registry import register
 from mf_generate.config import GenerationConfig
 from mf_generate.errors import GenerationError
 from mf_generate.generate import generate
 from mf_generate.prompts import as_prompts, check_prompts
+
+if TYPE_CHECKING:
+    from mf_generate.streamers import BaseStreamer
+    from mf_models import CausalLM
+    from mf_tokenizers import PreTrainedTokenizerBase
 
 TASKS = ("text_generation", "text-generation")
 
@@ -25,13 +35,14 @@ class TextGenerationPipeline:
     every call; a call's own kwargs win. Unknown generation options raise before any compute.
     """
 
-    def __init__(self, model, tokenizer, batch_size=None, **gen_kwargs):
+    def __init__(self, model: CausalLM, tokenizer: PreTrainedTokenizerBase, batch_size: int | None = None,
+                 **gen_kwargs: Any) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.batch_size = batch_size or getattr(model.config, "batch_size", 1) or 1
         self.generation_config = GenerationConfig.from_model(model, **gen_kwargs)
 
-    def check(self, inputs, **gen_kwargs):
+    def check(self, inputs: str | Iterable[str], **gen_kwargs: Any) -> None:
         """GenerationError for inputs ``__call__`` would refuse (empty, too long, ids outside the vocabulary),
         before anything runs."""
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
@@ -45,7 +56,8 @@ class TextGenerationPipeline:
         pairs = self.generate_ids(inputs, streamer=streamer, timing=timing, **gen_kwargs)
         return [{"text_generation_text": [self.tokenizer.decode(out, skip_special_tokens=True)]} for _, out in pairs]
 
-    def generate_ids(self, inputs, streamer=None, timing=None, **gen_kwargs):
+    def generate_ids(self, inputs: str | Iterable[str], streamer: BaseStreamer | None = None,
+                     timing: dict[str, Any] | None = None, **gen_kwargs: Any) -> list[tuple[list[int], list[int]]]:
         """``(prompt ids, prompt + generated ids)`` per input string, in order: the exact token counts."""
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
         if not texts or not all(isinstance(t, str) for t in texts):
@@ -63,7 +75,9 @@ class TextGenerationPipeline:
         return list(zip(ids, outputs))
 
 
-def pipeline(task="text_generation", model=None, tokenizer=None, **kwargs):
+def pipeline(task: str = "text_generation", model: CausalLM | str | os.PathLike | None = None,
+             tokenizer: PreTrainedTokenizerBase | str | os.PathLike | None = None,
+             **kwargs: Any) -> TextGenerationPipeline:
     """MindFormers' ``pipeline``: ``model`` a loaded network or a model folder (ours or Hugging Face's, with its
     tokenizer files), ``tokenizer`` a tokenizer or a path (default: the model folder's); ``kwargs`` are
     ``batch_size`` and generation options."""

@@ -6,9 +6,16 @@ comes out whole, once its last byte has arrived: text that ends in an incomplete
 is held back until it completes.
 """
 
+from __future__ import annotations
+
 import queue
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from mf_tokenizers import PreTrainedTokenizerBase
 
 REPLACEMENT = "\ufffd"
 
@@ -16,10 +23,10 @@ REPLACEMENT = "\ufffd"
 class BaseStreamer:
     """What ``generate`` calls: ``put(token_ids)`` with the prompt first, then each new token; ``end()``."""
 
-    def put(self, value):
+    def put(self, value: np.ndarray | Sequence[int] | int) -> None:
         raise NotImplementedError
 
-    def end(self):
+    def end(self) -> None:
         raise NotImplementedError
 
 
@@ -30,7 +37,7 @@ class TextStreamer(BaseStreamer):
     (e.g. ``skip_special_tokens=True``).
     """
 
-    def __init__(self, tokenizer, skip_prompt=False, **decode_kwargs):
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, skip_prompt: bool = False, **decode_kwargs: Any) -> None:
         self.tokenizer = tokenizer
         self.skip_prompt = skip_prompt
         self.decode_kwargs = decode_kwargs
@@ -38,7 +45,7 @@ class TextStreamer(BaseStreamer):
         self.printed = 0
         self.next_is_prompt = True
 
-    def put(self, value):
+    def put(self, value: np.ndarray | Sequence[int] | int) -> None:
         ids = np.asarray(value).reshape(-1).tolist()
         if self.skip_prompt and self.next_is_prompt:
             self.next_is_prompt = False
@@ -51,13 +58,13 @@ class TextStreamer(BaseStreamer):
             self.on_text(text[self.printed:stable])
             self.printed = stable
 
-    def end(self):
+    def end(self) -> None:
         """Flush what is left (an incomplete last character is printed as it decodes) and start over."""
         text = self.tokenizer.decode(self.tokens, **self.decode_kwargs) if self.tokens else ""
         self.on_text(text[self.printed:], stream_end=True)
         self.tokens, self.printed, self.next_is_prompt = [], 0, True
 
-    def on_text(self, text, stream_end=False):
+    def on_text(self, text: str, stream_end: bool = False) -> None:
         """Print ``text`` (override to send it elsewhere)."""
         print(text, end="" if not stream_end else "\n", flush=True)
 
@@ -66,13 +73,14 @@ class TextIteratorStreamer(TextStreamer):
     """A ``TextStreamer`` to iterate over from another thread: ``for text in streamer: ...``;
     ``timeout`` (seconds) bounds each wait for the next piece (``queue.Empty`` when it passes)."""
 
-    def __init__(self, tokenizer, skip_prompt=False, timeout=None, **decode_kwargs):
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, skip_prompt: bool = False, timeout: float | None = None,
+                 **decode_kwargs: Any) -> None:
         super().__init__(tokenizer, skip_prompt, **decode_kwargs)
         self.queue = queue.Queue()
         self.timeout = timeout
         self._stop = object()
 
-    def on_text(self, text, stream_end=False):
+    def on_text(self, text: str, stream_end: bool = False) -> None:
         if text:
             self.queue.put(text)
         if stream_end:

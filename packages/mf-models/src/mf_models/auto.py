@@ -4,13 +4,22 @@ The network class comes from a task YAML's ``model.arch.type`` (the ``type:`` re
 family: its ``network`` part, which mf-models announces per family (entry points of group ``mf.parts``).
 """
 
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mf_config.fields import DTYPES
 from mf_config.registry import get
 from mf_config.sources import ModelSource, identify
 from mf_config.spec import family_of
 from mf_models.errors import ModelError
+
+if TYPE_CHECKING:
+    from mf_config import PretrainedConfig
+    from mf_models.modeling import CausalLM
 from mf_models.weights import (
     check_weights,
     generation_config_of,
@@ -31,7 +40,7 @@ class AutoModel:
     """Build or load the network of a config: ``from_config(config | file)``, ``from_pretrained(folder | file)``."""
 
     @staticmethod
-    def from_config(config, overrides=()):
+    def from_config(config: PretrainedConfig | str | os.PathLike, overrides: Sequence[str] = ()) -> CausalLM:
         """A freshly initialised network for a config object or a file ``mf_config.identify`` reads (a task
         YAML (its ``model.arch.type``), a ``config.json`` or a model folder); ``overrides`` are ``key=value``
         strings (dotted for a YAML)."""
@@ -41,7 +50,8 @@ class AutoModel:
         return network_class(config)(config)
 
     @staticmethod
-    def from_pretrained(path, config=None, overrides=(), dtype=None):
+    def from_pretrained(path: str | os.PathLike, config: str | os.PathLike | None = None,
+                        overrides: Sequence[str] = (), dtype: str | None = None) -> CausalLM:
         """The network with its weights: our folder (``save_pretrained``), a Hugging Face folder (loaded through
         the family's weight rules, no conversion on disk), or a weights file (ours, a MindFormers ``.ckpt`` or
         Hugging Face's) with its ``config`` (a task YAML or a config.json; default: the config.json beside the

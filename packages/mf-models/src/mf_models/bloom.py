@@ -57,7 +57,7 @@ class BloomLMHeadModel(TiedEmbeddingLM):
     config_class = BloomConfig
     uses_positions = False  # ALiBi: the mask's key slots are all it needs
 
-    def __init__(self, config=None):
+    def __init__(self, config: BloomConfig | None = None) -> None:
         super().__init__(config, "transformer", BloomModel)
 
     def compute_logits(self, input_ids, positions, bias, caches=None, write=None, last=None):

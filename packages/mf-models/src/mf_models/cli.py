@@ -19,12 +19,12 @@ _COMPONENTS = (("embedding", ("embedding",)), ("attention", ("attention.",)), ("
 
 
 @group(__version__, "mf-models")
-def main():
+def main() -> None:
     """Llama 2/3, Mixtral, GPT-2 and Bloom as MindSpore networks with a KV cache."""
 
 
 @main.command("list")
-def list_models():
+def list_models() -> None:
     """The model families: config and network classes, Hugging Face model_type, presets; registered types.
 
     \b
@@ -43,7 +43,7 @@ def list_models():
 @click.argument("config", type=click.Path(exists=True))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key (for a YAML, keys without a section go to model.model_config).")
-def params(config, overrides):
+def params(config: str, overrides: tuple[str, ...]) -> None:
     """Parameters per component and in total, weight memory (fp32/bf16) and AdamW state memory of CONFIG
     (a MindFormers task YAML, our config.json or a Hugging Face config.json, or their folder), computed from
     shapes alone. An unknown --set key is an error.

@@ -18,6 +18,8 @@ The graphs are ``CompiledCell``s: compiled in MindSpore's PyNative mode too (``m
 """
 
 from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import mindspore as ms
 import numpy as np
@@ -27,6 +29,11 @@ from mf_models.compiled import CompiledCell
 from mf_models.dtypes import int_tensor
 from mf_models.errors import ModelError
 from mf_models.masks import decode_positions
+
+if TYPE_CHECKING:
+    from mf_models.modeling import CausalLM
+
+IdsLike = np.ndarray | Tensor | Sequence[int] | Sequence[Sequence[int]]  # token ids: rows (b, s), or (b,)
 
 
 def used_first(outputs):
@@ -94,7 +101,7 @@ class KVCache:
     where each row's next token goes and ``last_index`` (b,): the column of each row's last prompt token in the
     prefill logits."""
 
-    def __init__(self, tensors, batch_size: int, max_length: int):
+    def __init__(self, tensors: ms.ParameterTuple, batch_size: int, max_length: int) -> None:
         self.tensors = tensors
         self.batch_size = batch_size
         self.max_length = max_length
@@ -118,7 +125,7 @@ class DecodeSession:
     ``prefill`` the prompts, then ``decode`` one token per row per step; ``reset`` for the next generation of
     the same shape (the compiled graphs are kept)."""
 
-    def __init__(self, model, batch_size: int, max_length: int):
+    def __init__(self, model: "CausalLM", batch_size: int, max_length: int) -> None:
         if max_length > model.max_positions:
             raise ModelError(f"max_length {max_length} exceeds the model's {model.max_positions} positions",
                              key="max_length")
@@ -144,7 +151,8 @@ class DecodeSession:
         """Forget the generation: zero the cache (its shape and compiled graphs stay)."""
         self.cache.zero()
 
-    def prefill(self, input_ids, valid_length=None, left_padding: bool = False, last_only: bool = False) -> Tensor:
+    def prefill(self, input_ids: IdsLike, valid_length: np.ndarray | Tensor | Sequence[int] | None = None,
+                left_padding: bool = False, last_only: bool = False) -> Tensor:
         """Run the prompts and fill the cache; returns logits (b, s, V) of every position, or with
         ``last_only`` (b, 1, V) of each row's last prompt token (the head runs on those alone).
 
@@ -170,7 +178,7 @@ class DecodeSession:
         cache.last_index = next_slot - 1
         return logits
 
-    def decode(self, next_ids, slots=None) -> Tensor:
+    def decode(self, next_ids: IdsLike, slots: np.ndarray | Sequence[int] | None = None) -> Tensor:
         """Feed one token per row (``next_ids`` (b, 1) or (b,)); returns logits (b, 1, V).
 
         Each row's token goes into cache slot ``slots[r]`` (default: right after the row's last token, as

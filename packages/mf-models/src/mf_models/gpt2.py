@@ -52,7 +52,7 @@ class GPT2LMHeadModel(TiedEmbeddingLM):
 
     config_class = GPT2Config
 
-    def __init__(self, config=None):
+    def __init__(self, config: GPT2Config | None = None) -> None:
         super().__init__(config, "backbone", GPT2Model)
 
     def compute_logits(self, input_ids, positions, bias, caches=None, write=None, last=None):

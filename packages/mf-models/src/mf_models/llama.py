@@ -115,7 +115,7 @@ class LlamaForCausalLM(CausalLM):
 
     config_class = LlamaConfig
 
-    def __init__(self, config=None):
+    def __init__(self, config: LlamaConfig | None = None) -> None:
         super().__init__(config)
         config = self.config
         param, compute, _, _ = dtypes(config)

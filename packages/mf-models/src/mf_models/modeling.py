@@ -14,15 +14,19 @@ Incremental decoding (static shapes, so graph mode compiles one prefill and one 
 """
 
 import logging
+import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
 
+from mf_config import PretrainedConfig
 from mf_config.fileio import atomic_files
 from mf_models.cells import CrossEntropyLoss
-from mf_models.decoding import DecodeSession, DecodeSessions, KVCache, used_first, valid_lengths
+from mf_models.decoding import DecodeSession, DecodeSessions, IdsLike, KVCache, used_first, valid_lengths
 from mf_models.dtypes import dtypes, int_tensor
 from mf_models.errors import ModelError
 from mf_models.masks import positions_and_bias, start_offset
@@ -44,16 +48,16 @@ class PreTrainedModel(nn.Cell):
 
     config_class = None
 
-    def __init__(self, config=None):
+    def __init__(self, config: PretrainedConfig | None = None) -> None:
         super().__init__()
         self.config = config if config is not None else self.config_class()
 
-    def num_parameters(self, trainable_only=False):
+    def num_parameters(self, trainable_only: bool = False) -> int:
         """Number of scalar parameters (a tied table counts once)."""
         params = self.trainable_params() if trainable_only else self.get_parameters()
         return sum(int(np.prod(p.shape)) for p in params)
 
-    def save_pretrained(self, directory, format="safetensors"):
+    def save_pretrained(self, directory: str | os.PathLike, format: str = "safetensors") -> Path:
         """Write ``config.json`` and ``model.safetensors`` (or ``model.ckpt`` with ``format="ckpt"``) into
         ``directory``, published together (mf_config.fileio.atomic_files); returns the weights' path."""
         if format not in ("safetensors", "ckpt"):
@@ -65,7 +69,8 @@ class PreTrainedModel(nn.Cell):
         return target
 
     @classmethod
-    def from_pretrained(cls, directory, config=None, dtype=None):
+    def from_pretrained(cls, directory: str | os.PathLike, config: PretrainedConfig | None = None,
+                        dtype: str | None = None) -> "PreTrainedModel":
         """The model saved in ``directory`` (config.json plus model.safetensors or model.ckpt), or a Hugging
         Face folder of this family (its weights loaded through the family's rules); see
         ``AutoModel.from_pretrained``."""
@@ -76,7 +81,7 @@ class PreTrainedModel(nn.Cell):
             config = cls.config_class.from_pretrained(directory)
         return pretrained(config, directory, network=cls, dtype=dtype)
 
-    def load_weights(self, path, hf: bool | None = None):
+    def load_weights(self, path: str | os.PathLike, hf: bool | None = None) -> None:
         """Load weights from a folder or a .safetensors/.ckpt/.bin file: ours (MindFormers' names) or Hugging
         Face's (moved through the family's rules), in any float dtype (cast to the parameters'). ``hf``: whether
         the names are Hugging Face's; by default, whether the folder (or the file's folder) holds a Hugging Face
@@ -100,7 +105,7 @@ class CausalLM(PreTrainedModel):
 
     KEPT_CACHES = 3  # sessions (with their compiled graphs) kept for the most recent (batch, max_length) shapes
 
-    def __init__(self, config=None):
+    def __init__(self, config: PretrainedConfig | None = None) -> None:
         super().__init__(config)
         ignored = [k for k in NOT_HONOURED if getattr(self.config, k, False)]
         if ignored:
@@ -131,11 +136,13 @@ class CausalLM(PreTrainedModel):
         return self.compute_logits(input_ids, positions, bias, last=last)
 
     # -- MindFormers' generation contract ---------------------------------------------------------
-    def prepare_inputs_for_generation(self, input_ids, **kwargs):
+    def prepare_inputs_for_generation(self, input_ids: np.ndarray | Sequence[Sequence[int]],
+                                      **kwargs: Any) -> dict[str, Tensor]:
         """MindFormers' hook: the ``construct`` inputs for the ids so far (full-forward path)."""
         return {"input_ids": Tensor(np.asarray(input_ids), ms.int32)}
 
-    def prepare_inputs_for_predict_layout(self, input_ids, **kwargs):
+    def prepare_inputs_for_predict_layout(self, input_ids: np.ndarray | Sequence[Sequence[int]],
+                                          **kwargs: Any) -> tuple[Tensor]:
         """MindFormers' hook: example inputs of ``construct`` (for compiling a predict layout)."""
         return (Tensor(np.asarray(input_ids), ms.int32),)
 
@@ -163,8 +170,8 @@ class CausalLM(PreTrainedModel):
         if self.decode_sessions.current is not None:
             self.decode_sessions.current.reset()
 
-    def prefill(self, input_ids, valid_length=None, left_padding: bool = False, max_length: int | None = None,
-                last_only: bool = False) -> Tensor:
+    def prefill(self, input_ids: IdsLike, valid_length: np.ndarray | Tensor | Sequence[int] | None = None,
+                left_padding: bool = False, max_length: int | None = None, last_only: bool = False) -> Tensor:
         """``DecodeSession.prefill`` on the kept session of this batch size and ``max_length`` (default: the
         current session's, else ``config.seq_length``), which becomes current."""
         input_ids = int_tensor(input_ids)
@@ -177,7 +184,7 @@ class CausalLM(PreTrainedModel):
         session = self.decode_sessions.use(b, max_length)  # the prefill overwrites every slot: no zeroing
         return session.prefill(input_ids, valid_length, left_padding, last_only)
 
-    def decode(self, next_ids, slots=None) -> Tensor:
+    def decode(self, next_ids: IdsLike, slots: np.ndarray | Sequence[int] | None = None) -> Tensor:
         """``DecodeSession.decode`` on the current session."""
         current = self.decode_sessions.current
         if current is None:
@@ -195,7 +202,7 @@ class TiedEmbeddingLM(CausalLM):
     """GPT-2/Bloom: a backbone (registered under MindFormers' attribute ``name``) whose
     ``embedding.word_embedding`` table is also the output head."""
 
-    def __init__(self, config, name, backbone_cls):
+    def __init__(self, config: PretrainedConfig | None, name: str, backbone_cls: type[nn.Cell]) -> None:
         super().__init__(config)
         config = self.config
         setattr(self, name, backbone_cls(config))

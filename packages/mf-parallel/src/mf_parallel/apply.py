@@ -3,7 +3,11 @@ expert-parallel versions per its family's plan (``mf_parallel.plans``), each ran
 weights it had. Build (or load) the whole model on every rank first, with the same weights, then parallelize.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from mindspore import ops
 
@@ -27,6 +31,11 @@ from mf_parallel.placements import REPLICATED
 from mf_parallel.plans import matching, plan_for
 from mf_parallel.runtime import start
 
+if TYPE_CHECKING:
+    from mf_config import ParallelConfig
+    from mf_models import CausalLM
+    from mf_parallel.runtime import Runtime
+
 
 @dataclass
 class ParallelState:
@@ -43,7 +52,8 @@ class ParallelState:
         return self.runtime.mesh
 
 
-def parallelize(model, parallel_config=None, runtime=None):
+def parallelize(model: CausalLM, parallel_config: ParallelConfig | Mapping[str, Any] | None = None,
+                runtime: Runtime | None = None) -> CausalLM:
     """Swap ``model``'s layers per its family's plan for this rank; returns ``model`` (changed in place).
 
     ``parallel_config``: a ``ParallelConfig`` or dict (default ``model.config.parallel_config``).

@@ -3,6 +3,7 @@
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,7 +13,7 @@ from mf_parallel.launch_args import launcher_options
 
 
 @group(__version__, "mf-parallel")
-def main():
+def main() -> None:
     """Parallel plans, tensor-parallel layers, rank tables, the msrun launcher."""
 
 
@@ -29,7 +30,7 @@ class _LaunchCommand(click.Command):
 @launcher_options
 @click.argument("positionals", nargs=-1)
 @click.pass_context
-def launch(ctx, positionals, **options):
+def launch(ctx: click.Context, positionals: tuple[str, ...], **options: Any) -> None:
     """Run COMMAND on every rank under msrun: mf-parallel launch [OPTIONS] [WORKER_NUM ...] -- COMMAND ...
 
     Also msrun_launcher.sh's forms: "COMMAND" [WORKER_NUM [MASTER_PORT LOG_DIR JOIN CLUSTER_TIME_OUT]] and
@@ -59,7 +60,8 @@ def launch(ctx, positionals, **options):
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a YAML key (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def plan(ctx, config, devices, device_memory, mode, micro_batch, overrides, as_json):
+def plan(ctx: click.Context, config: str, devices: int, device_memory: str, mode: str | None, micro_batch: int | None,
+         overrides: tuple[str, ...], as_json: bool) -> None:
     """Per-device memory of CONFIG's layout on DEVICES devices (or of every layout); exit 0 fits, 1 does not.
 
     \b
@@ -89,7 +91,8 @@ def plan(ctx, config, devices, device_memory, mode, micro_batch, overrides, as_j
 @click.option("--hccn_conf", default="/etc/hccn.conf", show_default=True,
               help="The hccn.conf to read device IPs from (address_N=IP lines).")
 @click.option("--output", type=click.Path(dir_okay=False), help="Default: hccl_{n}p_{ids}_{server}.json here.")
-def ranktable(device_num, server_ip, visible_devices, device_num_per_node, device_ips, hccn_conf, output):
+def ranktable(device_num: str, server_ip: str | None, visible_devices: str, device_num_per_node: int,
+              device_ips: str | None, hccn_conf: str, output: str | None) -> None:
     """Write the HCCL rank table (RANK_TABLE_FILE) of one server, as MindFormers' hccl_tools.py.
 
     \b
@@ -114,7 +117,7 @@ def ranktable(device_num, server_ip, visible_devices, device_num_per_node, devic
 @main.command("merge-ranktable")
 @click.argument("tables", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--output", type=click.Path(dir_okay=False), help="Default: hccl_{servers}s_{devices}p.json here.")
-def merge_ranktable(tables, output):
+def merge_ranktable(tables: tuple[str, ...], output: str | None) -> None:
     """Merge servers' rank tables into one for the cluster, as MindFormers' merge_hccl.py.
 
     \b
@@ -131,7 +134,7 @@ def merge_ranktable(tables, output):
 @click.argument("rank_table_file", type=click.Path(dir_okay=False))
 @click.argument("device_range")
 @click.argument("rank_size", required=False, type=int)
-def rank_env(rank_table_file, device_range, rank_size):
+def rank_env(rank_table_file: str, device_range: str, rank_size: int | None) -> None:
     """Per device of DEVICE_RANGE, the environment run_distribute.sh exports (one line each, for `env`).
 
     \b

@@ -1,9 +1,12 @@
 """A parallel layout checked against the model and the device count from the config alone (no mindspore, no
 workers): what ``parallelize`` would refuse, refused before anything starts."""
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from mf_config.model_configs import ParallelConfig
+from mf_config.pretrained import PretrainedConfig
 from mf_parallel.errors import ParallelError
 from mf_parallel.mesh import Mesh
 from mf_parallel.plans import plan_for
@@ -26,7 +29,8 @@ def check_shapes(shapes, placements, mesh):
                                     f"({size}) parts", key=f"parallel_config.{key}")
 
 
-def check_layout(config, parallel_config=None, device_num=None):
+def check_layout(config: PretrainedConfig, parallel_config: ParallelConfig | Mapping[str, Any] | None = None,
+                 device_num: int | None = None) -> ParallelConfig:
     """The layout's rules against the model config: device count, heads and kv heads by mp, experts by ep,
     stages by layers (mf-config's ``ParallelConfig.check``), then every split parameter's shape. Returns the
     ParallelConfig."""

@@ -9,8 +9,12 @@ rank's heads. ``tied_table``: the embedding table that is also the output head. 
 cells that expert parallelism replaces. One plan gives both the swapped cells and the checkpoint layout.
 """
 
+from __future__ import annotations
+
 import fnmatch
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mf_parallel.errors import ParallelError
 from mf_parallel.placements import (
@@ -24,6 +28,10 @@ from mf_parallel.placements import (
     VOCAB,
 )
 
+if TYPE_CHECKING:
+    from mf_config import PretrainedConfig
+    from mf_parallel.placements import Placement
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -35,13 +43,13 @@ class Plan:
     tied_table: str = None
     moe: tuple = ()
 
-    def placement(self, name):
+    def placement(self, name: str) -> Placement:
         for pattern, placement in self.params:
             if fnmatch.fnmatchcase(name, pattern):
                 return placement
         return REPLICATED
 
-    def resolve(self, names, vocab_emb_dp=True):
+    def resolve(self, names: Iterable[str], vocab_emb_dp: bool = True) -> dict[str, Placement]:
         """{name: placement} for parameter ``names``; vocab placements are replicated with ``vocab_emb_dp``."""
         out = {}
         for name in names:
@@ -100,7 +108,7 @@ BLOOM = _gpt_like("bloom", "transformer", "transformer.embedding.word_embedding.
 PLAN_PART = "tp_plan"  # the family part (mf_config.spec) that holds a family's plan
 
 
-def plan_for(config):
+def plan_for(config: PretrainedConfig) -> Plan:
     """The plan of a model config's family: its ``tp_plan`` part (entry points of group ``mf.parts``; mf-parallel
     registers Llama's for llama, mistral, mixtral and qwen2, GPT-2's and Bloom's)."""
     from mf_config.spec import families, family_of

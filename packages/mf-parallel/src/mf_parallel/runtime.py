@@ -2,7 +2,11 @@
 and factories for the collective cells of ``mf_parallel.comm`` on those groups (an identity where a group
 holds this rank alone)."""
 
+from __future__ import annotations
+
 import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from mindspore import nn
 
@@ -10,6 +14,9 @@ from mf_parallel.capabilities import capabilities
 from mf_parallel.comm import AllReduceMax, AllReduceSum, CopyToRegion, Gather, Group, ReduceFromRegion
 from mf_parallel.errors import ParallelError
 from mf_parallel.mesh import Mesh
+
+if TYPE_CHECKING:
+    from mf_config import ParallelConfig
 
 _STATE = {"initialised": False, "groups": {}}
 
@@ -76,7 +83,7 @@ class Runtime:
         return self._cell(kind, lambda g: Gather(g, self.caps, axis, backward))
 
 
-def start(parallel_config, backend=None):
+def start(parallel_config: ParallelConfig | Mapping[str, Any], backend: str | None = None) -> Runtime:
     """Initialise communication and this rank's groups for ``parallel_config``; the ``Runtime``.
 
     Refuses, naming the key, a layout whose device count differs from the job's, and what this backend cannot

@@ -3,13 +3,20 @@ data-parallel replicas only, the global gradient norm for clipping, the loss ave
 this rank's data shard, and the checkpoint layout/writer/loader of ``mf_parallel.checkpoint``.
 """
 
+from __future__ import annotations
+
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import mindspore as ms
 from mindspore import amp, nn, ops
 
 from mf_parallel.errors import ParallelError
+
+if TYPE_CHECKING:
+    from mf_models import CausalLM
 
 REPLICATED, MODEL_SPLIT, EXPERT_SPLIT = 0, 1, 2
 logger = logging.getLogger("mf_parallel")
@@ -134,7 +141,7 @@ class TrainHooks:
     optimizer_shard: bool = False
 
     @property
-    def data_shard(self):
+    def data_shard(self) -> tuple[int, int]:
         """(rank_id, device_num) for the dataset: this rank's data-parallel index and the replica count."""
         return self.rank_id, self.device_num
 
@@ -151,7 +158,8 @@ def optimizer_shard_note(caps, dp):
             "on every data-parallel rank (`mf-parallel plan` models the shard)")
 
 
-def train_hooks(model, params=None, optimizer_shard=False):
+def train_hooks(model: CausalLM, params: Iterable[ms.Parameter] | None = None,
+                optimizer_shard: bool = False) -> TrainHooks:
     """``TrainHooks`` of a parallelized ``model`` for gradients ordered as ``params`` (default
     ``model.trainable_params()``, the order ``nn.TrainOneStepCell`` and an optimizer built on them use).
     ``optimizer_shard`` (``parallel.enable_parallel_optimizer``): asked for, it is refused with a warning that

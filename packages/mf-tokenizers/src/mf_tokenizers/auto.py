@@ -1,11 +1,19 @@
 """``AutoTokenizer``: the right class for a folder, a vocabulary file or a MindFormers YAML."""
 
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mf_config.errors import ConfigError
 from mf_tokenizers.errors import TokenizerError
 from mf_tokenizers.tokenizer_config import CONFIG_FILE, read_tokenizer_config
 from mf_tokenizers.vocab_files import is_tiktoken_file
+
+if TYPE_CHECKING:
+    from mf_tokenizers.base import PreTrainedTokenizerBase
 
 GPT2_RANKS = 50256  # a tiktoken file with exactly GPT-2's number of ranks is read as GPT-2's
 # The class to use when a folder names a class whose vocabulary files it lacks but holds a tokenizer.json
@@ -62,11 +70,12 @@ def _class_of_folder(folder, use_fast):
 class AutoTokenizer:
     """``AutoTokenizer.from_pretrained(path)`` for every tokenizer of the four families."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         raise TypeError("use AutoTokenizer.from_pretrained(path)")
 
     @classmethod
-    def from_pretrained(cls, path, overrides=(), use_fast=True, **kwargs):
+    def from_pretrained(cls, path: str | os.PathLike, overrides: Sequence[str] = (), use_fast: bool = True,
+                        **kwargs: Any) -> PreTrainedTokenizerBase:
         """A tokenizer from ``path``:
 
         - a folder: the class ``tokenizer_config.json`` names (``tokenizer_class``), else by its files

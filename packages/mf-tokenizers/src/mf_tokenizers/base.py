@@ -8,7 +8,11 @@ The special-token half lives in :mod:`mf_tokenizers.special_tokens`, the save/lo
 :mod:`mf_tokenizers.save_load`.
 """
 
+from __future__ import annotations
+
 import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from mf_tokenizers.backends import Backend
 from mf_tokenizers.batch_encoding import BatchEncoding, pack, side, truncate_pair, truncation_strategy
@@ -17,7 +21,10 @@ from mf_tokenizers.errors import TokenizerError
 from mf_tokenizers.save_load import SaveLoadMixin
 from mf_tokenizers.special_tokens import SpecialTokensMixin, content
 
-_UNSET = object()
+if TYPE_CHECKING:
+    import numpy as np
+
+_UNSET: Any = object()
 
 
 def _usable_cores():
@@ -48,11 +55,14 @@ class PreTrainedTokenizerBase(SpecialTokensMixin, SaveLoadMixin):
     default_chat_template = None
     model_input_names = ("input_ids", "attention_mask")
 
-    def __init__(self, backend: Backend, *, bos_token=_UNSET, eos_token=_UNSET, unk_token=_UNSET, pad_token=_UNSET,
-                 additional_special_tokens=None, model_max_length=None, padding_side="right",
-                 truncation_side="right", split_special_tokens=False, chat_template=None,
-                 added_tokens_decoder=None, add_bos_token=None, add_eos_token=None, num_threads=None,
-                 name_or_path=None, errors="replace", **unknown):
+    def __init__(self, backend: Backend, *, bos_token: str | dict | None = _UNSET,
+                 eos_token: str | dict | None = _UNSET, unk_token: str | dict | None = _UNSET,
+                 pad_token: str | dict | None = _UNSET,
+                 additional_special_tokens: Iterable[str | dict] | None = None, model_max_length: int | None = None,
+                 padding_side: str = "right", truncation_side: str = "right", split_special_tokens: bool = False,
+                 chat_template: str | None = None, added_tokens_decoder: Mapping[int | str, str | dict] | None = None,
+                 add_bos_token: bool | None = None, add_eos_token: bool | None = None, num_threads: int | None = None,
+                 name_or_path: str | None = None, errors: str = "replace", **unknown: Any) -> None:
         """``add_bos_token``/``add_eos_token`` None (both): the backend's post-processor decides where it has one,
         else no bos/eos."""
         if unknown:
@@ -88,11 +98,23 @@ class PreTrainedTokenizerBase(SpecialTokensMixin, SaveLoadMixin):
         self.add_bos_token = bool(add_bos_token)
         self.add_eos_token = bool(add_eos_token)
 
-    errors = property(lambda self: self.backend.errors, lambda self, v: setattr(self.backend, "errors", v),
-                      doc="How decoding treats ids that do not make UTF-8 (one of ``decode_errors``).")
-    num_threads = property(lambda self: self.backend.num_threads,
-                           lambda self, v: setattr(self.backend, "num_threads", v),
-                           doc="Threads of the backend for a batch (sentencepiece, tiktoken).")
+    @property
+    def errors(self) -> str:
+        """How decoding treats ids that do not make UTF-8 (one of ``decode_errors``)."""
+        return self.backend.errors
+
+    @errors.setter
+    def errors(self, value: str) -> None:
+        self.backend.errors = value
+
+    @property
+    def num_threads(self) -> int:
+        """Threads of the backend for a batch (sentencepiece, tiktoken)."""
+        return self.backend.num_threads
+
+    @num_threads.setter
+    def num_threads(self, value: int) -> None:
+        self.backend.num_threads = value
 
     # ----- encoding -------------------------------------------------------------------------------
     def _split(self, split_special_tokens):
@@ -165,17 +187,20 @@ class PreTrainedTokenizerBase(SpecialTokensMixin, SaveLoadMixin):
         return pack(ids, single, padding, max_length, self.pad_token_id, self.padding_side, with_mask,
                     return_tensors, multiple_of)
 
-    def encode(self, text, text_pair=None, add_special_tokens=True, padding=False, truncation=None,
-               max_length=None, split_special_tokens=None, **kwargs) -> list[int]:
+    def encode(self, text: str, text_pair: str | None = None, add_special_tokens: bool = True,
+               padding: bool | str = False, truncation: bool | str | None = None, max_length: int | None = None,
+               split_special_tokens: bool | None = None, **kwargs: Any) -> list[int]:
         """The ids of one text (a list of ints)."""
         return self(text, text_pair, add_special_tokens=add_special_tokens, padding=padding, truncation=truncation,
                     max_length=max_length, return_attention_mask=False, split_special_tokens=split_special_tokens,
                     **kwargs)["input_ids"]
 
-    def prepare_for_model(self, ids, pair_ids=None, add_special_tokens=True, padding=False, truncation=None,
-                          max_length=None, return_attention_mask=None, return_tensors=None,
-                          pad_to_multiple_of=None, truncate_direction=None,
-                          return_overflowing_tokens=False) -> BatchEncoding:
+    def prepare_for_model(self, ids: Sequence[int], pair_ids: Sequence[int] | None = None,
+                          add_special_tokens: bool = True, padding: bool | str = False,
+                          truncation: bool | str | None = None, max_length: int | None = None,
+                          return_attention_mask: bool | None = None, return_tensors: str | None = None,
+                          pad_to_multiple_of: int | None = None, truncate_direction: str | None = None,
+                          return_overflowing_tokens: bool = False) -> BatchEncoding:
         """Special tokens, truncation (``truncate_direction`` 'LEFT'/'RIGHT' or the tokenizer's
         ``truncation_side``) and padding for ids that are already encoded."""
         if return_overflowing_tokens:
@@ -187,25 +212,27 @@ class PreTrainedTokenizerBase(SpecialTokensMixin, SaveLoadMixin):
         return self._pack([out], True, padding, max_length, return_attention_mask, return_tensors,
                           pad_to_multiple_of)
 
-    def tokenize(self, text, split_special_tokens=None) -> list[str]:
+    def tokenize(self, text: str, split_special_tokens: bool | None = None) -> list[str]:
         """Token strings of ``text`` (no special tokens added)."""
         return self.convert_ids_to_tokens(self._encode_plain([text], split_special_tokens)[0])
 
     # ----- decoding -------------------------------------------------------------------------------
-    def decode(self, token_ids, skip_special_tokens=False) -> str:
+    def decode(self, token_ids: Sequence[int] | np.ndarray, skip_special_tokens: bool = False) -> str:
         """Text of ids (a list, tuple or numpy array); special tokens dropped with ``skip_special_tokens``."""
         ids = [int(i) for i in (token_ids.tolist() if hasattr(token_ids, "tolist") else token_ids)]
         self._check_ids(ids)
         return self.backend.decode([ids], skip_special_tokens)[0]
 
-    def batch_decode(self, sequences, skip_special_tokens=False) -> list[str]:
+    def batch_decode(self, sequences: Iterable[Sequence[int] | np.ndarray] | np.ndarray,
+                     skip_special_tokens: bool = False) -> list[str]:
         seqs = [[int(i) for i in (s.tolist() if hasattr(s, "tolist") else s)] for s in sequences]
         self._check_ids(*seqs)
         return self.backend.decode(seqs, skip_special_tokens)
 
     # ----- chat -----------------------------------------------------------------------------------
-    def apply_chat_template(self, conversation, chat_template=None, add_generation_prompt=False, tokenize=True,
-                            **kwargs):
+    def apply_chat_template(self, conversation: list[dict[str, str]] | list[list[dict[str, str]]],
+                            chat_template: str | None = None, add_generation_prompt: bool = False,
+                            tokenize: bool = True, **kwargs: Any) -> str | list[int] | list[str] | list[list[int]]:
         """Format a conversation (``[{"role", "content"}, ...]``, or a list of them) with a chat template:
         a Jinja string (as in Hugging Face's ``tokenizer_config.json``) or a built-in name, ``"llama3"``
         or ``"alpaca"``. Returns the ids (``tokenize=True``, no special tokens added) or the text."""
@@ -221,7 +248,7 @@ class PreTrainedTokenizerBase(SpecialTokensMixin, SaveLoadMixin):
         return out if batched else out[0]
 
     # ----- conversion -----------------------------------------------------------------------------
-    def to_fast(self) -> "PreTrainedTokenizerBase":
+    def to_fast(self) -> PreTrainedTokenizerBase:
         """A ``tokenizers``-backed tokenizer (a ``PreTrainedTokenizerFast``) that encodes as this one does, added
         tokens included: what ``mf-tokenizers convert`` writes."""
         common = {**self.special_tokens_map, "model_max_length": self.model_max_length,

@@ -35,7 +35,7 @@ ALPACA = (
 BUILTIN = {"llama3": LLAMA3, "alpaca": ALPACA}
 
 
-def alpaca_prompt(instruction, input=""):  # noqa: A002 - the alpaca field is called 'input'
+def alpaca_prompt(instruction: str, input: str = "") -> str:  # noqa: A002 - the alpaca field is called 'input'
     """The alpaca prompt for one record, up to and including ``### Response:``."""
     return render(ALPACA, [{"role": "user", "content": instruction, "input": input}])
 

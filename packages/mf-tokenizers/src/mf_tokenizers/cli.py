@@ -16,7 +16,7 @@ BATCH_LINES = 4096
 
 
 @group(__version__, "mf-tokenizers")
-def main():
+def main() -> None:
     """Tokenizers of the four model families (SentencePiece, tiktoken, HF tokenizers); no mindspore or torch."""
 
 
@@ -96,7 +96,8 @@ format_option = click.option("--format", "fmt", type=click.Choice(["ids", "jsonl
               help="Add the tokenizer's special tokens (bos/eos) to each line.")
 @click.option("--errors", type=click.Choice(["strict", "replace"]), default="strict", show_default=True,
               help="Invalid UTF-8 input: stop with the line number, or replace it with U+FFFD.")
-def encode(tokenizer_path, overrides, input_path, output_path, fmt, add_special_tokens, errors):
+def encode(tokenizer_path: str, overrides: tuple[str, ...], input_path: str | None, output_path: str | None, fmt: str,
+           add_special_tokens: bool, errors: str) -> None:
     """Encode each input line to one output line of token ids; a summary goes to stderr.
 
     \b
@@ -139,7 +140,8 @@ def _parse_ids(text, fmt, name, lineno):
 @format_option
 @click.option("--skip-special-tokens/--keep-special-tokens", default=False, show_default=True,
               help="Drop special tokens (bos/eos/pad) from the text.")
-def decode(tokenizer_path, overrides, input_path, output_path, fmt, skip_special_tokens):
+def decode(tokenizer_path: str, overrides: tuple[str, ...], input_path: str | None, output_path: str | None, fmt: str,
+           skip_special_tokens: bool) -> None:
     """Decode each input line of token ids to one line of text; a summary goes to stderr.
 
     \b
@@ -171,7 +173,7 @@ def decode(tokenizer_path, overrides, input_path, output_path, fmt, skip_special
               help="Tokenizer folder, vocabulary file or MindFormers YAML (or give it as PATH).")
 @set_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
-def info(path, tokenizer_path, overrides, as_json):
+def info(path: str | None, tokenizer_path: str | None, overrides: tuple[str, ...], as_json: bool) -> None:
     """Show a tokenizer's class, vocabulary size and special tokens.
 
     \b
@@ -206,7 +208,7 @@ def info(path, tokenizer_path, overrides, as_json):
               help="Folder to write (tokenizer_config.json plus the vocabulary files).")
 @click.option("--to", "target", type=click.Choice(["tokenizer.json", "vocab-merges"]), default="tokenizer.json",
               show_default=True, help="tokenizer.json (Hugging Face tokenizers) or vocab.json + merges.txt (GPT-2).")
-def convert(tokenizer_path, overrides, output_dir, target):
+def convert(tokenizer_path: str, overrides: tuple[str, ...], output_dir: str, target: str) -> None:
     """Convert a tokenizer (SentencePiece, tiktoken ranks, vocab.json + merges.txt) to another format.
 
     \b

@@ -2,12 +2,20 @@
 ``tokenizer.json``, and the named classes ``LlamaTokenizerFast``, ``GPT2TokenizerFast`` and
 ``BloomTokenizerFast``. Batches go to ``tokenizers``' own parallel batch encoder."""
 
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
 from mf_tokenizers.backends.hf_tokenizers import HFTokenizersBackend
 from mf_tokenizers.base import PreTrainedTokenizerBase
 from mf_tokenizers.byte_level import GPT2_PATTERN
 from mf_tokenizers.errors import TokenizerError
 from mf_tokenizers.formats import byte_level_bpe, sentencepiece_to_tokenizer, vocab_and_merges
 from mf_tokenizers.vocab_files import load_tokenizer_json
+
+if TYPE_CHECKING:
+    import tokenizers
 
 
 class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
@@ -18,8 +26,9 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
 
     vocab_files_names = {"tokenizer_file": "tokenizer.json"}
 
-    def __init__(self, tokenizer_file=None, vocab_file=None, tokenizer_object=None, add_bos_token=None,
-                 add_eos_token=None, **kwargs):
+    def __init__(self, tokenizer_file: str | os.PathLike | None = None, vocab_file: str | os.PathLike | None = None,
+                 tokenizer_object: tokenizers.Tokenizer | None = None, add_bos_token: bool | None = None,
+                 add_eos_token: bool | None = None, **kwargs: Any) -> None:
         if tokenizer_object is None:
             tokenizer_object = self._load(tokenizer_file, vocab_file)
         super().__init__(HFTokenizersBackend(tokenizer_object), add_bos_token=add_bos_token,
@@ -35,11 +44,11 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
         return load_tokenizer_json(tokenizer_file)
 
     @property
-    def backend_tokenizer(self):
+    def backend_tokenizer(self) -> tokenizers.Tokenizer:
         """The ``tokenizers.Tokenizer`` (as in Hugging Face)."""
         return self.backend.tokenizer
 
-    def to_fast(self) -> "PreTrainedTokenizerFast":
+    def to_fast(self) -> PreTrainedTokenizerFast:
         return self
 
 
@@ -50,8 +59,9 @@ class LlamaTokenizerFast(PreTrainedTokenizerFast):
     vocab_files_names = {"tokenizer_file": "tokenizer.json", "vocab_file": "tokenizer.model"}
     special_defaults = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<unk>"}
 
-    def __init__(self, vocab_file=None, tokenizer_file=None, add_bos_token=True, add_eos_token=False, legacy=True,
-                 **kwargs):
+    def __init__(self, vocab_file: str | os.PathLike | None = None, tokenizer_file: str | os.PathLike | None = None,
+                 add_bos_token: bool = True, add_eos_token: bool = False, legacy: bool = True,
+                 **kwargs: Any) -> None:
         self.legacy = bool(legacy)
         super().__init__(tokenizer_file, vocab_file, add_bos_token=add_bos_token, add_eos_token=add_eos_token,
                          **kwargs)
@@ -73,7 +83,8 @@ class GPT2TokenizerFast(PreTrainedTokenizerFast):
     special_defaults = {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>",
                         "pad_token": None}
 
-    def __init__(self, vocab_file=None, merges_file=None, tokenizer_file=None, **kwargs):
+    def __init__(self, vocab_file: str | os.PathLike | None = None, merges_file: str | os.PathLike | None = None,
+                 tokenizer_file: str | os.PathLike | None = None, **kwargs: Any) -> None:
         self._merges_file = merges_file
         super().__init__(tokenizer_file, vocab_file, **kwargs)
 

@@ -1,11 +1,19 @@
 """``GPT2Tokenizer``: byte-level BPE from ``vocab.json`` + ``merges.txt`` in plain Python, the readable
 reference (use GPT2TokenizerFast for speed). It can also be built from a tiktoken ranks file."""
 
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
 from mf_tokenizers.backends.byte_bpe import BytePairBackend
 from mf_tokenizers.base import PreTrainedTokenizerBase
 from mf_tokenizers.byte_level import GPT2_PATTERN
 from mf_tokenizers.fast import GPT2TokenizerFast
 from mf_tokenizers.formats import byte_level_bpe, vocab_and_merges
+
+if TYPE_CHECKING:
+    import regex
 
 
 class GPT2Tokenizer(PreTrainedTokenizerBase):
@@ -19,19 +27,38 @@ class GPT2Tokenizer(PreTrainedTokenizerBase):
                         "pad_token": None}
     decode_errors = ("replace", "strict", "ignore")
 
-    def __init__(self, vocab_file=None, merges_file=None, ignore_merges=None, **kwargs):
+    def __init__(self, vocab_file: str | os.PathLike | None = None, merges_file: str | os.PathLike | None = None,
+                 ignore_merges: bool | None = None, **kwargs: Any) -> None:
         encoder, merges, from_tiktoken = vocab_and_merges(vocab_file, merges_file)
         backend = BytePairBackend(encoder, merges, from_tiktoken if ignore_merges is None else ignore_merges,
                                   GPT2_PATTERN)
         super().__init__(backend, **kwargs)
 
-    encoder = property(lambda self: self.backend.encoder, doc="vocab.json: token -> id.")
-    decoder = property(lambda self: self.backend.decoder, doc="id -> token of vocab.json.")
-    bpe_ranks = property(lambda self: self.backend.bpe_ranks, doc="merges.txt: (left, right) -> rank.")
-    ignore_merges = property(lambda self: self.backend.ignore_merges)
-    pattern = property(lambda self: self.backend.pattern, doc="GPT-2's split pattern, compiled.")
+    @property
+    def encoder(self) -> dict[str, int]:
+        """vocab.json: token -> id."""
+        return self.backend.encoder
 
-    def bpe(self, piece):
+    @property
+    def decoder(self) -> dict[int, str]:
+        """id -> token of vocab.json."""
+        return self.backend.decoder
+
+    @property
+    def bpe_ranks(self) -> dict[tuple[str, str], int]:
+        """merges.txt: (left, right) -> rank."""
+        return self.backend.bpe_ranks
+
+    @property
+    def ignore_merges(self) -> bool:
+        return self.backend.ignore_merges
+
+    @property
+    def pattern(self) -> regex.Pattern:
+        """GPT-2's split pattern, compiled."""
+        return self.backend.pattern
+
+    def bpe(self, piece: str) -> list[str]:
         """The tokens of one pre-tokenized piece (in the byte-level alphabet)."""
         return self.backend.bpe(piece)
 

@@ -1,6 +1,11 @@
 """``Llama3Tokenizer``: tiktoken ranks (Llama 3's ``tokenizer.model``), Llama 3's split pattern and its
 256 special tokens numbered after the ranks, encoded by tiktoken itself, as in MindFormers."""
 
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
 from mf_tokenizers.backends.tiktoken_ranks import TiktokenBackend
 from mf_tokenizers.base import PreTrainedTokenizerBase
 from mf_tokenizers.byte_level import LLAMA3_PATTERN
@@ -8,6 +13,9 @@ from mf_tokenizers.chat import LLAMA3
 from mf_tokenizers.fast import PreTrainedTokenizerFast
 from mf_tokenizers.formats import tiktoken_to_tokenizer
 from mf_tokenizers.vocab_files import read_tiktoken_ranks
+
+if TYPE_CHECKING:
+    import tiktoken
 
 NUM_RESERVED_SPECIAL_TOKENS = 256
 
@@ -32,8 +40,9 @@ class Llama3Tokenizer(PreTrainedTokenizerBase):
     default_chat_template = "llama3"
     decode_errors = ("replace", "strict", "ignore")
 
-    def __init__(self, vocab_file=None, add_bos_token=True, add_eos_token=False, pat_str=LLAMA3_PATTERN,
-                 num_reserved_special_tokens=NUM_RESERVED_SPECIAL_TOKENS, **kwargs):
+    def __init__(self, vocab_file: str | os.PathLike | None = None, add_bos_token: bool = True,
+                 add_eos_token: bool = False, pat_str: str = LLAMA3_PATTERN,
+                 num_reserved_special_tokens: int = NUM_RESERVED_SPECIAL_TOKENS, **kwargs: Any) -> None:
         self.vocab_file = str(vocab_file) if vocab_file is not None else None
         ranks = read_tiktoken_ranks(vocab_file)
         names = llama3_special_tokens(num_reserved_special_tokens)
@@ -42,8 +51,15 @@ class Llama3Tokenizer(PreTrainedTokenizerBase):
         super().__init__(backend, add_bos_token=add_bos_token, add_eos_token=add_eos_token, **kwargs)
         self._special.update(specials)
 
-    tiktoken = property(lambda self: self.backend.encoding, doc="The ``tiktoken.Encoding``.")
-    pat_str = property(lambda self: self.backend.pat_str, doc="The split pattern.")
+    @property
+    def tiktoken(self) -> tiktoken.Encoding:
+        """The ``tiktoken.Encoding``."""
+        return self.backend.encoding
+
+    @property
+    def pat_str(self) -> str:
+        """The split pattern."""
+        return self.backend.pat_str
 
     def _init_config(self):
         out = super()._init_config()

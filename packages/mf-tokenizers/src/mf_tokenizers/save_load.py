@@ -2,11 +2,15 @@
 layout) beside the backend's vocabulary files, ``from_pretrained`` reads a folder or a vocabulary file."""
 
 import json
+import os
 from pathlib import Path
+from typing import Any, TypeVar
 
 from mf_config.fileio import atomic_write
 from mf_tokenizers.errors import TokenizerError
 from mf_tokenizers.tokenizer_config import CONFIG_FILE, read_tokenizer_config
+
+_T = TypeVar("_T", bound="SaveLoadMixin")
 
 
 class SaveLoadMixin:
@@ -22,7 +26,7 @@ class SaveLoadMixin:
             out["errors"] = self.errors
         return out
 
-    def save_pretrained(self, save_directory) -> list[Path]:
+    def save_pretrained(self, save_directory: str | os.PathLike) -> list[Path]:
         """Write ``tokenizer_config.json`` and the vocabulary files into a folder; returns their paths."""
         folder = Path(save_directory)
         folder.mkdir(parents=True, exist_ok=True)
@@ -43,7 +47,7 @@ class SaveLoadMixin:
         return [path, *paths]
 
     @classmethod
-    def from_pretrained(cls, path, **kwargs):
+    def from_pretrained(cls: type[_T], path: str | os.PathLike, **kwargs: Any) -> _T:
         """Load from a folder (``tokenizer_config.json`` plus vocabulary files) or a vocabulary file."""
         path = Path(path)
         if path.is_file():

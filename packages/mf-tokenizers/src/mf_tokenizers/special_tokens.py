@@ -2,6 +2,10 @@
 around a text or a pair, and token <-> id lookups. The backend (``self.backend``) keeps the ids; this part
 decides which tokens are special and when they are added."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
 from mf_tokenizers.backends import Template
 from mf_tokenizers.errors import TokenizerError
 
@@ -37,23 +41,57 @@ class SpecialTokensMixin:
         if value is not None:
             self.add_tokens([value], special_tokens=True)
 
-    bos_token = property(lambda self: self._special_map["bos_token"],
-                         lambda self, v: self._set_special("bos_token", v))
-    eos_token = property(lambda self: self._special_map["eos_token"],
-                         lambda self, v: self._set_special("eos_token", v))
-    unk_token = property(lambda self: self._special_map["unk_token"],
-                         lambda self, v: self._set_special("unk_token", v))
-    pad_token = property(lambda self: self._special_map["pad_token"],
-                         lambda self, v: self._set_special("pad_token", v))
+    @property
+    def bos_token(self) -> str | None:
+        return self._special_map["bos_token"]
+
+    @bos_token.setter
+    def bos_token(self, value: str | dict | None) -> None:
+        self._set_special("bos_token", value)
+
+    @property
+    def eos_token(self) -> str | None:
+        return self._special_map["eos_token"]
+
+    @eos_token.setter
+    def eos_token(self, value: str | dict | None) -> None:
+        self._set_special("eos_token", value)
+
+    @property
+    def unk_token(self) -> str | None:
+        return self._special_map["unk_token"]
+
+    @unk_token.setter
+    def unk_token(self, value: str | dict | None) -> None:
+        self._set_special("unk_token", value)
+
+    @property
+    def pad_token(self) -> str | None:
+        return self._special_map["pad_token"]
+
+    @pad_token.setter
+    def pad_token(self, value: str | dict | None) -> None:
+        self._set_special("pad_token", value)
 
     def _special_id(self, key):
         token = self._special_map.get(key)
         return None if token is None else self.backend.token_to_id(token)
 
-    bos_token_id = property(lambda self: self._special_id("bos_token"))
-    eos_token_id = property(lambda self: self._special_id("eos_token"))
-    unk_token_id = property(lambda self: self._special_id("unk_token"))
-    pad_token_id = property(lambda self: self._special_id("pad_token"))
+    @property
+    def bos_token_id(self) -> int | None:
+        return self._special_id("bos_token")
+
+    @property
+    def eos_token_id(self) -> int | None:
+        return self._special_id("eos_token")
+
+    @property
+    def unk_token_id(self) -> int | None:
+        return self._special_id("unk_token")
+
+    @property
+    def pad_token_id(self) -> int | None:
+        return self._special_id("pad_token")
 
     @property
     def special_tokens_map(self) -> dict:
@@ -85,7 +123,7 @@ class SpecialTokensMixin:
                                      f"{', '.join(SPECIAL_KEYS)}, additional_special_tokens", key=key)
         return len(self) - before
 
-    def add_tokens(self, new_tokens, special_tokens: bool = False) -> int:
+    def add_tokens(self, new_tokens: str | Iterable[str | dict], special_tokens: bool = False) -> int:
         """Add tokens that are never split (ids after the vocabulary); returns how many are new ids."""
         tokens = [content(t) for t in ([new_tokens] if isinstance(new_tokens, str) else new_tokens)]
         if not all(tokens):
@@ -111,14 +149,14 @@ class SpecialTokensMixin:
     def get_added_vocab(self) -> dict[str, int]:
         return self.backend.added_vocab()
 
-    def convert_tokens_to_ids(self, tokens):
+    def convert_tokens_to_ids(self, tokens: str | Iterable[str]) -> int | None | list[int | None]:
         """Ids of tokens (a string gives an int); unknown tokens give the unk id (None without one)."""
         if isinstance(tokens, str):
             idx = self.backend.token_to_id(tokens)
             return self.unk_token_id if idx is None else idx
         return [self.convert_tokens_to_ids(t) for t in tokens]
 
-    def convert_ids_to_tokens(self, ids, skip_special_tokens: bool = False):
+    def convert_ids_to_tokens(self, ids: int | Iterable[int], skip_special_tokens: bool = False) -> str | list[str]:
         """Token strings of ids (an int gives a string)."""
         if isinstance(ids, int):
             self._check_ids([ids])
@@ -152,7 +190,8 @@ class SpecialTokensMixin:
         bos, eos = self._bos_eos()
         return bos, eos, bos, eos + bos, eos
 
-    def build_inputs_with_special_tokens(self, token_ids_0, token_ids_1=None) -> list[int]:
+    def build_inputs_with_special_tokens(self, token_ids_0: Sequence[int],
+                                         token_ids_1: Sequence[int] | None = None) -> list[int]:
         """``[bos] a [eos]`` (and ``[bos] b [eos]`` for a pair) as add_bos_token/add_eos_token say, or as the
         ``tokenizer.json`` post-processor says where those flags were not given."""
         pre, post, pair_pre, pair_mid, pair_post = self._template()

@@ -3,8 +3,20 @@ objects in place of what the YAML would build, and ``train()`` / ``finetune()`` 
 trainer class that the YAML's ``trainer.type`` names (``CausalLanguageModelingTrainer`` by default) and delegates
 to it."""
 
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
 from mf_config.registry import get
 from mf_train.task import FLAG_KEYS, Task, load_task
+
+if TYPE_CHECKING:
+    from mindspore import nn
+    from mindspore.train import Callback
+
+    from mf_models import CausalLM
 
 
 class Trainer:
@@ -13,8 +25,11 @@ class Trainer:
     ``train_data``, ``load_checkpoint``, ...), ``overrides`` its ``--set KEY=VALUE`` strings. A dataset may be a
     path (the dataset folder or MindRecord file) or a dataset section (a dict)."""
 
-    def __init__(self, config=None, model=None, train_dataset=None, eval_dataset=None, callbacks=None,
-                 optimizer=None, overrides=(), progress=None, **flags):
+    def __init__(self, config: str | os.PathLike | Mapping[str, Any] | Task | None = None,
+                 model: CausalLM | None = None, train_dataset: str | Mapping[str, Any] | None = None,
+                 eval_dataset: str | Mapping[str, Any] | None = None, callbacks: Iterable[Callback] | None = None,
+                 optimizer: nn.Cell | None = None, overrides: Iterable[str] = (), progress: bool | None = None,
+                 **flags: Any) -> None:
         unknown = sorted(set(flags) - set(FLAG_KEYS))
         if unknown:
             raise TypeError(f"Trainer got unknown argument(s) {', '.join(unknown)}")
@@ -31,17 +46,21 @@ class Trainer:
                            callbacks=callbacks, optimizer=optimizer, progress=progress)
 
     @property
-    def model(self):
+    def model(self) -> CausalLM:
         return self.trainer.model
 
-    def train(self, resume_training=None, resume_from_checkpoint=None):
+    def train(self, resume_training: bool | str | os.PathLike | None = None,
+              resume_from_checkpoint: bool | str | os.PathLike | None = None) -> dict[str, Any]:
         """Train; ``resume_training`` True (the newest checkpoint) or a checkpoint path."""
         return self.trainer.train(resume_from_checkpoint or resume_training)
 
-    def finetune(self, load_checkpoint=None, finetune_checkpoint=None, resume_training=None):
+    def finetune(self, load_checkpoint: str | os.PathLike | None = None,
+                 finetune_checkpoint: str | os.PathLike | None = None,
+                 resume_training: bool | str | os.PathLike | None = None) -> dict[str, Any]:
         """Finetune from ``load_checkpoint`` (MindFormers' ``finetune_checkpoint``)."""
         return self.trainer.finetune(load_checkpoint or finetune_checkpoint, resume_training)
 
-    def evaluate(self, load_checkpoint=None, eval_checkpoint=None):
+    def evaluate(self, load_checkpoint: str | os.PathLike | None = None,
+                 eval_checkpoint: str | os.PathLike | None = None) -> dict[str, Any]:
         """Loss, perplexity and token count on the eval dataset."""
         return self.trainer.evaluate(load_checkpoint or eval_checkpoint)

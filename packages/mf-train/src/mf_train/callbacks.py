@@ -9,8 +9,10 @@ The trainer calls ``on_train_begin``, ``on_train_step_end``, ``on_train_epoch_en
 
 import datetime
 import logging
+import os
 import time
 from types import SimpleNamespace
+from typing import Any
 
 from mindspore.train import Callback
 
@@ -45,11 +47,11 @@ class MFLossMonitor(Callback):
     """Every ``per_print_times`` steps one line: epoch, step, loss, time per step, learning rate, overflow, loss
     scale, gradient norm, tokens/s and the time left (MindFormers' line, plus tokens/s and ETA)."""
 
-    def __init__(self, per_print_times=1, **unused):
+    def __init__(self, per_print_times: int = 1, **unused: Any) -> None:
         super().__init__()
         self.per_print_times = max(1, int(per_print_times or 1))
 
-    def on_train_step_end(self, run_context):
+    def on_train_step_end(self, run_context: RunContext) -> None:
         cb = run_context.original_args()
         r = cb.record
         if cb.cur_step_num % self.per_print_times and cb.cur_step_num != cb.total_steps:
@@ -68,8 +70,8 @@ class CheckpointMonitor(Callback):
     """Save a complete checkpoint every ``save_checkpoint_steps`` steps (and at the end), keeping the newest
     ``keep_checkpoint_max``; ``prefix`` and ``directory`` name them (default ``output_dir/checkpoint``)."""
 
-    def __init__(self, prefix="CKP", directory=None, save_checkpoint_steps=1, keep_checkpoint_max=5,
-                 save_trainable_params=False, **unused):
+    def __init__(self, prefix: str = "CKP", directory: str | os.PathLike | None = None, save_checkpoint_steps: int = 1,
+                 keep_checkpoint_max: int = 5, save_trainable_params: bool = False, **unused: Any) -> None:
         super().__init__()
         self.prefix, self.directory = prefix, directory
         self.every = max(1, int(save_checkpoint_steps or 1))
@@ -77,12 +79,12 @@ class CheckpointMonitor(Callback):
         self.trainable_only = bool(save_trainable_params)
         self.last = None
 
-    def on_train_step_end(self, run_context):
+    def on_train_step_end(self, run_context: RunContext) -> None:
         cb = run_context.original_args()
         if cb.cur_step_num % self.every == 0:
             self._save(cb)
 
-    def on_train_end(self, run_context):
+    def on_train_end(self, run_context: RunContext) -> None:
         cb = run_context.original_args()
         if self.last != cb.cur_step_num and cb.cur_step_num > cb.initial_step:
             self._save(cb)
@@ -99,16 +101,16 @@ register("callback", "CheckpointMointor")(CheckpointMonitor)  # MindFormers' YAM
 class EvalCallBack(Callback):
     """Evaluate every ``eval_step_interval`` steps and/or every ``eval_epoch_interval`` epochs (-1: never)."""
 
-    def __init__(self, eval_step_interval=-1, eval_epoch_interval=-1, **unused):
+    def __init__(self, eval_step_interval: int = -1, eval_epoch_interval: int = -1, **unused: Any) -> None:
         super().__init__()
         self.step_interval, self.epoch_interval = int(eval_step_interval or -1), int(eval_epoch_interval or -1)
 
-    def on_train_step_end(self, run_context):
+    def on_train_step_end(self, run_context: RunContext) -> None:
         cb = run_context.original_args()
         if self.step_interval > 0 and cb.cur_step_num % self.step_interval == 0:
             cb.trainer.evaluate_now()
 
-    def on_train_epoch_end(self, run_context):
+    def on_train_epoch_end(self, run_context: RunContext) -> None:
         cb = run_context.original_args()
         if self.epoch_interval > 0 and cb.cur_epoch_num % self.epoch_interval == 0:
             cb.trainer.evaluate_now()

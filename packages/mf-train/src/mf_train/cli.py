@@ -3,6 +3,7 @@
 
 import contextlib
 import functools
+from typing import Any
 
 import click
 
@@ -15,7 +16,7 @@ from mf_train.lora_cli import merge_lora_command
 
 
 @group(__version__, "mf-train")
-def main():
+def main() -> None:
     """Trainer, optimizers, LR schedules, callbacks, resume, LoRA; `mf-train run`, `mf-train launch`."""
 
 
@@ -60,7 +61,7 @@ def _options(f):
 
 @main.command()
 @_options
-def run(config, overrides, print_config, no_progress, **flags):
+def run(config: str, overrides: tuple[str, ...], print_config: bool, no_progress: bool, **flags: Any) -> None:
     """Train, finetune or evaluate a model as a MindFormers task YAML says (run_mindformer.py).
 
     \b

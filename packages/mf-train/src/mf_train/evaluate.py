@@ -3,6 +3,7 @@ tokens (labels not ``ignore_token_id``, inputs not ``pad_token_id``, as the trai
 perplexity and the token count, summed exactly over every batch in a compiled graph."""
 
 import math
+from typing import Any
 
 import mindspore as ms
 import numpy as np
@@ -37,18 +38,18 @@ class EvalStep(CompiledCell):
 class PerplexityMetric:
     """Accumulates the token losses of batches; ``eval()`` gives loss, perplexity and tokens."""
 
-    def __init__(self, **unused):
+    def __init__(self, **unused: Any) -> None:
         self.clear()
 
-    def clear(self):
+    def clear(self) -> None:
         self.total, self.count = 0.0, 0
 
-    def update(self, losses, mask):
+    def update(self, losses: np.ndarray, mask: np.ndarray) -> None:
         """Token losses (masked ones 0) and the mask of a batch."""
         self.total += float(np.asarray(losses, np.float64).sum())
         self.count += int(np.asarray(mask).sum())
 
-    def eval(self):
+    def eval(self) -> dict[str, float]:
         loss = self.total / self.count if self.count else float("nan")
         return {"eval_loss": loss, "perplexity": math.exp(loss) if loss < 700 else float("inf"),
                 "eval_tokens": self.count}

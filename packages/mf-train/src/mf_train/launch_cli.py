@@ -7,6 +7,8 @@ is ``mf-train run``'s. The run's flags, the task's layout against the worker cou
 split dimension) and the checkpoint it loads are checked here, before any worker starts.
 """
 
+from typing import Any
+
 import click
 
 from mf_parallel.launch_args import LAUNCHER_OPTIONS, launcher_options
@@ -46,7 +48,7 @@ class _LaunchCommand(click.Command):
 @launcher_options
 @click.argument("positionals", nargs=-1)
 @click.pass_context
-def launch_command(ctx, positionals, **options):
+def launch_command(ctx: click.Context, positionals: tuple[str, ...], **options: Any) -> None:
     """Train on several devices: mf-parallel launch + mf-train run --use_parallel True.
 
     \b

@@ -73,7 +73,7 @@ def merge_folder(base, adapter, output_dir):
               help="The LoRA adapter: our folder (save_lora), a PEFT folder, or a MindFormers checkpoint file.")
 @click.option("--output_dir", "--output-dir", "--output", "output_dir", required=True, type=click.Path(path_type=Path),
               help="Where the merged model folder goes (replaced atomically if it holds a model).")
-def merge_lora_command(base, adapter, output_dir):
+def merge_lora_command(base: Path, adapter: Path, output_dir: Path) -> None:
     """Fold a LoRA adapter into its base model's weights: a plain model folder for mf-generate and mf-ckpt.
 
     \b

@@ -12,6 +12,9 @@ names are MindFormers' (``adam_m.<param>``, ``adam_v.<param>``, ``global_step``)
 knows them and a checkpoint holds everything resume needs.
 """
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 import mindspore as ms
 from mindspore import Parameter, ParameterTuple, Tensor, nn, ops
 
@@ -34,7 +37,7 @@ def _states(params, prefix, dtype=None, value=0.0):
 class Optimizer(nn.Cell):
     """Parameters, their weight-decay flags and ``global_step`` (updates done so far)."""
 
-    def __init__(self, params, weight_decay=0.0):
+    def __init__(self, params: Iterable[Parameter], weight_decay: float = 0.0) -> None:
         super().__init__(auto_prefix=False)
         params = list(params)
         if not params:
@@ -55,7 +58,8 @@ class Optimizer(nn.Cell):
 class AdamW(Optimizer):
     """PyTorch's AdamW with MindFormers' names; ``betas``, ``eps``, ``weight_decay``."""
 
-    def __init__(self, params, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, **kw):
+    def __init__(self, params: Iterable[Parameter], betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, **kw: Any) -> None:
         super().__init__(params, weight_decay)
         self.beta1, self.beta2 = _betas(betas, kw)
         self.eps = float(eps)
@@ -93,7 +97,8 @@ class AdamWeightDecay(Optimizer):
 
     fp32_state = False
 
-    def __init__(self, params, beta1=0.9, beta2=0.999, eps=1e-6, weight_decay=0.0, **kw):
+    def __init__(self, params: Iterable[Parameter], beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-6,
+                 weight_decay: float = 0.0, **kw: Any) -> None:
         super().__init__(params, weight_decay)
         self.beta1, self.beta2 = _betas(kw.pop("betas", (beta1, beta2)), kw)
         self.eps = float(eps)
@@ -138,8 +143,9 @@ register("optimizer", "FusedAdamWeightDecay")(AdamWeightDecay)  # MindFormers' n
 class SGD(Optimizer):
     """PyTorch's SGD: ``momentum``, ``dampening``, ``nesterov`` (or ``use_nesterov``), L2 ``weight_decay``."""
 
-    def __init__(self, params, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, use_nesterov=None,
-                 **kw):
+    def __init__(self, params: Iterable[Parameter], momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False, use_nesterov: bool | None = None,
+                 **kw: Any) -> None:
         super().__init__(params, weight_decay)
         _no_more(kw)
         self.momentum, self.dampening = float(momentum), float(dampening)

@@ -6,7 +6,10 @@ the schedule decays towards ``lr_end``. ``total_steps`` of -1 or None is filled 
 Hugging Face's names (``cosine``, ``linear``, ``constant``, ``constant_with_warmup``) are aliases, as in MindFormers.
 """
 
+from __future__ import annotations
+
 import math
+from typing import Any
 
 from mf_config.registry import register
 from mf_train.errors import TrainError
@@ -15,8 +18,8 @@ from mf_train.errors import TrainError
 class Schedule:
     """Base: ``learning_rate``, warmup, ``total_steps``; subclasses define ``decay(step)`` after warmup."""
 
-    def __init__(self, learning_rate, warmup_steps=None, warmup_ratio=None, warmup_lr_init=0.0, total_steps=None,
-                 **unused):
+    def __init__(self, learning_rate: float, warmup_steps: int | None = None, warmup_ratio: float | None = None,
+                 warmup_lr_init: float = 0.0, total_steps: int | None = None, **unused: Any) -> None:
         self.learning_rate = float(learning_rate)
         self.warmup_lr_init = float(warmup_lr_init)
         self.warmup_steps_arg, self.warmup_ratio = warmup_steps, warmup_ratio
@@ -24,7 +27,7 @@ class Schedule:
         self.ignored = sorted(unused)
         self.set_total_steps(total_steps)
 
-    def set_total_steps(self, total_steps):
+    def set_total_steps(self, total_steps: int | None) -> Schedule:
         """Fix ``total_steps`` (None or -1: not known yet) and derive the warmup length from it."""
         self.total_steps = None if total_steps in (None, -1) else int(total_steps)
         if self.warmup_ratio is not None:
@@ -37,13 +40,13 @@ class Schedule:
             raise TrainError(f"expected >= 0, got {self.warmup_steps}", key="lr_schedule.warmup_steps")
         return self
 
-    def lr_at(self, step):
+    def lr_at(self, step: int) -> float:
         """The learning rate of optimizer step ``step`` (0 = the first update)."""
         if step < self.warmup_steps:
             return self.warmup_lr_init + (self.learning_rate - self.warmup_lr_init) * step / self.warmup_steps
         return self.decay(step)
 
-    def decay(self, step):
+    def decay(self, step: int) -> float:
         return self.learning_rate
 
     def _decay_length(self):
@@ -62,7 +65,7 @@ class ConstantWarmUpLR(Schedule):
 class LinearWithWarmUpLR(Schedule):
     """Warmup, then a straight line down to 0 at ``total_steps``."""
 
-    def decay(self, step):
+    def decay(self, step: int) -> float:
         return self.learning_rate * max(0.0, (self.total_steps - step) / self._decay_length())
 
 
@@ -71,11 +74,12 @@ class CosineWithWarmUpLR(Schedule):
     """Warmup, then a half cosine (``num_cycles`` 0.5) from ``learning_rate`` to ``lr_end``; ``lr_end`` from
     ``decay_steps`` on."""
 
-    def __init__(self, learning_rate, num_cycles=0.5, lr_end=0.0, decay_steps=None, **kwargs):
+    def __init__(self, learning_rate: float, num_cycles: float = 0.5, lr_end: float = 0.0,
+                 decay_steps: int | None = None, **kwargs: Any) -> None:
         self.num_cycles, self.lr_end, self.decay_steps = float(num_cycles), float(lr_end), decay_steps
         super().__init__(learning_rate, **kwargs)
 
-    def decay(self, step):
+    def decay(self, step: int) -> float:
         if step >= (self.decay_steps if self.decay_steps is not None else self._decay_length() + self.warmup_steps):
             return self.lr_end
         progress = (step - self.warmup_steps) / self._decay_length()
@@ -87,11 +91,11 @@ class CosineWithWarmUpLR(Schedule):
 class PolynomialWithWarmUpLR(Schedule):
     """Warmup, then ``(lr - lr_end) * (1 - progress) ** power + lr_end``."""
 
-    def __init__(self, learning_rate, lr_end=1e-7, power=1.0, **kwargs):
+    def __init__(self, learning_rate: float, lr_end: float = 1e-7, power: float = 1.0, **kwargs: Any) -> None:
         self.lr_end, self.power = float(lr_end), float(power)
         super().__init__(learning_rate, **kwargs)
 
-    def decay(self, step):
+    def decay(self, step: int) -> float:
         progress = min(1.0, (step - self.warmup_steps) / self._decay_length())
         return (self.learning_rate - self.lr_end) * (1.0 - progress) ** self.power + self.lr_end
 

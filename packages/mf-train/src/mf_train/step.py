@@ -12,6 +12,9 @@ loss scale, global norm before clipping; 0 when not clipping). mf-parallel's ``t
 hooks; without them the step is the one-device step.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 import mindspore as ms
 from mindspore import Parameter, Tensor, amp, nn, ops
 
@@ -36,12 +39,13 @@ class LossScale:
     """``runner_wrapper.scale_sense``: a fixed number, or a dynamic scale (MindSpore's
     ``DynamicLossScaleUpdateCell``: ``loss_scale_value``, ``scale_factor``, ``scale_window``)."""
 
-    def __init__(self, value=1.0, dynamic=False, scale_factor=2.0, scale_window=1000):
+    def __init__(self, value: float = 1.0, dynamic: bool = False, scale_factor: float = 2.0,
+                 scale_window: int = 1000) -> None:
         self.value, self.dynamic = float(value), bool(dynamic)
         self.scale_factor, self.scale_window = float(scale_factor), int(scale_window)
 
     @classmethod
-    def from_wrapper(cls, wrapper):
+    def from_wrapper(cls, wrapper: Mapping[str, Any] | None) -> "LossScale":
         """From a ``runner_wrapper`` section (``scale_sense`` a number or a ``DynamicLossScaleUpdateCell`` section,
         or ``loss_scale_value``/``scale_factor``/``scale_window`` beside it)."""
         wrapper = dict(wrapper or {})
@@ -67,8 +71,10 @@ class TrainStep(CompiledCell):
     """One optimizer step over ``accumulation`` micro-batches; see the module docstring. Compiled in MindSpore's
     PyNative mode too (``mf_models.compiled``)."""
 
-    def __init__(self, network, optimizer, accumulation=1, loss_scale=None, max_grad_norm=None, grad_reducer=None,
-                 grad_norm=None, all_finite=None, loss_mean=None):
+    def __init__(self, network: nn.Cell, optimizer: nn.Cell, accumulation: int = 1, loss_scale: LossScale | None = None,
+                 max_grad_norm: float | None = None, grad_reducer: nn.Cell | None = None,
+                 grad_norm: nn.Cell | None = None, all_finite: nn.Cell | None = None,
+                 loss_mean: nn.Cell | None = None) -> None:
         super().__init__(auto_prefix=False)
         self.network = network
         self.network.set_grad()

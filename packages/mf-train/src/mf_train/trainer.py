@@ -7,11 +7,16 @@ The step, the optimizer and checkpointing assume no single device: under ``use_p
 shard, the sharded checkpoints and their resume.
 """
 
+from __future__ import annotations
+
 import logging
 import math
+import os
 import sys
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import mindspore as ms
 
@@ -36,6 +41,13 @@ from mf_train.optim import build_optimizer
 from mf_train.schedules import build_schedule
 from mf_train.step import LossScale, TrainStep, state_parameters
 
+if TYPE_CHECKING:
+    from mindspore import nn
+    from mindspore.train import Callback
+
+    from mf_models import CausalLM
+    from mf_train.task import Task
+
 logger = logging.getLogger("mf_train")
 
 
@@ -43,8 +55,9 @@ logger = logging.getLogger("mf_train")
 class CausalLanguageModelingTrainer:
     """Train, finetune or evaluate a causal LM as a task config says; see the module docstring."""
 
-    def __init__(self, task, model=None, train_dataset=None, eval_dataset=None, callbacks=None, optimizer=None,
-                 progress=None):
+    def __init__(self, task: Task, model: CausalLM | None = None, train_dataset: Mapping[str, Any] | None = None,
+                 eval_dataset: Mapping[str, Any] | None = None, callbacks: Iterable[Callback] | None = None,
+                 optimizer: nn.Cell | None = None, progress: bool | None = None) -> None:
         self.task = task
         self.parallel = None
         if task.get("use_parallel"):
@@ -67,11 +80,12 @@ class CausalLanguageModelingTrainer:
         self.last_eval = None
 
     # -- the three entry points ------------------------------------------------------------------
-    def train(self, resume_training=None):
+    def train(self, resume_training: bool | str | os.PathLike | None = None) -> dict[str, Any]:
         """Train from the model's current weights (or resume); returns the summary dict."""
         return self._fit(resume_training if resume_training is not None else self.task.get("resume_training"))
 
-    def finetune(self, load_checkpoint=None, resume_training=None):
+    def finetune(self, load_checkpoint: str | os.PathLike | None = None,
+                 resume_training: bool | str | os.PathLike | None = None) -> dict[str, Any]:
         """Load pretrained weights (``load_checkpoint`` or the task's), then train."""
         resume = resume_training if resume_training is not None else self.task.get("resume_training")
         source = load_checkpoint or self.task.get("load_checkpoint")
@@ -81,7 +95,7 @@ class CausalLanguageModelingTrainer:
             self._load_weights(source)  # the base weights (a LoRA run's checkpoints may hold adapters only)
         return self._fit(resume)
 
-    def evaluate(self, load_checkpoint=None):
+    def evaluate(self, load_checkpoint: str | os.PathLike | None = None) -> dict[str, Any]:
         """Loss, perplexity and token count over the eval dataset."""
         source = load_checkpoint or self.task.get("load_checkpoint")
         if source:
@@ -141,7 +155,7 @@ class CausalLanguageModelingTrainer:
         return step, optimizer, schedule
 
     @property
-    def accumulation(self):
+    def accumulation(self) -> int:
         return int(self.task.get("runner_config.gradient_accumulation_steps", 1))
 
     # -- the loop ----------------------------------------------------------------------------------
@@ -240,7 +254,7 @@ class CausalLanguageModelingTrainer:
         params.net_outputs, params.record = outputs, record
 
     # -- evaluation --------------------------------------------------------------------------------
-    def run_evaluation(self):
+    def run_evaluation(self) -> dict[str, Any]:
         """PerplexityMetric over the eval dataset (one pass, in order)."""
         batches = self._batches("eval_dataset", self.eval_dataset, 1)
         if not hasattr(self, "eval_step"):
@@ -253,7 +267,7 @@ class CausalLanguageModelingTrainer:
         finally:
             self.model.set_train(was_training)
 
-    def evaluate_now(self):
+    def evaluate_now(self) -> dict[str, Any]:
         """Evaluate during training and record it (EvalCallBack)."""
         result = dict(self.run_evaluation(), step=self.state["step"])
         self.last_eval = result
@@ -264,7 +278,7 @@ class CausalLanguageModelingTrainer:
         return result
 
     # -- checkpoints -------------------------------------------------------------------------------
-    def checkpoint_dir(self, directory=None):
+    def checkpoint_dir(self, directory: str | os.PathLike | None = None) -> Path:
         """Where checkpoints go: ``output_dir/checkpoint/rank_0`` (one folder per checkpoint), or for a parallel
         run ``output_dir/checkpoint`` (one folder per checkpoint holding every rank's)."""
         if directory:
@@ -277,7 +291,7 @@ class CausalLanguageModelingTrainer:
             return self.parallel.newest(self.checkpoint_dir())
         return checkpoint.newest_good(self.checkpoint_dir())
 
-    def checkpoint_tensors(self, trainable_only=False):
+    def checkpoint_tensors(self, trainable_only: bool = False) -> dict[str, ms.Parameter]:
         """name -> Parameter: the weights, then the optimizer's and the step's state."""
         weights = self.model.trainable_params() if trainable_only else self.model.get_parameters()
         tensors = {p.name: p for p in weights if not p.name.startswith("kv_cache.")}
@@ -286,7 +300,8 @@ class CausalLanguageModelingTrainer:
         tensors.update(state_parameters(self.step_cell))
         return tensors
 
-    def save_checkpoint(self, prefix="CKP", directory=None, keep=None, trainable_only=False):
+    def save_checkpoint(self, prefix: str = "CKP", directory: str | os.PathLike | None = None, keep: int | None = None,
+                        trainable_only: bool = False) -> Path:
         """A complete checkpoint of this moment (CheckpointMonitor); returns its path."""
         folder = self.checkpoint_dir(directory)
         state = dict(self.state, rng=checkpoint.rng_state(), batch_size=self._spec(1).batch_size,
@@ -353,7 +368,7 @@ class CausalLanguageModelingTrainer:
                                  "position would not match", file=path, key="resume_training")
 
     # -- output ------------------------------------------------------------------------------------
-    def report(self, text):
+    def report(self, text: str) -> None:
         """One line on stderr (through the progress bar while training)."""
         if self.recorder is not None:
             self.recorder.line(text)

@@ -4,7 +4,8 @@ A Spec names an output tensor, its dtype and shape, and how to make it (``parts(
 C-order bytes, one after the other, are the tensor). Specs are written in order, one at a time,
 shards closed as they fill; the source tensors a Spec read are released right after it is written.
 Every output lands under its final name only when complete, with its SHA-256 manifest (hashed on every
-core while it is written, see ``mf_ckpt.manifest``).
+core while it is written, see ``mf_ckpt.manifest``). Bytes made in this process go straight to the disk
+(``mf_ckpt.direct_write``); tensors copied unchanged from a file are copied by the kernel.
 """
 
 import json
@@ -103,8 +104,9 @@ def progress(total):
 
 
 def write_specs(f, specs, release, stats, bar, pool, metadata=None):
-    """Write ``specs`` as one safetensors file to ``f`` (open for reading too: each block is hashed in ``pool``,
-    read back, as soon as it is written); returns the block digests of its manifest entry."""
+    """Write ``specs`` as one safetensors file to ``f``: a ``DirectFile`` hashes its chunks as it writes them;
+    another file must be open for reading too (each block is hashed in ``pool``, read back, as soon as it is
+    written). Returns the block digests of its manifest entry."""
     writer = SafetensorsWriter(f, [(s.name, s.dtype, s.shape) for s in specs], metadata)
     blocks = f if isinstance(f, DirectFile) else BlockHashes(f.fileno(), pool)
     try:

@@ -18,13 +18,13 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-DIST = Path(__file__).parent / "workers"
-sys.path.insert(0, str(DIST))
-import reference as ref  # noqa: E402
-from families import GENERATE, RESUME_AT, STEPS, config  # noqa: E402
+from mf_parallel.mesh import Mesh
+from mf_parallel.plans import plan_for
 
-from mf_parallel.mesh import Mesh  # noqa: E402
-from mf_parallel.plans import plan_for  # noqa: E402
+from .workers import reference as ref
+from .workers.families import GENERATE, RESUME_AT, STEPS, config
+
+DIST = Path(__file__).parent / "workers"
 
 pytestmark = pytest.mark.slow
 FAMILIES = ("llama", "mixtral", "gpt2", "bloom")

@@ -2,15 +2,12 @@
 checkpoints the workers load, and what one process computes on the same (global) batches."""
 
 import json
-import sys
-from pathlib import Path
 
 import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-sys.path.insert(0, str(Path(__file__).parent))
-from families import STEPS, batch, greedy, network, optimizer_of, train_step_cell  # noqa: E402
+from .families import STEPS, batch, greedy, network, optimizer_of, train_step_cell
 
 
 def gradients(model, ids):

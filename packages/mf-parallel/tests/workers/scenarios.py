@@ -11,14 +11,12 @@ from pathlib import Path
 
 import mindspore as ms
 import numpy as np
+from families import GENERATE, RESUME_AT, STEPS, batch, greedy, network, optimizer_of, train_step_cell
 from mindspore import nn, ops
 
-sys.path.insert(0, str(Path(__file__).parent))
-from families import GENERATE, RESUME_AT, STEPS, batch, greedy, network, optimizer_of, train_step_cell  # noqa: E402
-
-import mf_models.cells  # noqa: E402,F401  (initialises MindSpore's numpy bridge before any Parameter)
-from mf_parallel import parallelize, train_hooks  # noqa: E402
-from mf_parallel.runtime import init_communication  # noqa: E402
+import mf_models.cells  # noqa: F401  (initialises MindSpore's numpy bridge before any Parameter)
+from mf_parallel import parallelize, train_hooks
+from mf_parallel.runtime import init_communication
 
 
 def gradients(model, ids):

@@ -130,7 +130,7 @@ def from_yaml(path, overrides=(), **kwargs):
         value = options.get(key)
         if value is not None and key not in kwargs and not Path(value).is_file():
             dotted = f"processor.tokenizer.{key}"
-            line = cfg._sources.get(dotted, (None, None))[1]
+            line = (cfg.where(dotted) or (None, None))[1]
             raise TokenizerError(f"no such file: {value}; set it with the override {dotted}=PATH or "
                                  f"{key}=...", file=cfg.file() or path, key=dotted, line=line)
     try:
@@ -139,4 +139,4 @@ def from_yaml(path, overrides=(), **kwargs):
         if e.file:
             raise
         key = f"processor.tokenizer.{e.key}" if e.key else "processor.tokenizer"
-        raise TokenizerError(e.message, file=path, key=key, line=cfg._sources.get(key, (None, None))[1]) from None
+        raise TokenizerError(e.message, file=path, key=key, line=(cfg.where(key) or (None, None))[1]) from None

@@ -38,9 +38,9 @@ def evaluate(family, inputs, rows, generate=False):
 def loss_without_drops(inputs, rows):
     """Mixtral's loss on ``batch(rows)`` with room for every token (capacity_factor 100): differs from the
     reference loss when its capacity drops tokens."""
-    from families import config
-
     from mf_models.llama import LlamaForCausalLM
+
+    from .families import config
 
     cfg = config("mixtral")
     cfg.moe_config.capacity_factor = 100.0

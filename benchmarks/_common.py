@@ -3,10 +3,11 @@
 - ``cpu_setup()`` runs before torch or MindSpore is imported: it reads ``--threads N`` and ``--pin`` from the command
   line, sets ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``/``RAYON_NUM_THREADS`` (read once when those libraries load) and
   pins the process (and so its children) to one core with ``--pin``, as ``taskset -c 0`` would.
-- ``frameworks()`` sets the same count inside torch (``set_num_threads``) and MindSpore (``runtime_num_threads``,
-  ``inter_op_parallel_num`` and the CPU kernel threads, ``device_context.cpu.op_tuning.threads_num``): with
-  ``runtime_num_threads`` alone MindSpore 2.10 used up to 1.95 cores on ``--threads 1`` (issue 18), and a train
-  step still 1.5 cores without ``inter_op_parallel_num``.
+- ``frameworks()`` sets the same count inside torch (``set_num_threads``: threads within an op) and MindSpore
+  (``runtime_num_threads`` and the CPU kernel threads, ``device_context.cpu.op_tuning.threads_num``), and runs
+  MindSpore's ops one at a time (``inter_op_parallel_num=1``, as torch's eager ops): with ``runtime_num_threads``
+  alone MindSpore 2.10 used up to 1.95 cores on ``--threads 1`` (issue 18), a train step still 1.5 cores without
+  ``inter_op_parallel_num=1``, and ``inter_op_parallel_num=2`` made a 2-thread decode 2.3x slower.
 - ``interleave()`` times the sides in rounds (A, B, then B, A, ...) with wall and CPU time of each call, so that a
   change of the machine's load falls on both and the thread setting is verified: CPU / wall is the cores a side used.
 - ``child()`` runs a side in its own process and takes its CPU time and peak RSS from ``wait4``.
@@ -57,11 +58,13 @@ def frameworks(threads, torch=True, mindspore=True):
     if mindspore:
         import mindspore as ms
 
-        ms.set_context(runtime_num_threads=threads, inter_op_parallel_num=threads)
+        # threads for each kernel, as torch.set_num_threads; one kernel at a time, as torch's eager ops run:
+        # inter_op_parallel_num=2 made a tiny decode 2.3x slower on 2 cores (229 tokens/s against 549)
+        ms.set_context(runtime_num_threads=threads, inter_op_parallel_num=1)
         ms.device_context.cpu.op_tuning.threads_num(threads)
 
 
-FRAMEWORKS = "OMP/MKL/RAYON env, torch.set_num_threads, MindSpore runtime/inter-op/kernel threads"
+FRAMEWORKS = "OMP/MKL/RAYON env, torch.set_num_threads, MindSpore runtime/kernel threads, inter-op 1"
 
 
 def describe(threads, how=FRAMEWORKS):

@@ -75,7 +75,6 @@ class DirectFile:
     def result(self, size):
         """The block digests of the whole file, once every byte is on the disk."""
         self._send(last=True)
-        self.cancel()
         for futures in self._pending:
             for future in futures:
                 future.result()
@@ -130,7 +129,6 @@ class DirectFile:
                     if e.errno != errno.EINVAL or not fcntl.fcntl(self._fd, fcntl.F_GETFL) & _O_DIRECT:
                         raise
                     _buffered(self._fd)
-
 
 
 def _buffered(fd):

@@ -3,6 +3,8 @@
 import mindspore as ms
 from mindspore import ops
 
+from mf_models.broadcast import expand
+
 
 def attention(q, k, v, bias, scale, softmax_dtype=ms.float32):
     """Causal grouped-query attention without repeating keys.
@@ -17,7 +19,7 @@ def attention(q, k, v, bias, scale, softmax_dtype=ms.float32):
     scores = ops.BatchMatMul(transpose_b=True)(q, k).reshape(b, kv, rep, s, length)
     if scores.dtype != softmax_dtype:
         scores = ops.cast(scores, softmax_dtype)
-    scores = scores + bias.reshape(b, -1, rep if bias.shape[1] != 1 else 1, s, length)
+    scores = scores + expand(bias.reshape(b, -1, rep if bias.shape[1] != 1 else 1, s, length), scores.shape)
     probs = ops.cast(ops.softmax(scores, -1), v.dtype).reshape(b, kv, rep * s, length)
     out = ops.BatchMatMul()(probs, v).reshape(b, kv, rep, s, d)
     return out.transpose(0, 3, 1, 2, 4).reshape(b, s, h * d)

@@ -9,6 +9,7 @@ import numpy as np
 from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.initializer import Normal, initializer
 
+from mf_models.broadcast import expand
 from mf_models.numpy_bridge import init_numpy_bridge
 
 init_numpy_bridge()  # before the first Parameter
@@ -36,8 +37,8 @@ class Linear(nn.Cell):
         x = x.reshape(-1, shape[-1])
         weight = ops.cast(self.weight, self.compute_dtype) if self.cast_weight else self.weight
         y = self.matmul(x, weight)
-        if self.has_bias:
-            y = y + (ops.cast(self.bias, self.compute_dtype) if self.cast_weight else self.bias)
+        if self.has_bias:  # BiasAdd: a broadcasting Add keeps memory (mf_models.broadcast)
+            y = ops.bias_add(y, ops.cast(self.bias, self.compute_dtype) if self.cast_weight else self.bias)
         return y.reshape(shape[:-1] + (self.out_channels,))
 
 
@@ -89,8 +90,8 @@ class RMSNorm(nn.Cell):
         if dtype != self.compute_type:
             x = ops.cast(x, self.compute_type)
         mean_square = ops.matmul(ops.square(x).reshape(-1, x.shape[-1]), self.averager).reshape(x.shape[:-1] + (1,))
-        x = x * ops.rsqrt(mean_square + self.eps)
-        return ops.cast(x * ops.cast(self.weight, self.compute_type), dtype)
+        x = x * expand(ops.rsqrt(mean_square + self.eps), x.shape)
+        return ops.cast(x * expand(ops.cast(self.weight, self.compute_type), x.shape), dtype)
 
 
 class LayerNorm(nn.Cell):

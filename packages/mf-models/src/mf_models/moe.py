@@ -11,6 +11,7 @@ import mindspore as ms
 from mindspore import Parameter, nn, ops
 from mindspore.common.initializer import Normal, initializer
 
+from mf_models.broadcast import expand
 from mf_models.cells import Linear
 from mf_models.dtypes import ms_dtype
 
@@ -94,7 +95,8 @@ class MoEFeedForward(nn.Cell):
         if not self.training:
             expert_out = self.ffn(ops.broadcast_to(xf.reshape(1, n, h), (self.expert_num, n, h)))
             weights = ops.cast(gates.transpose(1, 0).reshape(self.expert_num, n, 1), expert_out.dtype)
-            return ops.sum(expert_out * weights, 0).reshape(b, s, h), ops.zeros((), ms.float32)
+            out = ops.sum(expert_out * expand(weights, expert_out.shape), 0)
+            return out.reshape(b, s, h), ops.zeros((), ms.float32)
         capacity = capacity_of(n, self.k, self.expert_num, self.capacity_factor)
         dispatch, combine = self.buffers(gates, chosen, capacity)
         buffers = ops.matmul(dispatch.transpose(1, 0), ops.cast(xf, ms.float32))

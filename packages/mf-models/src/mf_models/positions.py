@@ -6,6 +6,8 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor, ops
 
+from mf_models.broadcast import expand
+
 
 def rope_tables(head_dim, max_positions, theta=10000.0, extend_method="None", scaling_factor=1.0):
     """cos and signed sin tables (max_positions, head_dim) in the rotate-half layout of HF and MindFormers; the
@@ -55,7 +57,7 @@ def apply_rope(x, cos, sin, swap):
     ``swap`` (``half_swap(d)``; MindSpore's CPU ``ReverseV2`` took 5x as long over a prompt), the sign is in
     the sin table."""
     b, s, h, d = x.shape
-    return x * cos + ops.matmul(x.reshape(-1, d), swap).reshape(b, s, h, d) * sin
+    return x * expand(cos, x.shape) + ops.matmul(x.reshape(-1, d), swap).reshape(b, s, h, d) * expand(sin, x.shape)
 
 
 def alibi_slopes(num_heads):

@@ -61,6 +61,8 @@ def test_every_flag_says_which_yaml_key_it_sets():
     (["--load_checkpoint", "/nonexistent/ckpt", "--run_mode", "finetune"], "no such checkpoint file or folder"),
     (["--set", "optimizer.betas=[0.9]"], "optimizer.betas: expected two numbers"),
     (["--set", "optimizer.type=Adafactor"], "unknown optimizer type 'Adafactor'"),
+    (["--set", "recompute_config.recompute=[1,1]"], "recompute_config.recompute: expected true/false or one layer "
+                                                   "count (one pipeline stage), got [1, 1]"),
     (["--use_parallel"], "use_parallel: use_parallel needs a parallel job: run `mf-train launch"),
 ])
 def test_bad_input_is_one_line_and_exit_2(task, tmp_path, args, message):
@@ -73,11 +75,11 @@ def test_bad_input_is_one_line_and_exit_2(task, tmp_path, args, message):
 
 def test_keys_not_honoured_are_named_once(task, tmp_path, caplog):
     result = invoke("run", "--config", task, "--output_dir", tmp_path / "out", "--print_config",
-                    "--set", "context.enable_graph_kernel=true", "--set", "recompute_config.recompute=true")
+                    "--set", "context.enable_graph_kernel=true", "--set", "recompute_config.select_recompute=true")
     assert result.exit_code == 0
     warned = [r.getMessage() for r in caplog.records if "not honoured" in r.getMessage()]
     assert warned == ["not honoured by mf-train on this backend (accepted, no effect): context.enable_graph_kernel, "
-                      "recompute_config.recompute"]
+                      "recompute_config.select_recompute"]
 
 
 def test_a_dataset_of_another_length_names_both_fixes(tmp_path, sp_model, mf_assets):

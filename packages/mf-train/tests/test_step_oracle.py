@@ -1,5 +1,6 @@
 """The compiled train step against torch: one step's loss and every gradient equal transformers' on the same
-weights and batch, for each family; twenty AdamW steps under a warmup-cosine schedule follow torch.optim.AdamW with
+weights and batch, for each family (and with ``recompute_config.recompute``: layers recomputed in the backward);
+twenty AdamW steps under a warmup-cosine schedule follow torch.optim.AdamW with
 transformers' get_cosine_schedule_with_warmup."""
 
 import mindspore as ms
@@ -8,6 +9,7 @@ import pytest
 import torch
 import transformers
 
+from mf_train.building import apply_recompute
 from mf_train.optim import SGD, AdamW
 from mf_train.schedules import CosineWithWarmUpLR
 from mf_train.step import TrainStep
@@ -30,26 +32,33 @@ def torch_grads(hf, micro_batches):
     return float(loss.detach()), {n: p.grad.numpy().copy() for n, p in hf.named_parameters()}
 
 
-def our_grads(model, accumulation):
+def our_grads(model, accumulation, recompute=None):
     """One step of SGD with lr 1 and no momentum: the update is the gradient."""
     model.set_train(True)
+    if recompute is not None:
+        assert apply_recompute(model, recompute) == (model.config.num_layers if recompute is True else recompute[0])
     before = {p.name: p.asnumpy().copy() for p in model.trainable_params()}
-    step = TrainStep(model, SGD(model.trainable_params()), accumulation=accumulation)
+    # clipping at a norm no gradient reaches: the step reports the global norm and leaves the gradients alone
+    step = TrainStep(model, SGD(model.trainable_params()), accumulation=accumulation, max_grad_norm=1e9)
     shape = (accumulation, -1, BATCH.shape[1]) if accumulation > 1 else BATCH.shape
     ids, labels = (ms.Tensor(a.astype(np.int32).reshape(shape)) for a in (BATCH, LABELS))
-    loss = step(ids, labels, ms.Tensor(1.0, ms.float32))[0]
-    return float(loss.asnumpy()), {p.name: before[p.name] - p.asnumpy() for p in model.trainable_params()}
+    loss, _, _, norm = step(ids, labels, ms.Tensor(1.0, ms.float32))
+    return (float(loss.asnumpy()), {p.name: before[p.name] - p.asnumpy() for p in model.trainable_params()},
+            float(norm.asnumpy()))
 
 
-@pytest.mark.parametrize("family,accumulation", [("llama", 1), ("llama", 2), ("mixtral", 1), ("gpt2", 1),
-                                                 ("bloom", 1)])
-def test_one_step_loss_and_gradients_equal_transformers(tmp_path, family, accumulation):
+@pytest.mark.parametrize("family,accumulation,recompute", [
+    ("llama", 1, None), ("llama", 2, None), ("mixtral", 1, None), ("gpt2", 1, None), ("bloom", 1, None),
+    ("llama", 1, True), ("mixtral", 1, [1]), ("bloom", 1, True)])
+def test_one_step_loss_and_gradients_equal_transformers(tmp_path, family, accumulation, recompute):
     hf = hf_model(family)
     ours = ours_from_hf(hf, tmp_path, family)
     micro = [(x, y) for x, y in zip(np.split(BATCH, accumulation), np.split(LABELS, accumulation))]
     expected_loss, expected = torch_grads(hf, micro)
-    loss, got = our_grads(ours, accumulation)
+    loss, got, norm = our_grads(ours, accumulation, recompute)
     assert abs(loss - expected_loss) < 1e-5 * max(1.0, expected_loss)
+    want_norm = float(torch.nn.utils.get_total_norm([torch.from_numpy(g) for g in expected.values()]))
+    assert abs(norm - want_norm) < 1e-5 * want_norm, (norm, want_norm)
     # gradients by value: our names map to HF's through the same conversion, so compare the sorted norms and the
     # total, then the converted HF gradient folder tensor by tensor
     grads_hf = tmp_path / "hf_grads"

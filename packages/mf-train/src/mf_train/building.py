@@ -50,6 +50,24 @@ def build_model(task):
     return model
 
 
+def apply_recompute(model, setting):
+    """MindFormers' ``recompute_config.recompute``: ``true`` recomputes every decoder layer's forward pass in the
+    backward pass instead of keeping its activations (MindSpore's ``Cell.recompute``), a count (or a one-stage
+    list ``[n]``) the first ``n`` layers. Returns how many layers recompute."""
+    from mindspore import nn
+
+    if isinstance(setting, list) and len(setting) == 1:
+        setting = setting[0]
+    if not isinstance(setting, (bool, int, type(None))) or (type(setting) is int and setting < 0):
+        raise TrainError(f"expected true/false or one layer count (one pipeline stage), got {setting!r}",
+                         key="recompute_config.recompute")
+    layers = [cell for _, cells in model.cells_and_names() if isinstance(cells, nn.CellList) for cell in cells]
+    count = len(layers) if setting is True else 0 if not setting else min(int(setting), len(layers))
+    for layer in layers[:count]:
+        layer.recompute()
+    return count
+
+
 def apply_pet(model, seed):
     """LoRA on ``model`` when its config has a ``pet_config`` (the base frozen, adapters trainable); returns whether
     it did."""

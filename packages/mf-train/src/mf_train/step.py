@@ -32,7 +32,13 @@ def _scale_grad(factor, grad):
 
 @_square_sum.register("Tensor")
 def _square_sum_grad(grad):
-    return ops.sum(ops.square(ops.cast(grad, ms.float32)))
+    """The sum of squares; a matrix's column sums as a product with a row of ones (MindSpore's CPU ReduceSum over
+    a 32000 x 1024 gradient took 4x as long as that MatMul)."""
+    squares = ops.square(ops.cast(grad, ms.float32))
+    if grad.ndim < 2:
+        return ops.sum(squares)
+    rows = squares.reshape(-1, grad.shape[-1])
+    return ops.sum(ops.matmul(ops.ones((1, rows.shape[0]), ms.float32), rows))
 
 
 class LossScale:

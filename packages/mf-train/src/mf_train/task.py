@@ -33,7 +33,7 @@ DEFAULTS = {"run_mode": "train", "output_dir": "./output", "seed": 0, "runner_co
 # sinking is one of them; its sink_size still counts an epoch's steps)
 NOT_HONOURED = ("context.enable_graph_kernel",
                 "context.ascend_config", "context.max_device_memory", "context.jit_config", "context.save_graphs",
-                "context.memory_optimize_level", "recompute_config.recompute", "recompute_config.select_recompute",
+                "context.memory_optimize_level", "recompute_config.select_recompute",
                 "recompute_config.select_comm_recompute", "recompute_config.mp_comm_recompute",
                 "recompute_config.parallel_optimizer_comm_recompute", "runner_wrapper.local_norm",
                 "train_dataset.numa_enable", "micro_batch_interleave_num", "parallel.enable_parallel_optimizer",

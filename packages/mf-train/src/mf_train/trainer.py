@@ -25,6 +25,7 @@ from mf_config.registry import register
 from mf_train import checkpoint
 from mf_train.building import (
     apply_pet,
+    apply_recompute,
     build_callbacks,
     build_model,
     build_tokenizer,
@@ -70,6 +71,10 @@ class CausalLanguageModelingTrainer:
             self.parallel = ParallelRun.start(task)  # before anything is read: msrun's scheduler ends in here
         self.model = model if model is not None else build_model(task)
         self.lora = apply_pet(self.model, int(task.get("seed", 0)))
+        recomputed = apply_recompute(self.model, task.get("recompute_config.recompute"))
+        if recomputed:
+            logger.info("recompute_config.recompute: %d decoder layers recompute their forward pass in the backward "
+                        "pass (less memory, about a third more compute)", recomputed)
         self.train_dataset, self.eval_dataset = train_dataset, eval_dataset
         self.user_callbacks, self.user_optimizer = list(callbacks or ()), optimizer
         self.progress = progress

@@ -9,7 +9,7 @@ import torch
 import transformers
 from mindspore import Parameter, nn
 
-from mf_train.optim import SGD, AdamWeightDecay, FP32StateAdamWeightDecay, decays
+from mf_train.optim import SGD, AdamW, AdamWeightDecay, FP32StateAdamWeightDecay, decays
 from mf_train.schedules import build_schedule
 
 RNG = np.random.default_rng(0)
@@ -53,6 +53,19 @@ def test_adam_weight_decay_equals_mindspores(cls):
     ref = run(nn.AdamWeightDecay(groups, learning_rate=0.1, beta1=0.9, beta2=0.95, eps=1e-6), ref_ps, ours=False)
     for name in SHAPES:
         np.testing.assert_allclose(ours[name], ref[name], rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+@pytest.mark.parametrize("cls", [AdamW, AdamWeightDecay, FP32StateAdamWeightDecay])
+def test_float16_parameters_take_the_same_steps(cls):
+    """float16 parameters take the op-by-op update (the fused kernel is float32 only): the same steps as float32
+    parameters, to float16's precision."""
+    ps = params()
+    want = run(cls(ps, weight_decay=0.1), ps)
+    ps16 = [Parameter(ms.Tensor(v.astype(np.float16)), name=n) for n, v in START.items()]
+    got = run(cls(ps16, weight_decay=0.1), ps16)
+    for name in SHAPES:
+        assert got[name].dtype == np.float16
+        np.testing.assert_allclose(got[name].astype(np.float32), want[name], rtol=5e-3, atol=5e-3, err_msg=name)
 
 
 @pytest.mark.parametrize("momentum,dampening,nesterov", [(0.0, 0.0, False), (0.9, 0.1, False), (0.9, 0.0, True)])

@@ -13,9 +13,12 @@ log line and a metrics.jsonl line per step, a checkpoint at the end). Printed pe
 - each whole process's wall and CPU time (from wait4: imports, build, compile and steps) and the cores it used,
   which verifies the thread setting (``--pin``: one pinned core, inherited by both children).
 
+``--recompute``: both sides recompute each layer's forward pass in the backward pass (ours
+``recompute_config.recompute: true``, torch transformers' ``gradient_checkpointing_enable()``).
+
 Issue 18 sets no target for training; the figures are for comparison.
 
-    python benchmarks/train.py [--sizes tiny small] [--steps 30] [--repeat 2] [--threads 2] [--pin]
+    python benchmarks/train.py [--sizes tiny small] [--steps 30] [--repeat 2] [--threads 2] [--pin] [--recompute]
 """
 
 import argparse
@@ -67,7 +70,7 @@ def dataset(seq, cache):
     return out
 
 
-def task_yaml(size, data, steps, threads, folder):
+def task_yaml(size, data, steps, threads, folder, recompute):
     layers, hidden, heads, kv, seq, batch = SIZES[size]
     task = yaml.safe_load(EXAMPLE.read_text())
     task["model"]["model_config"].update(num_layers=layers, hidden_size=hidden, num_heads=heads, n_kv_heads=kv,
@@ -77,6 +80,7 @@ def task_yaml(size, data, steps, threads, folder):
     task["runner_config"].update(batch_size=batch, sink_mode=True, sink_size=steps, epochs=1)
     task["context"]["runtime_num_threads"] = threads
     task["do_eval"] = False
+    task["recompute_config"] = {"recompute": recompute}
     task["output_dir"] = str(folder / "output")
     task["callbacks"] = [{"type": "MFLossMonitor", "per_print_times": 1},
                          {"type": "CheckpointMonitor", "prefix": size, "save_checkpoint_steps": 10 ** 6}]
@@ -92,8 +96,8 @@ def child(command, threads):
     return _common.child(command, env=env)
 
 
-def ours(size, data, steps, threads, folder, launched):
-    task = task_yaml(size, data, steps, threads, folder)
+def ours(size, data, steps, threads, folder, recompute):
+    task = task_yaml(size, data, steps, threads, folder, recompute)
     shutil.rmtree(folder / "output", ignore_errors=True)
     _, wall, cpu, rss = child([script("mf-train"), "run", "--config", str(task), "--no_progress"], threads)
     records = [json.loads(x) for x in (folder / "output" / "metrics.jsonl").read_text().splitlines()]
@@ -108,16 +112,16 @@ def ours(size, data, steps, threads, folder, launched):
             "loss": steps_[-1]["loss"], "process_s": wall, "process_cpu_s": cpu}
 
 
-def torch_side(size, data, steps, threads):
+def torch_side(size, data, steps, threads, recompute):
     out, wall, cpu, rss = child([sys.executable, __file__, "--torch-child", size, str(data), str(steps),
-                                 str(threads)], threads)
+                                 str(threads), str(int(recompute))], threads)
     result = json.loads(out.strip().splitlines()[-1])
     result["first_step_s"] = wall - result.pop("after_first_s")
     result.update(rss_mb=rss, process_s=wall, process_cpu_s=cpu)
     return result
 
 
-def torch_loop(size, data, steps, threads):
+def torch_loop(size, data, steps, threads, recompute=False):
     """The torch side, in its own process: what a user writes with transformers and torch.optim."""
     start = time.perf_counter()
     import math
@@ -137,6 +141,8 @@ def torch_loop(size, data, steps, threads):
         vocab_size=32000, hidden_size=hidden, intermediate_size=ffn, num_hidden_layers=layers,
         num_attention_heads=heads, num_key_value_heads=kv, max_position_embeddings=seq, rms_norm_eps=1e-5))
     model.train()
+    if recompute:
+        model.gradient_checkpointing_enable()
     decay = [p for p in model.parameters() if p.ndim > 1]
     rest = [p for p in model.parameters() if p.ndim <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
@@ -185,24 +191,26 @@ def main():
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--torch-child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--recompute", action="store_true", help="both sides recompute layers in the backward")
+    parser.add_argument("--torch-child", nargs=5, help=argparse.SUPPRESS)
     _common.add_cpu_args(parser)
     args = parser.parse_args()
     args.threads = THREADS or 2
     if args.torch_child:
-        size, data, steps, threads = args.torch_child
-        print(json.dumps(torch_loop(size, data, int(steps), int(threads))))
+        size, data, steps, threads, recompute = args.torch_child
+        print(json.dumps(torch_loop(size, data, int(steps), int(threads), bool(int(recompute)))))
         return
     how = "OMP/MKL env, torch.set_num_threads, runtime_num_threads"
-    print(f"before: {_common.load()}; {_common.describe(args.threads, how)}; {args.steps} steps", flush=True)
+    print(f"before: {_common.load()}; {_common.describe(args.threads, how)}; {args.steps} steps"
+          f"{'; layers recomputed' if args.recompute else ''}", flush=True)
     with tempfile.TemporaryDirectory(prefix="mf-bench-train-") as tmp:
         tmp = Path(tmp)
         for size in args.sizes:
             data = dataset(SIZES[size][4], tmp)
             runs = []
             for i in range(args.repeat):  # taking turns, so a slow moment of the machine falls on both
-                sides = [lambda: ours(size, data, args.steps, args.threads, tmp / size, True),  # noqa: B023
-                         lambda: torch_side(size, data, args.steps, args.threads)]  # noqa: B023
+                sides = [lambda: ours(size, data, args.steps, args.threads, tmp / size, args.recompute),  # noqa: B023
+                         lambda: torch_side(size, data, args.steps, args.threads, args.recompute)]  # noqa: B023
                 done = [side() for side in (sides if i % 2 == 0 else sides[::-1])]
                 runs.append(done if i % 2 == 0 else done[::-1])
             report(size, runs, tmp / size)

@@ -4,11 +4,12 @@ accumulation, as one graph per optimizer step.
 ``TrainStep(network, optimizer, ...)(input_ids, labels, lr)`` runs ``accumulation`` micro-batches (inputs shaped
 (accumulation, batch, seq) when accumulating, else (batch, seq)), sums their gradients of ``loss * scale_sense``,
 reduces them with ``grad_reducer`` (data parallel: an average over the data-parallel group; identity on one
-device), unscales, checks them for inf/NaN when the loss scale is dynamic (``all_finite``: on several ranks, a
-verdict every rank shares), clips them to ``max_grad_norm`` (``grad_norm``: on several ranks, the norm of the whole
-model, the squares of model-parallel shards summed over their group) and, unless they overflowed, updates the
-parameters. It returns (mean loss (``loss_mean``: over the data-parallel replicas, the global batch's), overflow,
-loss scale, global norm before clipping; 0 when not clipping). mf-parallel's ``train_hooks`` supply the four
+device), checks them for inf/NaN when the loss scale is dynamic (``all_finite``: on several ranks, a verdict every
+rank shares), unscales them and clips them to ``max_grad_norm`` in one product (``grad_norm``: on several ranks,
+the norm of the whole model, the squares of model-parallel shards summed over their group; no product at all with
+a fixed scale of 1, one micro-batch and no clipping) and, unless they overflowed, updates the parameters. It
+returns (mean loss (``loss_mean``: over the data-parallel replicas, the global batch's), overflow, loss scale,
+global norm before clipping; 0 when not clipping). mf-parallel's ``train_hooks`` supply the four
 hooks; without them the step is the one-device step.
 """
 
@@ -94,6 +95,8 @@ class TrainStep(CompiledCell):
             self.scale_update = nn.DynamicLossScaleUpdateCell(loss_scale.value, loss_scale.scale_factor,
                                                               loss_scale.scale_window)
         self.clip = max_grad_norm is not None
+        # whether gradients need unscaling: not with a fixed scale of 1 over one micro-batch
+        self.rescale = loss_scale.dynamic or loss_scale.value != 1.0 or self.accumulation != 1
         self.max_grad_norm = float(max_grad_norm or 0.0)
         self.grad_reducer = grad_reducer if grad_reducer is not None else ops.identity
         # the parallel hooks (cells of gradients or the loss); the flags pick them when the graph is compiled
@@ -122,27 +125,27 @@ class TrainStep(CompiledCell):
             loss = loss / self.accumulation
         grads = self.grad_reducer(grads)
         inverse = 1.0 / (scale * self.accumulation)
-        grads = self.hyper_map(ops.partial(_scale, inverse), grads)
         overflow = Tensor(False)
         if self.dynamic:
             finite = self.all_finite(grads) if self.global_finite else amp.all_finite(grads)
             overflow = ops.logical_not(finite)
             overflow = self.scale_update(self.scale_sense, overflow)
         norm = Tensor(0.0, ms.float32)
-        if self.clip:
-            grads, norm = self.clip_grads(grads)
+        factor = inverse
+        if self.clip:  # the norm of the unscaled gradients, from the scaled ones
+            norm = self.global_norm_of(grads) * inverse
+            factor = inverse * ops.minimum(self.max_grad_norm / (norm + 1e-6), 1.0)
+        if self.clip or self.rescale:  # one product: unscaled and clipped (a copy of every gradient)
+            grads = self.hyper_map(ops.partial(_scale, factor), grads)
         if not overflow:
             loss = ops.depend(loss, self.optimizer(grads, lr))
         return self.loss_mean(loss), overflow, scale, norm
 
-    def clip_grads(self, grads):
-        """Grads scaled to a global norm of at most ``max_grad_norm`` (PyTorch's ``clip_grad_norm_``) and the norm."""
+    def global_norm_of(self, grads):
+        """The global L2 norm of ``grads`` (PyTorch's ``clip_grad_norm_`` clips to ``max_grad_norm`` by it)."""
         if self.global_norm:
-            norm = self.grad_norm(grads)
-        else:
-            norm = ops.sqrt(ops.addn(self.hyper_map(_square_sum, grads)))
-        factor = ops.minimum(self.max_grad_norm / (norm + 1e-6), 1.0)
-        return self.hyper_map(ops.partial(_scale, factor), grads), norm
+            return self.grad_norm(grads)
+        return ops.sqrt(ops.addn(self.hyper_map(_square_sum, grads)))
 
 
 def state_parameters(step):

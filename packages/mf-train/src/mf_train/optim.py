@@ -9,7 +9,7 @@ updates its parameters in place inside the compiled train step.
 
 float32 parameters are updated in place by MindSpore's fused ``AdamWeightDecay`` kernel, one parameter at a time
 (AdamW's bias corrections folded into its learning rate and epsilon): no temporaries as large as the model, which
-the op-by-op update needed (4.7 GB more peak memory and 1.3 s more per step on a 112M-parameter Llama on CPU).
+the op-by-op update needed (4.7 GB more peak memory and 1.2 s more per step on a 112M-parameter Llama on CPU).
 Other dtypes take the op-by-op update in float32.
 
 Weight decay skips 1-D parameters (norms) and biases, as MindFormers' ``get_optimizer_grouped_parameters``. State
@@ -50,8 +50,6 @@ class Optimizer(nn.Cell):
         self.parameters = ParameterTuple(params)
         self.weight_decay = float(weight_decay)
         self.decay_flags = decays(params)
-        self.fused_flags = tuple(p.dtype == ms.float32 for p in params)
-        self.fused = ops.AdamWeightDecay()
         self.global_step = Parameter(Tensor(0, ms.int32), name="global_step", requires_grad=False)
         self.hyper_map = ops.HyperMap()
 
@@ -61,17 +59,28 @@ class Optimizer(nn.Cell):
         return ops.cast(ops.depend(step, ops.assign(self.global_step, step)), ms.float32)
 
 
+class _Adam(Optimizer):
+    """Betas, epsilon, the two moments (``adam_m``, ``adam_v``; ``moment_dtype`` None: the parameter's) and the fused
+    kernel with which parameters it updates (float32 ones: the moments are float32 then too)."""
+
+    def __init__(self, params: Iterable[Parameter], betas: tuple[float, float], eps: float, weight_decay: float,
+                 moment_dtype: Any) -> None:
+        super().__init__(params, weight_decay)
+        self.beta1, self.beta2 = betas
+        self.eps = float(eps)
+        self.moments1 = _states(self.parameters, "adam_m", moment_dtype)
+        self.moments2 = _states(self.parameters, "adam_v", moment_dtype)
+        self.fused = ops.AdamWeightDecay()
+        self.fused_flags = tuple(p.dtype == ms.float32 for p in self.parameters)
+
+
 @register("optimizer")
-class AdamW(Optimizer):
+class AdamW(_Adam):
     """PyTorch's AdamW with MindFormers' names; ``betas``, ``eps``, ``weight_decay``."""
 
     def __init__(self, params: Iterable[Parameter], betas: Sequence[float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, **kw: Any) -> None:
-        super().__init__(params, weight_decay)
-        self.beta1, self.beta2 = _betas(betas, kw)
-        self.eps = float(eps)
-        self.moments1 = _states(self.parameters, "adam_m", ms.float32)
-        self.moments2 = _states(self.parameters, "adam_v", ms.float32)
+        super().__init__(params, _betas(betas, kw), eps, weight_decay, ms.float32)
 
     def construct(self, grads, lr):
         t = self.next_step()
@@ -105,7 +114,7 @@ def _adamw(kind, kernel, fused, lr, wd, beta1, beta2, eps, bias1, bias2_sqrt, pa
 
 
 @register("optimizer")
-class AdamWeightDecay(Optimizer):
+class AdamWeightDecay(_Adam):
     """MindSpore's AdamWeightDecay: no bias correction, weight decay inside the update; moments in the
     parameter's dtype (``fp32_state`` for float32 moments)."""
 
@@ -113,12 +122,8 @@ class AdamWeightDecay(Optimizer):
 
     def __init__(self, params: Iterable[Parameter], beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-6,
                  weight_decay: float = 0.0, **kw: Any) -> None:
-        super().__init__(params, weight_decay)
-        self.beta1, self.beta2 = _betas(kw.pop("betas", (beta1, beta2)), kw)
-        self.eps = float(eps)
-        dtype = ms.float32 if self.fp32_state else None
-        self.moments1 = _states(self.parameters, "adam_m", dtype)
-        self.moments2 = _states(self.parameters, "adam_v", dtype)
+        super().__init__(params, _betas(kw.pop("betas", (beta1, beta2)), kw), eps, weight_decay,
+                         ms.float32 if self.fp32_state else None)
 
     def construct(self, grads, lr):
         self.next_step()

@@ -81,3 +81,31 @@ def test_tied_head_is_the_word_embedding(family):
     table.set_data(ms.Tensor(values))
     logits = model(ms.Tensor(BATCH[:, :5])).asnumpy()
     assert (logits[..., 7] == 0).all() and (logits[..., 8] != 0).all()
+
+
+@pytest.mark.parametrize("graph", [True, False])
+@pytest.mark.parametrize("shape", [(2, 3, 5, 7), (2, 4, 96, 96)])  # below and above broadcast.EXPLICIT_FROM
+def test_attention_softmax_gradient_equals_mindspores(graph, shape):
+    """The softmax attention uses (its own backward pass, broadcasting explicitly) against ``ops.softmax``'s."""
+    from mindspore import ops
+
+    from mf_models.broadcast import softmax
+
+    rng = np.random.default_rng(5)
+    x, w = (ms.Tensor(rng.normal(size=shape).astype(np.float32) * 3) for _ in range(2))
+
+    class Weighted(nn.Cell):
+        def __init__(self, ours):
+            super().__init__()
+            self.ours = ours
+
+        def construct(self, x, w):
+            return ops.sum((softmax(x) if self.ours else ops.softmax(x, -1)) * w)
+
+    ms.set_context(mode=ms.GRAPH_MODE if graph else ms.PYNATIVE_MODE)
+    try:
+        ours, theirs = (ms.grad(Weighted(ours))(x, w).asnumpy() for ours in (True, False))
+    finally:
+        ms.set_context(mode=ms.PYNATIVE_MODE)
+    assert np.abs(theirs).max() > 1e-3
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)  # float32 sums in another order

@@ -3,7 +3,7 @@
 import mindspore as ms
 from mindspore import ops
 
-from mf_models.broadcast import expand
+from mf_models.broadcast import expand, softmax
 
 
 def attention(q, k, v, bias, scale, softmax_dtype=ms.float32):
@@ -20,7 +20,7 @@ def attention(q, k, v, bias, scale, softmax_dtype=ms.float32):
     if scores.dtype != softmax_dtype:
         scores = ops.cast(scores, softmax_dtype)
     scores = scores + expand(bias.reshape(b, -1, rep if bias.shape[1] != 1 else 1, s, length), scores.shape)
-    probs = ops.cast(ops.softmax(scores, -1), v.dtype).reshape(b, kv, rep * s, length)
+    probs = ops.cast(softmax(scores), v.dtype).reshape(b, kv, rep * s, length)
     out = ops.BatchMatMul()(probs, v).reshape(b, kv, rep, s, d)
     return out.transpose(0, 3, 1, 2, 4).reshape(b, s, h * d)
 

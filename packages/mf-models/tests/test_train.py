@@ -109,3 +109,33 @@ def test_attention_softmax_gradient_equals_mindspores(graph, shape):
         ms.set_context(mode=ms.PYNATIVE_MODE)
     assert np.abs(theirs).max() > 1e-3
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)  # float32 sums in another order
+
+
+@pytest.mark.parametrize("graph", [True, False])
+@pytest.mark.parametrize("t_shape", [(4, 128, 1), (128,), (4, 1, 128)])  # a column, a row, another axis
+def test_scale_by_gradients_equal_a_broadcasting_product(graph, t_shape):
+    """``scale_by(x, t)`` (explicit broadcast, its own backward pass) against MindSpore's ``x * t``."""
+    from mindspore import ops
+
+    from mf_models.broadcast import scale_by
+
+    rng = np.random.default_rng(6)
+    x, w = (ms.Tensor(rng.normal(size=(4, 128, 128)).astype(np.float32)) for _ in range(2))
+    t = ms.Tensor(rng.normal(size=t_shape).astype(np.float32))
+
+    class Weighted(nn.Cell):
+        def __init__(self, ours):
+            super().__init__()
+            self.ours = ours
+
+        def construct(self, x, t, w):
+            return ops.sum((scale_by(x, t) if self.ours else x * t) * w)
+
+    ms.set_context(mode=ms.GRAPH_MODE if graph else ms.PYNATIVE_MODE)
+    try:
+        ours, theirs = (ms.grad(Weighted(ours), grad_position=(0, 1))(x, t, w) for ours in (True, False))
+    finally:
+        ms.set_context(mode=ms.PYNATIVE_MODE)
+    for a, b in zip(ours, theirs):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-5, atol=1e-4)

@@ -9,7 +9,7 @@ import numpy as np
 from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.initializer import Normal, initializer
 
-from mf_models.broadcast import expand
+from mf_models.broadcast import scale_by
 from mf_models.numpy_bridge import init_numpy_bridge
 
 init_numpy_bridge()  # before the first Parameter
@@ -90,8 +90,8 @@ class RMSNorm(nn.Cell):
         if dtype != self.compute_type:
             x = ops.cast(x, self.compute_type)
         mean_square = ops.matmul(ops.square(x).reshape(-1, x.shape[-1]), self.averager).reshape(x.shape[:-1] + (1,))
-        x = x * expand(ops.rsqrt(mean_square + self.eps), x.shape)
-        return ops.cast(x * expand(ops.cast(self.weight, self.compute_type), x.shape), dtype)
+        x = scale_by(x, ops.rsqrt(mean_square + self.eps))
+        return ops.cast(scale_by(x, ops.cast(self.weight, self.compute_type)), dtype)
 
 
 class LayerNorm(nn.Cell):

@@ -112,7 +112,7 @@ def test_attention_softmax_gradient_equals_mindspores(graph, shape):
 
 
 @pytest.mark.parametrize("graph", [True, False])
-@pytest.mark.parametrize("t_shape", [(4, 128, 1), (128,), (4, 1, 128)])  # a column, a row, another axis
+@pytest.mark.parametrize("t_shape", [(4, 128, 1), (128,), (4, 1, 128), (4, 128, 128)])  # column, row, middle, none
 def test_scale_by_gradients_equal_a_broadcasting_product(graph, t_shape):
     """``scale_by(x, t)`` (explicit broadcast, its own backward pass) against MindSpore's ``x * t``."""
     from mindspore import ops

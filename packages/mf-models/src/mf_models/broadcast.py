@@ -5,8 +5,9 @@ four times its output's size for as long as the compiled graph lives, and runs s
 nine products of a (2048, 4096) float32 tensor by a (2048, 1) column kept 1.05 GB more, and took 1.2x as long,
 as with the column broadcast first. The backward pass of a broadcasting product broadcasts too. ``broadcast_to``
 first costs one full-size temporary, freed after use, and its gradient is a sum. Small results (a decode step's)
-keep the implicit broadcast: one kernel fewer. ``softmax`` is attention's softmax with a backward pass that
-broadcasts explicitly (MindSpore's own kept about 260 MB per layer of a 4 x 512-token batch with 16 heads).
+keep the implicit broadcast: one kernel fewer. ``softmax`` (attention's) and ``scale_by`` (a product with a
+broadcast row or column) have backward passes that broadcast explicitly too: MindSpore's own softmax backward kept
+about 260 MB per layer of a 4 x 512-token batch with 16 heads.
 """
 
 from mindspore import nn, ops
@@ -42,9 +43,7 @@ class _Softmax(nn.Cell):
         return ops.softmax(x, -1)
 
     def bprop(self, x, out, dout):
-        weighted = out * dout
-        n = weighted.shape[-1]  # the row sums as a product with a column of ones: ReduceSum is slower on CPU
-        row = ops.matmul(weighted.reshape(-1, n), ops.ones((n, 1), weighted.dtype)).reshape(out.shape[:-1] + (1,))
+        row = sum_to(out * dout, out.shape[:-1] + (1,))
         return ((dout - expand(row, dout.shape)) * out,)
 
 
@@ -55,6 +54,8 @@ def sum_to(g, shape):
     """``g`` summed over the axes that ``shape`` broadcasts (``shape`` right-aligned with ``g``'s). A broadcast
     row or column sums by a product with ones: MindSpore's CPU ``ReduceSum`` took about 18 ms to sum a
     (2048, 1024) gradient to one row."""
+    if tuple(g.shape) == tuple(shape):
+        return g
     n = g.shape[-1]
     rows = 1
     for d in g.shape[:-1]:

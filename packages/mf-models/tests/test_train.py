@@ -86,7 +86,8 @@ def test_tied_head_is_the_word_embedding(family):
 @pytest.mark.parametrize("graph", [True, False])
 @pytest.mark.parametrize("shape", [(2, 3, 5, 7), (2, 4, 96, 96)])  # below and above broadcast.EXPLICIT_FROM
 def test_attention_softmax_gradient_equals_mindspores(graph, shape):
-    """The softmax attention uses (its own backward pass, broadcasting explicitly) against ``ops.softmax``'s."""
+    """The gradient of attention's softmax (its own backward pass, broadcasting explicitly) against
+    ``ops.softmax``'s."""
     from mindspore import ops
 
     from mf_models.broadcast import softmax

@@ -3,11 +3,11 @@
 MindSpore 2.10's CPU kernel for a binary op whose inputs differ in shape (other than a 0-d scalar) keeps about
 four times its output's size for as long as the compiled graph lives, and runs slower than the same-shape op:
 nine products of a (2048, 4096) float32 tensor by a (2048, 1) column kept 1.05 GB more, and took 1.2x as long,
-as with the column broadcast first. The backward pass of a broadcasting product broadcasts too. ``broadcast_to``
-first costs one full-size temporary, freed after use, and its gradient is a sum. Small results (a decode step's)
-keep the implicit broadcast: one kernel fewer. ``softmax`` (attention's) and ``scale_by`` (a product with a
-broadcast row or column) have backward passes that broadcast explicitly too: MindSpore's own softmax backward kept
-about 260 MB per layer of a 4 x 512-token batch with 16 heads.
+as with the column broadcast first. The backward pass of a broadcasting product broadcasts too. Broadcasting
+first (by ``Tile``) costs one full-size temporary, freed after use, and its gradient is a sum. Small results
+(a decode step's) keep the implicit broadcast: one kernel fewer. ``softmax`` (attention's) and ``scale_by``
+(a product with a broadcast row or column) have backward passes that broadcast explicitly too: MindSpore's own
+softmax backward kept about 260 MB per layer of a 4 x 512-token batch with 16 heads.
 """
 
 from mindspore import nn, ops
@@ -35,21 +35,6 @@ def expand(t, shape):
     return ops.tile(t, multiples)
 
 
-class _Softmax(nn.Cell):
-    """Softmax over the last axis whose backward pass broadcasts explicitly: MindSpore's own subtracts a
-    (..., 1) sum from the (..., n) gradient, and that kernel keeps about four times the scores' size."""
-
-    def construct(self, x):
-        return ops.softmax(x, -1)
-
-    def bprop(self, x, out, dout):
-        row = sum_to(out * dout, out.shape[:-1] + (1,))
-        return ((dout - expand(row, dout.shape)) * out,)
-
-
-softmax = _Softmax()
-
-
 def sum_to(g, shape):
     """``g`` summed over the axes that ``shape`` broadcasts (``shape`` right-aligned with ``g``'s). A broadcast
     row or column sums by a product with ones: MindSpore's CPU ``ReduceSum`` took about 18 ms to sum a
@@ -73,6 +58,21 @@ def sum_to(g, shape):
         if full[i] != g.shape[i]:
             axes = axes + (i,)
     return ops.sum(g, axes, keepdim=True).reshape(shape)
+
+
+class _Softmax(nn.Cell):
+    """Softmax over the last axis whose backward pass broadcasts explicitly: MindSpore's own subtracts a
+    (..., 1) sum from the (..., n) gradient, and that kernel keeps about four times the scores' size."""
+
+    def construct(self, x):
+        return ops.softmax(x, -1)
+
+    def bprop(self, x, out, dout):
+        row = sum_to(out * dout, out.shape[:-1] + (1,))
+        return ((dout - expand(row, dout.shape)) * out,)
+
+
+softmax = _Softmax()
 
 
 class _ScaleBy(nn.Cell):

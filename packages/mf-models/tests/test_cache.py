@@ -71,3 +71,60 @@ def test_decode_state_and_errors(family_models):
     model.reset_cache()
     assert model.kv_cache.next_slot.tolist() == [0, 0]
     assert float(np.abs(model.kv_cache.tensors[0].asnumpy()).max()) == 0.0
+
+
+@pytest.fixture
+def one_kernel_thread(monkeypatch):
+    """As if MindSpore's kernels ran on one thread (``runtime_num_threads: 1`` or one core), without slowing the
+    other tests of this process."""
+    monkeypatch.setattr("mf_models.modeling.kernel_threads", lambda: 1)
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2"])
+def test_decode_applies_a_float32_head_on_the_host_with_the_current_weights(family, one_kernel_thread):
+    """On one kernel thread the decode graph and a ``last_only`` prefill stop at the hidden state and numpy
+    applies the head (``CausalLM.host_head``); a table changed between generations is the one the next uses."""
+    model = build(family, initializer_range=0.2)
+    _ALIVE.append(model)
+    model.set_train(False)
+    ms.set_context(mode=ms.GRAPH_MODE)
+    table = model.host_head()
+    assert table is model.head_weight() is not None
+    ids = np.array([[5, 6, 7, 9]], np.int32)
+
+    def last_logits():
+        first = model.prefill(ids[:, :3], max_length=8, last_only=True).asnumpy()[0, 0]
+        step = model.decode(ids[:, 3:]).asnumpy()[0, 0]
+        full = model.decode_sessions.forward_graph()(ms.Tensor(ids)).asnumpy()[0]
+        assert np.abs(first - full[2]).max() < 1e-4 and np.abs(step - full[3]).max() < 1e-4
+        return step
+
+    before = last_logits()
+    graphs = model.decode_sessions.current.graphs
+    assert not graphs["decode"].head and not graphs["prefill_last"].head
+    table.set_data(ms.Tensor(table.asnumpy()[::-1].copy()))  # a new buffer, as a weights load gives
+    after = last_logits()
+    assert np.abs(after - before).max() > 0.1
+
+
+def test_host_head_only_for_a_plain_whole_float32_table_on_one_thread(one_kernel_thread):
+    from mf_models.cells import Linear
+
+    tied = build("gpt2")
+    assert tied.host_head() is tied.backbone.embedding.word_embedding.embedding_table
+    assert build("llama", compute_dtype="float16").host_head() is None
+    wrapped = build("llama")  # a layer put in the head's place (LoRA's) may compute more than x @ W.T
+
+    class Adapted(Linear):
+        pass
+
+    wrapped.lm_head = Adapted(wrapped.config.hidden_size, wrapped.config.vocab_size)
+    assert wrapped.host_head() is None
+
+
+def test_no_host_head_on_more_kernel_threads(monkeypatch):
+    model = build("llama")
+    monkeypatch.setattr("mf_models.modeling.kernel_threads", lambda: 2)
+    assert model.host_head() is None
+    monkeypatch.setattr("mf_models.modeling.kernel_threads", lambda: 1)
+    assert model.host_head() is model.lm_head.weight

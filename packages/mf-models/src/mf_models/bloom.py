@@ -59,7 +59,3 @@ class BloomLMHeadModel(TiedEmbeddingLM):
 
     def __init__(self, config: BloomConfig | None = None) -> None:
         super().__init__(config, "transformer", BloomModel)
-
-    def compute_logits(self, input_ids, positions, bias, caches=None, write=None, last=None):
-        """Logits (b, s, V) float32, per-layer keys/values and a zero aux loss; see ``CausalLM``."""
-        return self.tied_logits_of(self.transformer, input_ids, positions, bias, caches, write, last)

@@ -12,7 +12,9 @@ What keeps a step fast on MindSpore's CPU backend (each measured; see the mf-mod
   ``last``): an unused input cost MindSpore 2.10 about 0.5 ms a call;
 - the decode cell runs in MindSpore's ``"increment"`` phase, which skips re-deriving the compile key;
 - inputs are handed over with ``Tensor.from_numpy`` (1 us) rather than ``Tensor()`` (10 us);
-- graphs mark their unused outputs used (``used_first``), or MindSpore prints pages of warnings.
+- graphs mark their unused outputs used (``used_first``), or MindSpore prints pages of warnings;
+- on CPU the decode graph stops at the final hidden state and numpy applies a large float32 head to it
+  (``CausalLM.host_head``): MindSpore's one-row product streams the table at about two thirds of OpenBLAS's rate.
 
 The graphs are ``CompiledCell``s: compiled in MindSpore's PyNative mode too (``mf_models.compiled``).
 """
@@ -45,17 +47,20 @@ def used_first(outputs):
 
 class _Prefill(CompiledCell):
     """Graph of the first step: the whole prompt; its keys/values, padded to the cache's length, are assigned
-    to the cache Parameters. With ``last`` (b,) the head runs on column ``last[r]`` of each row only."""
+    to the cache Parameters. With ``last`` (b,) the head runs on column ``last[r]`` of each row only, and
+    without ``head`` the graph returns that column's hidden state (b, 1, H)."""
 
-    def __init__(self, net, cache, max_length):
+    def __init__(self, net, cache, max_length, head=True):
         super().__init__(auto_prefix=False)
         self.net = net
         self.cache = cache
         self.max_length = max_length
+        self.head = head
 
     def construct(self, input_ids, offset, last=None):
         b, s = input_ids.shape
-        logits, kv, aux = self.net.forward_sequence(input_ids, ops.zeros((b,), ms.int32), offset, last=last)
+        logits, kv, aux = self.net.forward_sequence(input_ids, ops.zeros((b,), ms.int32), offset, last=last,
+                                                    head=self.head)
         for i in range(len(kv)):
             t = kv[i]
             pad = self.max_length - s
@@ -68,18 +73,19 @@ class _Prefill(CompiledCell):
 class _Decode(CompiledCell):
     """Graph of one decode step: one token per row, its key/value written in place into the cache Parameters
     at the rows ``write``; the position inputs come from the host (``decode_positions``). ``positions`` is
-    left out for a model that does not use them."""
+    left out for a model that does not use them. Without ``head`` it returns the final hidden state (b, 1, H)."""
 
-    def __init__(self, net, cache):
+    def __init__(self, net, cache, head=True):
         super().__init__(auto_prefix=False)
         self.net = net
         self.cache = cache
+        self.head = head
         # MindSpore's fast path for LLM decoding: once compiled, a cell in phase "increment" runs its graph
         # without re-deriving the compile key from its inputs (their shapes are fixed for this cache)
         self.phase = "increment"
 
     def construct(self, input_ids, bias, write, positions=None):
-        return used_first(self.net.compute_logits(input_ids, positions, bias, self.cache, write))
+        return used_first(self.net.compute_logits(input_ids, positions, bias, self.cache, write, head=self.head))
 
 
 class _Forward(CompiledCell):
@@ -138,18 +144,22 @@ class DecodeSession:
         self.cache = KVCache(tensors, batch_size, max_length)
         self.graphs = {}
         self._heads, self._uses_positions = model.cache_heads, model.uses_positions  # read once, not per step
+        self._host_head = model.host_head()
+        self._table = None  # numpy's view of the host head's table, taken on the generation's first decode step
 
     def graph(self, kind: str) -> nn.Cell:
         """The graph cell of ``kind`` ("prefill", "prefill_last" or "decode"), made on first use."""
         if kind not in self.graphs:
             cache = self.cache
-            self.graphs[kind] = _Decode(self.model, cache.tensors) if kind == "decode" else \
-                _Prefill(self.model, cache.tensors, cache.max_length)
+            head = self._host_head is None or kind == "prefill"  # the host applies it to one row per sequence
+            self.graphs[kind] = _Decode(self.model, cache.tensors, head) if kind == "decode" else \
+                _Prefill(self.model, cache.tensors, cache.max_length, head)
         return self.graphs[kind]
 
     def reset(self) -> None:
         """Forget the generation: zero the cache (its shape and compiled graphs stay)."""
         self.cache.zero()
+        self._table = None
 
     def prefill(self, input_ids: IdsLike, valid_length: np.ndarray | Tensor | Sequence[int] | None = None,
                 left_padding: bool = False, last_only: bool = False) -> Tensor:
@@ -172,11 +182,12 @@ class DecodeSession:
         offset = (s - valid) if left_padding else np.zeros(b, np.int32)
         next_slot = np.full(b, s, np.int32) if left_padding else valid.copy()
         inputs = (input_ids, Tensor(offset)) + ((Tensor(next_slot - 1),) if last_only else ())  # no unused input
-        logits = self.graph("prefill_last" if last_only else "prefill")(*inputs)
+        self._table = None  # weights may have been loaded since the last generation
+        out = self.graph("prefill_last" if last_only else "prefill")(*inputs)
         cache.offset = offset.astype(np.int32)
         cache.next_slot = next_slot
         cache.last_index = next_slot - 1
-        return logits
+        return self._logits(out) if last_only else out
 
     def decode(self, next_ids: IdsLike, slots: np.ndarray | Sequence[int] | None = None) -> Tensor:
         """Feed one token per row (``next_ids`` (b, 1) or (b,)); returns logits (b, 1, V).
@@ -197,9 +208,18 @@ class DecodeSession:
         inputs = (next_ids, bias, write) + ((positions,) if self._uses_positions else ())
         # from_numpy shares the arrays' memory (the Tensors keep them alive): 1 us each where Tensor() takes 10
         graph = self.graphs.get("decode") or self.graph("decode")
-        logits = graph(*(Tensor.from_numpy(np.ascontiguousarray(a)) for a in inputs))
+        out = graph(*(Tensor.from_numpy(np.ascontiguousarray(a)) for a in inputs))
         cache.next_slot = start + 1
-        return logits
+        return self._logits(out)
+
+    def _logits(self, out):
+        """Logits (b, 1, V) from a one-row-per-sequence graph's output: its own, or, with a host head, its hidden
+        state (b, 1, H) times the head's table in numpy."""
+        if self._host_head is None:
+            return out
+        if self._table is None:
+            self._table = self._host_head.asnumpy()  # on CPU a view of the Parameter's memory, not a copy
+        return Tensor.from_numpy(np.matmul(out.asnumpy(), self._table.T))
 
 
 def valid_lengths(valid_length, batch: int, seq: int) -> np.ndarray:

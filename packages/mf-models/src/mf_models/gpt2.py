@@ -54,7 +54,3 @@ class GPT2LMHeadModel(TiedEmbeddingLM):
 
     def __init__(self, config: GPT2Config | None = None) -> None:
         super().__init__(config, "backbone", GPT2Model)
-
-    def compute_logits(self, input_ids, positions, bias, caches=None, write=None, last=None):
-        """Logits (b, s, V) float32, per-layer keys/values and a zero aux loss; see ``CausalLM``."""
-        return self.tied_logits_of(self.backbone, input_ids, positions, bias, caches, write, last)

@@ -129,11 +129,21 @@ class LlamaForCausalLM(CausalLM):
         self.max_positions = self.model.max_positions
         self.compute_dtype = compute
 
-    def compute_logits(self, input_ids, positions, bias, caches=None, write=None, last=None):
-        """Logits (b, s, V) float32, per-layer keys/values and the MoE aux loss; see ``CausalLM``."""
+    def head_weight(self) -> ms.Parameter:
+        """``lm_head.weight`` (None once ``lm_head`` is another layer than mf's ``Linear``, e.g. LoRA's, which
+        computes more than ``x @ W.T``), or the word embedding when the head is tied to it."""
+        if self.tie:
+            return self.model.tok_embeddings.embedding_weight
+        return self.lm_head.weight if type(self.lm_head) is Linear else None
+
+    def compute_logits(self, input_ids, positions, bias, caches=None, write=None, last=None, head=True):
+        """Logits (b, s, V) float32 (or the hidden state, ``head=False``), per-layer keys/values and the MoE aux
+        loss; see ``CausalLM``."""
         h, kv, aux = self.model(input_ids, positions, bias, caches, write)
         if last is not None:
             h = select_columns(h, last)
+        if not head:
+            return h, kv, aux
         if self.tie:
             return self.tied_logits(h, self.model.tok_embeddings.embedding_weight), kv, aux
         return ops.cast(self.lm_head(h), ms.float32), kv, aux

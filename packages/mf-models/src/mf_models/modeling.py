@@ -30,6 +30,7 @@ from mf_models.decoding import DecodeSession, DecodeSessions, IdsLike, KVCache, 
 from mf_models.dtypes import dtypes, int_tensor
 from mf_models.errors import ModelError
 from mf_models.masks import positions_and_bias, start_offset
+from mf_models.runtime import kernel_threads
 from mf_models.weights import load_weights
 
 logger = logging.getLogger("mf_models")
@@ -94,8 +95,10 @@ class CausalLM(PreTrainedModel):
     bias, caches=None, write=None, last=None) -> (logits float32, kv tuple (k0, v0, k1, v1, ...), aux loss)``
     (positions and bias from ``positions_and_bias``; in a decode step the cache Parameters and the rows
     ``write`` that get the new keys/values, from ``decode_positions``; with ``last`` (b,), logits (b, 1, V) of
-    column ``last[r]`` of each row only) and sets ``cache_heads``, ``cache_dim``, ``num_layers``,
-    ``max_positions``, ``compute_dtype``; ``uses_positions = False`` if it ignores ``positions``.
+    column ``last[r]`` of each row only; with ``head=False`` the final hidden state (b, s, H) in place of the
+    logits) and sets ``cache_heads``, ``cache_dim``, ``num_layers``, ``max_positions``, ``compute_dtype``;
+    ``uses_positions = False`` if it ignores ``positions``; ``head_weight()`` returns the head's (V, H) table
+    (None: the decode graph always applies the head itself).
 
     The network holds no generation state: a ``DecodeSession`` holds the KV cache and its graphs.
     ``prefill``/``decode``/``init_cache``/``reset_cache``/``kv_cache`` work on the sessions the model keeps for
@@ -126,14 +129,14 @@ class CausalLM(PreTrainedModel):
         mask = ops.logical_and(labels != self.ignore_token_id, tokens != self.pad_token_id)
         return used_first((self.loss(logits, labels, mask) + aux, kv))
 
-    def forward_sequence(self, input_ids, start=None, offset=None, last=None):
+    def forward_sequence(self, input_ids, start=None, offset=None, last=None, head=True):
         """``compute_logits`` over whole sequences (the full forward and the prefill), its position inputs
         computed in the graph: token ``t`` of row ``r`` in slot ``start[r] + t`` (default 0), slots before
         ``offset[r]`` (default 0) left padding."""
         b, s = input_ids.shape
         start, offset = start_offset(b, start, offset)
         positions, bias = positions_and_bias(b, s, s, start, offset)
-        return self.compute_logits(input_ids, positions, bias, last=last)
+        return self.compute_logits(input_ids, positions, bias, last=last, head=head)
 
     # -- MindFormers' generation contract ---------------------------------------------------------
     def prepare_inputs_for_generation(self, input_ids: np.ndarray | Sequence[Sequence[int]],
@@ -191,6 +194,28 @@ class CausalLM(PreTrainedModel):
             raise ModelError("decode() before prefill(): no cache", key="kv_cache")
         return current.decode(next_ids, slots)
 
+    def head_weight(self) -> ms.Parameter | None:
+        """The output head's (vocab, hidden) table; None when the family does not say (see ``host_head``)."""
+        return None
+
+    def host_head(self) -> ms.Parameter | None:
+        """The head table when decode steps apply it on the host (``DecodeSession``), else None.
+
+        On one thread MindSpore's CPU backend streams a large table through a one-row product at about two thirds
+        of numpy's (OpenBLAS) rate: the small benchmark Llama's head (32000 x 512) took 8-9 ms of a 17 ms one-core
+        decode step, numpy 5 ms. So where MindSpore's kernels run on one thread (``runtime.kernel_threads``), for
+        a float32 table of the whole vocabulary (not one a parallel plan split, not one cast to another compute
+        dtype), the decode graph (and a ``last_only`` prefill's) ends at the final hidden state and the host
+        applies the head to that one row per sequence. On more threads MindSpore's kernel shares the table over
+        them and an OpenBLAS call would contend with its thread pool (two threads: 122 tokens/s in the graph, 86
+        on the host), and the full prefill, the forward and training keep the head in the graph everywhere."""
+        table = self.head_weight()
+        if table is None or ms.get_context("device_target") != "CPU" or kernel_threads() != 1 or \
+                type(self).tied_logits is not CausalLM.tied_logits:  # mf_parallel's head gathers the ranks' parts
+            return None
+        whole = tuple(table.shape) == (self.config.vocab_size, self.config.hidden_size)
+        return table if whole and table.dtype == ms.float32 and self.compute_dtype == ms.float32 else None
+
     def tied_logits(self, hidden, table):
         """Logits from a tied embedding table (vocab, hidden), float32."""
         b, s, h = hidden.shape
@@ -206,18 +231,25 @@ class TiedEmbeddingLM(CausalLM):
         super().__init__(config)
         config = self.config
         setattr(self, name, backbone_cls(config))
+        self._body = name
         self.num_layers = config.num_layers
         self.cache_heads, self.cache_dim = config.num_heads, config.head_dim
         self.max_positions = config.seq_length
         self.compute_dtype = dtypes(config)[1]
 
-    def tied_logits_of(self, body, input_ids, positions, bias, caches, write, last):
-        """``compute_logits`` through the backbone ``body``: logits (b, s, V) float32 from its tied word embedding,
-        per-layer keys/values and a zero aux loss; see ``CausalLM``."""
+    def head_weight(self) -> ms.Parameter:
+        """The tied word embedding table (vocab, hidden)."""
+        return getattr(self, self._body).embedding.word_embedding.embedding_table
+
+    def compute_logits(self, input_ids, positions, bias, caches=None, write=None, last=None, head=True):
+        """Logits (b, s, V) float32 from the tied word embedding (or the hidden state, ``head=False``), per-layer
+        keys/values and a zero aux loss; see ``CausalLM``."""
+        body = getattr(self, self._body)
         h, kv = body(input_ids, positions, bias, caches, write)
         if last is not None:
             h = select_columns(h, last)
-        return self.tied_logits(h, body.embedding.word_embedding.embedding_table), kv, ops.zeros((), ms.float32)
+        logits = self.tied_logits(h, body.embedding.word_embedding.embedding_table) if head else h
+        return logits, kv, ops.zeros((), ms.float32)
 
 
 def select_columns(h, columns):

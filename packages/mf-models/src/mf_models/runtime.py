@@ -1,5 +1,7 @@
 """MindSpore's context from a task YAML's ``context`` section, for every command that runs a network."""
 
+import os
+
 from mf_models.errors import ModelError
 
 MODES = {0: "GRAPH_MODE", 1: "PYNATIVE_MODE"}
@@ -33,3 +35,11 @@ def set_context(context=None):
         raise ModelError(f"MindSpore cannot use it here ({str(e).splitlines()[0]}); override it, e.g. "
                          "--set context.device_target=CPU", key="context.device_target") from None
     _PYNATIVE["requested"] = mode == 1
+
+
+def kernel_threads() -> int:
+    """Threads MindSpore's CPU kernels run on: its ``runtime_num_threads``, at most the cores this process may use."""
+    import mindspore as ms
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(ms.get_context("runtime_num_threads"), cores))

@@ -33,7 +33,7 @@ class Encoder:
         """Raw articles (see :func:`mf_data.wiki.raw_articles`) cleaned and tokenized as documents: the
         tokenizer's default special tokens (bos) plus EOS."""
         texts = [article_text(sections) for sections in raw]
-        docs = self.tokenizer(texts, split_special_tokens=True)["input_ids"]
+        docs = self.tokenizer(texts, split_special_tokens=True, return_attention_mask=False)["input_ids"]
         lengths = np.fromiter((len(d) + 1 for d in docs), dtype=np.int64, count=len(docs))
         tokens = np.empty(int(lengths.sum()), dtype=np.int32)
         ends = np.cumsum(lengths)
@@ -55,7 +55,8 @@ class Encoder:
             for prompt, answer in rounds:
                 texts.append(prompt)
                 texts.append(" " + answer if self.space else answer)
-        encoded = iter(self.tokenizer(texts, add_special_tokens=False, split_special_tokens=True)["input_ids"])
+        encoded = iter(self.tokenizer(texts, add_special_tokens=False, split_special_tokens=True,
+                                      return_attention_mask=False)["input_ids"])  # masks: unused work
         bos, eos = self.ids.bos, self.ids.eos
         lengths, tokens, masks = [], [], []
         truncated = dropped = 0

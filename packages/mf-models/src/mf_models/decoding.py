@@ -13,8 +13,9 @@ What keeps a step fast on MindSpore's CPU backend (each measured; see the mf-mod
 - the decode cell runs in MindSpore's ``"increment"`` phase, which skips re-deriving the compile key;
 - inputs are handed over with ``Tensor.from_numpy`` (1 us) rather than ``Tensor()`` (10 us);
 - graphs mark their unused outputs used (``used_first``), or MindSpore prints pages of warnings;
-- on CPU the decode graph stops at the final hidden state and numpy applies a large float32 head to it
-  (``CausalLM.host_head``): MindSpore's one-row product streams the table at about two thirds of OpenBLAS's rate.
+- where MindSpore's CPU kernels run on one thread, the decode graph stops at the final hidden state and numpy
+  applies a float32 head to it (``CausalLM.host_head``): there MindSpore's one-row product streams the table at
+  about two thirds of OpenBLAS's rate.
 
 The graphs are ``CompiledCell``s: compiled in MindSpore's PyNative mode too (``mf_models.compiled``).
 """
@@ -145,7 +146,7 @@ class DecodeSession:
         self.graphs = {}
         self._heads, self._uses_positions = model.cache_heads, model.uses_positions  # read once, not per step
         self._host_head = model.host_head()
-        self._table = None  # numpy's view of the host head's table, taken on the generation's first decode step
+        self._table = None  # numpy's view of the host head's table, taken once per generation (``_logits``)
 
     def graph(self, kind: str) -> nn.Cell:
         """The graph cell of ``kind`` ("prefill", "prefill_last" or "decode"), made on first use."""

@@ -61,7 +61,7 @@ def test_readme_api_snippet_decodes_as_fast_as_the_cli(folder):
         api.append(rates([sys.executable, "-c", code]))
         ours.append(rates(cli))
     # CPU time per token, steadier than wall time. Run to run it moves by up to 40% on a shared 2-core VM (best of
-    # three 179-251 tokens per CPU second for either side, same code), so the bound is half the CLI's: what this
+    # three: 179-281 tokens per CPU second for either side, same code), so the bound is half the CLI's: what this
     # guards is the compiled path, and op-by-op PyNative decodes 10-100x slower. benchmarks/generate.py measures
     # the API path's speed against transformers.
     assert max(r[1] for r in api) >= 0.5 * max(r[1] for r in ours), (api, ours)

@@ -170,3 +170,22 @@ sys.__stdout__.write(f"kept {{kept}}\\n")
         assert any((tmp_path / "cache").rglob("*.mindir"))  # the graph went through MindSpore's cache
         assert out.stdout.strip() == "kept True", run
         assert not any(m in out.stderr for m in CHATTER), (run, out.stderr)  # the cache's warnings are not shown
+
+
+def test_context_runtime_num_threads_is_honoured():
+    """A YAML's ``context.runtime_num_threads`` (MindFormers' predict YAMLs set 1) reaches MindSpore, and with one
+    thread the decode step's head runs on the host; a bad value names the key. In a fresh interpreter: the thread
+    pool is set before MindSpore's runtime starts."""
+    import subprocess
+    import sys
+
+    code = ("from mf_models import runtime, AutoModel; from mf_config import preset; import mindspore as ms\n"
+            "runtime.set_context({'mode': 0, 'runtime_num_threads': 1})\n"
+            "assert ms.get_context('runtime_num_threads') == 1 and runtime.kernel_threads() == 1\n"
+            "model = AutoModel.from_config(preset('llama', 'tiny'))\n"
+            "assert model.host_head() is model.lm_head.weight\n"
+            "try:\n    runtime.set_context({'runtime_num_threads': 0})\n"
+            "except Exception as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "context.runtime_num_threads" in out.stdout and "positive integer" in out.stdout

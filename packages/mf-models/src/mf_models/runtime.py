@@ -15,8 +15,8 @@ def pynative_requested() -> bool:
 
 
 def set_context(context=None):
-    """``mode`` (0 graph, the default; 1 PyNative) and ``device_target`` of a ``context`` section; a target this
-    MindSpore cannot use is a ModelError naming the key and the override that fixes it."""
+    """``mode`` (0 graph, the default; 1 PyNative), ``device_target`` and ``runtime_num_threads`` of a ``context``
+    section; a target this MindSpore cannot use is a ModelError naming the key and the override that fixes it."""
     import mindspore as ms
 
     context = context or {}
@@ -35,6 +35,11 @@ def set_context(context=None):
         raise ModelError(f"MindSpore cannot use it here ({str(e).splitlines()[0]}); override it, e.g. "
                          "--set context.device_target=CPU", key="context.device_target") from None
     _PYNATIVE["requested"] = mode == 1
+    threads = context.get("runtime_num_threads")
+    if threads is not None:  # MindFormers' predict YAMLs set 1; the threads of MindSpore's CPU kernels
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+            raise ModelError(f"expected a positive integer, got {threads!r}", key="context.runtime_num_threads")
+        ms.set_context(runtime_num_threads=threads)
 
 
 def kernel_threads() -> int:

@@ -74,15 +74,14 @@ def test_decode_state_and_errors(family_models):
 
 
 @pytest.fixture
-def one_kernel_thread(monkeypatch):
-    """As if MindSpore's kernels ran on one thread (``runtime_num_threads: 1`` or one core), without slowing the
-    other tests of this process."""
-    monkeypatch.setattr("mf_models.modeling.kernel_threads", lambda: 1)
+def one_core(monkeypatch):
+    """As if this process ran on one core, without slowing the other tests of this process."""
+    monkeypatch.setattr("mf_models.modeling.usable_cores", lambda: 1)
 
 
 @pytest.mark.parametrize("family", ["llama", "gpt2"])
-def test_decode_applies_a_float32_head_on_the_host_with_the_current_weights(family, one_kernel_thread):
-    """On one kernel thread the decode graph and a ``last_only`` prefill stop at the hidden state and numpy
+def test_decode_applies_a_float32_head_on_the_host_with_the_current_weights(family, one_core):
+    """On one core the decode graph and a ``last_only`` prefill stop at the hidden state and numpy
     applies the head (``CausalLM.host_head``); a table changed between generations is the one the next uses."""
     model = build(family, initializer_range=0.2)
     _ALIVE.append(model)
@@ -107,7 +106,7 @@ def test_decode_applies_a_float32_head_on_the_host_with_the_current_weights(fami
     assert np.abs(after - before).max() > 0.1
 
 
-def test_host_head_only_for_a_plain_whole_float32_table_on_one_thread(one_kernel_thread):
+def test_host_head_only_for_a_plain_whole_float32_table_on_one_core(one_core):
     from mf_models.cells import Linear
 
     tied = build("gpt2")
@@ -122,9 +121,9 @@ def test_host_head_only_for_a_plain_whole_float32_table_on_one_thread(one_kernel
     assert wrapped.host_head() is None
 
 
-def test_no_host_head_on_more_kernel_threads(monkeypatch):
+def test_no_host_head_on_more_cores(monkeypatch):
     model = build("llama")
-    monkeypatch.setattr("mf_models.modeling.kernel_threads", lambda: 2)
+    monkeypatch.setattr("mf_models.modeling.usable_cores", lambda: 2)
     assert model.host_head() is None
-    monkeypatch.setattr("mf_models.modeling.kernel_threads", lambda: 1)
+    monkeypatch.setattr("mf_models.modeling.usable_cores", lambda: 1)
     assert model.host_head() is model.lm_head.weight

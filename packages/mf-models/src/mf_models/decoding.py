@@ -13,9 +13,9 @@ What keeps a step fast on MindSpore's CPU backend (each measured; see the mf-mod
 - the decode cell runs in MindSpore's ``"increment"`` phase, which skips re-deriving the compile key;
 - inputs are handed over with ``Tensor.from_numpy`` (1 us) rather than ``Tensor()`` (10 us);
 - graphs mark their unused outputs used (``used_first``), or MindSpore prints pages of warnings;
-- where MindSpore's CPU kernels run on one thread, the decode graph stops at the final hidden state and numpy
-  applies a float32 head to it (``CausalLM.host_head``): there MindSpore's one-row product streams the table at
-  about two thirds of OpenBLAS's rate.
+- in a process on one core, the decode graph stops at the final hidden state and numpy applies a float32 head
+  to it (``CausalLM.host_head``): there MindSpore's one-row product streams the table at about two thirds of
+  OpenBLAS's rate.
 
 The graphs are ``CompiledCell``s: compiled in MindSpore's PyNative mode too (``mf_models.compiled``).
 """

@@ -30,7 +30,7 @@ from mf_models.decoding import DecodeSession, DecodeSessions, IdsLike, KVCache, 
 from mf_models.dtypes import dtypes, int_tensor
 from mf_models.errors import ModelError
 from mf_models.masks import positions_and_bias, start_offset
-from mf_models.runtime import kernel_threads
+from mf_models.runtime import usable_cores
 from mf_models.weights import load_weights
 
 logger = logging.getLogger("mf_models")
@@ -201,16 +201,17 @@ class CausalLM(PreTrainedModel):
     def host_head(self) -> ms.Parameter | None:
         """The head table when decode steps apply it on the host (``DecodeSession``), else None.
 
-        On one thread MindSpore's CPU backend streams a large table through a one-row product at about two thirds
+        On one core MindSpore's CPU backend streams a large table through a one-row product at about two thirds
         of numpy's (OpenBLAS) rate: the small benchmark Llama's head (32000 x 512) took 8-9 ms of a 17 ms one-core
-        decode step, numpy 5 ms. So where MindSpore's kernels run on one thread (``runtime.kernel_threads``), for
-        a float32 table of the whole vocabulary (not one a parallel plan split, not one cast to another compute
-        dtype), the decode graph (and a ``last_only`` prefill's) ends at the final hidden state and the host
-        applies the head to that one row per sequence. On more threads MindSpore's kernel shares the table over
-        them and an OpenBLAS call would contend with its thread pool (two threads: 122 tokens/s in the graph, 86
-        on the host), and the full prefill, the forward and training keep the head in the graph everywhere."""
+        decode step, numpy 5 ms. So where the process runs on one core (``runtime.usable_cores``), for a float32
+        table of the whole vocabulary (not one a parallel plan split, not one cast to another compute dtype), the
+        decode graph (and a ``last_only`` prefill's) ends at the final hidden state and the host applies the head
+        to that one row per sequence. With more cores MindSpore's kernel shares the table over them and OpenBLAS's
+        threads contend with MindSpore's pool (two cores: 122 tokens/s in the graph, 86 on the host with OpenBLAS
+        on one thread, 47-49 with its default two; ``runtime_num_threads: 1`` alone does not keep MindSpore's
+        kernels on one core); the full prefill, the forward and training keep the head in the graph everywhere."""
         table = self.head_weight()
-        if table is None or ms.get_context("device_target") != "CPU" or kernel_threads() != 1 or \
+        if table is None or ms.get_context("device_target") != "CPU" or usable_cores() != 1 or \
                 type(self).tied_logits is not CausalLM.tied_logits:  # mf_parallel's head gathers the ranks' parts
             return None
         whole = tuple(table.shape) == (self.config.vocab_size, self.config.hidden_size)

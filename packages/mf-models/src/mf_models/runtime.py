@@ -42,9 +42,6 @@ def set_context(context=None):
         ms.set_context(runtime_num_threads=threads)
 
 
-def kernel_threads() -> int:
-    """Threads MindSpore's CPU kernels run on: its ``runtime_num_threads``, at most the cores this process may use."""
-    import mindspore as ms
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(ms.get_context("runtime_num_threads"), cores))
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity: ``taskset``, a container's cpuset)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -6,11 +6,12 @@ from mindspore import ops
 from mf_models.broadcast import expand, softmax
 
 
-def attention(q, k, v, bias, scale, softmax_dtype=ms.float32):
+def attention(q, k, v, bias, scale, softmax_dtype=ms.float32, fused=None):
     """Causal grouped-query attention without repeating keys.
 
     q (b, s, h, d); k, v (b, kv, L, d); bias (b, 1 or h, s, L) additive float32 (mask, plus ALiBi).
     Returns (b, s, h*d). Query head ``i`` uses key head ``i // (h // kv)`` (HF's repeat_kv order).
+    ``fused``: a ``native.SoftmaxWithBias`` (for float32 scores) or None.
     """
     b, s, h, d = q.shape
     kv, length = k.shape[1], k.shape[2]
@@ -19,8 +20,12 @@ def attention(q, k, v, bias, scale, softmax_dtype=ms.float32):
     scores = ops.BatchMatMul(transpose_b=True)(q, k).reshape(b, kv, rep, s, length)
     if scores.dtype != softmax_dtype:
         scores = ops.cast(scores, softmax_dtype)
-    scores = scores + expand(bias.reshape(b, -1, rep if bias.shape[1] != 1 else 1, s, length), scores.shape)
-    probs = ops.cast(softmax(scores), v.dtype).reshape(b, kv, rep * s, length)
+    if fused is not None and scores.dtype == ms.float32:
+        probs = fused(scores.reshape(b, kv * rep, s, length), bias)
+    else:
+        probs = softmax(scores + expand(bias.reshape(b, -1, rep if bias.shape[1] != 1 else 1, s, length),
+                                        scores.shape))
+    probs = ops.cast(probs, v.dtype).reshape(b, kv, rep * s, length)
     out = ops.BatchMatMul()(probs, v).reshape(b, kv, rep, s, d)
     return out.transpose(0, 3, 1, 2, 4).reshape(b, s, h * d)
 

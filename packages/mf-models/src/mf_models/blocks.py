@@ -4,6 +4,7 @@ import math
 
 from mindspore import nn
 
+from mf_models import native
 from mf_models.attention import attention, update_cache
 from mf_models.cells import GeluMLP, LayerNorm, Linear
 
@@ -22,6 +23,7 @@ class DenseAttention(nn.Cell):
         self.n_heads, self.head_dim = num_heads, hidden_size // num_heads
         self.scale = 1.0 / math.sqrt(self.head_dim)
         self.softmax_dtype = softmax_dtype
+        self.fused_softmax = native.fused(native.SoftmaxWithBias, softmax_dtype)
 
     def construct(self, x, bias, past_k=None, past_v=None, write=None):
         b, s, _ = x.shape
@@ -31,7 +33,7 @@ class DenseAttention(nn.Cell):
         if past_k is not None:
             k = update_cache(past_k, k, write)
             v = update_cache(past_v, v, write)
-        return self.projection(attention(q, k, v, bias, self.scale, self.softmax_dtype)), k, v
+        return self.projection(attention(q, k, v, bias, self.scale, self.softmax_dtype, self.fused_softmax)), k, v
 
 
 class PreLNBlock(nn.Cell):

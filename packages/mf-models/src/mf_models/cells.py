@@ -9,6 +9,7 @@ import numpy as np
 from mindspore import Parameter, Tensor, nn, ops
 from mindspore.common.initializer import Normal, initializer
 
+from mf_models import native
 from mf_models.broadcast import scale_by
 from mf_models.numpy_bridge import init_numpy_bridge
 
@@ -84,9 +85,13 @@ class RMSNorm(nn.Cell):
         self.eps = eps
         self.compute_type = compute_type
         self.averager = Tensor(np.full((dim, 1), 1.0 / dim), compute_type)
+        self.kernel = native.fused(native.RMSNormKernel, param_dtype, compute_type)
+        self.eps_tensor = Tensor([eps], ms.float32)
 
     def construct(self, x):
         dtype = x.dtype
+        if self.kernel is not None and dtype == ms.float32:
+            return self.kernel(x, self.weight, self.eps_tensor)[0]
         if dtype != self.compute_type:
             x = ops.cast(x, self.compute_type)
         mean_square = ops.matmul(ops.square(x).reshape(-1, x.shape[-1]), self.averager).reshape(x.shape[:-1] + (1,))
@@ -119,8 +124,11 @@ class SwiGLU(nn.Cell):
         self.w1 = Linear(dim, hidden_dim, param_dtype=param_dtype, compute_dtype=compute_dtype, init_std=init_std)
         self.w3 = Linear(dim, hidden_dim, param_dtype=param_dtype, compute_dtype=compute_dtype, init_std=init_std)
         self.w2 = Linear(hidden_dim, dim, param_dtype=param_dtype, compute_dtype=compute_dtype, init_std=init_std)
+        self.product = native.fused(native.SwiGLUProduct, compute_dtype)
 
     def construct(self, x):
+        if self.product is not None:
+            return self.w2(self.product(self.w1(x), self.w3(x)))
         return self.w2(ops.silu(self.w1(x)) * self.w3(x))
 
 
@@ -141,10 +149,17 @@ class GeluMLP(nn.Cell):
 class CrossEntropyLoss(nn.Cell):
     """Mean token cross-entropy over positions where ``mask`` is 1 (float32 throughout)."""
 
+    def __init__(self):
+        super().__init__()
+        self.kernel = native.fused(native.CrossEntropyKernel)
+
     def construct(self, logits, labels, mask):
         logits = ops.cast(logits.reshape(-1, logits.shape[-1]), ms.float32)
         labels = ops.maximum(labels.reshape(-1), 0)
         mask = ops.cast(mask.reshape(-1), ms.float32)
-        logp = ops.log_softmax(logits, -1)
-        nll = -ops.gather_elements(logp, 1, labels.reshape(-1, 1)).reshape(-1)
+        if self.kernel is not None:
+            nll = self.kernel(logits, ops.cast(labels, ms.int32))[0]
+        else:
+            logp = ops.log_softmax(logits, -1)
+            nll = -ops.gather_elements(logp, 1, labels.reshape(-1, 1)).reshape(-1)
         return ops.sum(nll * mask) / ops.maximum(ops.sum(mask), 1.0)

@@ -12,6 +12,7 @@ from mindspore import Tensor, nn, ops
 
 from mf_config import LlamaConfig, MixtralConfig
 from mf_config.registry import register
+from mf_models import native
 from mf_models.attention import attention, update_cache
 from mf_models.cells import Embedding, Linear, RMSNorm, SwiGLU
 from mf_models.dtypes import dtypes
@@ -36,6 +37,7 @@ class LlamaAttention(nn.Cell):
         self.n_heads, self.n_kv, self.head_dim = config.num_heads, kv, d
         self.scale = 1.0 / math.sqrt(d)
         self.softmax_dtype = softmax
+        self.fused_softmax = native.fused(native.SoftmaxWithBias, softmax)
         self.swap = half_swap(d, compute)
 
     def construct(self, x, cos, sin, bias, past_k=None, past_v=None, write=None):
@@ -46,7 +48,7 @@ class LlamaAttention(nn.Cell):
         if past_k is not None:
             k = update_cache(past_k, k, write)
             v = update_cache(past_v, v, write)
-        return self.wo(attention(q, k, v, bias, self.scale, self.softmax_dtype)), k, v
+        return self.wo(attention(q, k, v, bias, self.scale, self.softmax_dtype, self.fused_softmax)), k, v
 
 
 class LlamaDecodeLayer(nn.Cell):

@@ -11,6 +11,7 @@ import mindspore as ms
 from mindspore import Parameter, nn, ops
 from mindspore.common.initializer import Normal, initializer
 
+from mf_models import native
 from mf_models.broadcast import expand
 from mf_models.cells import Linear
 from mf_models.dtypes import ms_dtype
@@ -40,8 +41,11 @@ class Experts(nn.Cell):
         self.w1 = ExpertLinear(expert_num, dim, hidden_dim, param_dtype, compute_dtype, init_std)
         self.w2 = ExpertLinear(expert_num, hidden_dim, dim, param_dtype, compute_dtype, init_std)
         self.w3 = ExpertLinear(expert_num, dim, hidden_dim, param_dtype, compute_dtype, init_std)
+        self.product = native.fused(native.SwiGLUProduct, compute_dtype)
 
     def construct(self, x):
+        if self.product is not None:
+            return self.w2(self.product(self.w1(x), self.w3(x)))
         return self.w2(ops.silu(self.w1(x)) * self.w3(x))
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import mindspore as ms
 from mindspore import Parameter, Tensor, amp, nn, ops
 
+from mf_models import native
 from mf_models.compiled import CompiledCell
 from mf_train.errors import TrainError
 
@@ -98,6 +99,8 @@ class TrainStep(CompiledCell):
         # whether gradients need unscaling: not with a fixed scale of 1 over one micro-batch
         self.rescale = loss_scale.dynamic or loss_scale.value != 1.0 or self.accumulation != 1
         self.max_grad_norm = float(max_grad_norm or 0.0)
+        # mf's one-pass sum of squares on CPU for float32 gradients (mf_models.native), else Square and a product
+        self.square_sum = native.sum_of_squares() if all(p.dtype == ms.float32 for p in self.weights) else None
         self.grad_reducer = grad_reducer if grad_reducer is not None else ops.identity
         # the parallel hooks (cells of gradients or the loss); the flags pick them when the graph is compiled
         self.global_norm, self.global_finite = grad_norm is not None, all_finite is not None
@@ -145,6 +148,8 @@ class TrainStep(CompiledCell):
         """The global L2 norm of ``grads`` (PyTorch's ``clip_grad_norm_`` clips to ``max_grad_norm`` by it)."""
         if self.global_norm:
             return self.grad_norm(grads)
+        if self.square_sum is not None:
+            return ops.sqrt(ops.addn(self.hyper_map(self.square_sum, grads))).reshape(())
         return ops.sqrt(ops.addn(self.hyper_map(_square_sum, grads)))
 
 

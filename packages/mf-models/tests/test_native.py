@@ -1,5 +1,6 @@
 """The fused CPU kernels (mf_models.native): each against MindSpore's own ops, forward and gradients, in graph mode
-and PyNative; whole networks with and without them; and the library's build and its fallbacks."""
+and PyNative; whole networks with and without them; and the library's build, its fallbacks, and that loading it
+leaves the process's floating-point state alone."""
 
 import shutil
 import threading
@@ -137,6 +138,47 @@ def test_cross_entropy_kernel_gives_nan_for_an_id_outside_the_vocabulary():
     assert np.isfinite(nll[0]) and np.isnan(nll[1:]).all()
 
 
+@needs_compiler
+@pytest.mark.parametrize("graph", [True, False])
+def test_adam_weight_decay_kernel_updates_in_place_as_mindspores(graph):
+    """Three steps of mf's in-place kernel against MindSpore's ``AdamWeightDecay`` on copies of the same state."""
+    shape = (300, 70)
+    state = [RNG.normal(size=shape).astype(np.float32) for _ in range(2)] + [RNG.random(shape).astype(np.float32)]
+    grads = [tensor(*shape) for _ in range(3)]
+
+    class Step(nn.Cell):
+        def __init__(self, kernel):
+            super().__init__()
+            self.kernel = kernel
+            self.p, self.m, self.v = (ms.Parameter(ms.Tensor(a.copy()), name=n) for a, n in zip(state, "pmv"))
+
+        def construct(self, grad, lr):
+            return self.kernel(self.p, self.m, self.v, lr, 0.9, 0.95, 1e-6, 0.1, grad)
+
+    ms.set_context(mode=ms.GRAPH_MODE if graph else ms.PYNATIVE_MODE)
+    try:
+        ours, theirs = Step(native.AdamWeightDecayKernel()), Step(ops.AdamWeightDecay())
+        for g in grads:
+            for step in (ours, theirs):
+                step(g, ms.Tensor(3e-3, ms.float32))
+    finally:
+        ms.set_context(mode=ms.PYNATIVE_MODE)
+    for name in "pmv":
+        a, b = getattr(ours, name).asnumpy(), getattr(theirs, name).asnumpy()
+        assert not np.array_equal(a, state["pmv".index(name)])  # updated in place
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@needs_compiler
+def test_sum_of_squares_equals_numpys():
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    for shape in [(5,), (1000, 333)]:  # one block, and blocks over threads with a short last one
+        x = tensor(*shape)
+        total = native.sum_of_squares()(x).asnumpy()
+        assert total.shape == (1,)
+        np.testing.assert_allclose(total[0], np.square(x.asnumpy().astype(np.float64)).sum(), rtol=1e-6)
+
+
 def without_kernels(family, monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(native, "library", lambda: None)
@@ -211,6 +253,20 @@ def test_a_failing_build_warns_once_and_falls_back(fresh_library, monkeypatch, c
     assert [r.getMessage() for r in caplog.records if "fused CPU kernels unavailable" in r.getMessage()] == [
         f"mf_models: fused CPU kernels unavailable ({broken}: error: no); using MindSpore's ops"]
     assert not list((fresh_library / "mf" / "kernels").glob("*"))  # nothing half-written left
+
+
+@needs_compiler
+def test_loading_the_library_keeps_denormals(tmp_path):
+    """-ffast-math at link time would turn on flush-to-zero for the whole process (GCC's crtfastmath.o)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from mf_models import native; assert native.library() is not None; "
+            "print(float(np.float32(1e-39) * np.float32(0.5)))")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}  # a fresh build, not one that the suite loaded
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert float(out.strip().splitlines()[-1]) == pytest.approx(5e-40, rel=1e-3)
 
 
 @needs_compiler

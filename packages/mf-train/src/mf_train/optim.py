@@ -73,10 +73,11 @@ class _Adam(Optimizer):
         self.moments1 = _states(self.parameters, "adam_m", moment_dtype)
         self.moments2 = _states(self.parameters, "adam_v", moment_dtype)
         # mf's two-thread kernel on CPU (0.5 -> 0.2 s a step for 112M parameters), else MindSpore's one-thread one
-        kernel = native.fused(native.AdamWeightDecayKernel)
+        self.fused_flags = tuple(p.dtype == ms.float32 for p in self.parameters)
+        # (a kernel Cell that no update calls fails to compile: only with float32 parameters)
+        kernel = native.fused(native.AdamWeightDecayKernel) if any(self.fused_flags) else None
         self.native = kernel is not None
         self.fused = kernel if self.native else ops.AdamWeightDecay()
-        self.fused_flags = tuple(p.dtype == ms.float32 for p in self.parameters)
 
     def after_reads(self, lr, grads):
         """``lr`` once every gradient is there: mf's kernel writes the parameters behind MindSpore's back, so no

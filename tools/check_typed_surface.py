@@ -26,7 +26,7 @@ PACKAGES = ("mf_config", "mf_tokenizers", "mf_models", "mf_data", "mf_ckpt", "mf
 # graphs call (mf_models.decoding, mf_train.step's TrainStep, mf_train.optim's optimizers): left as they are, and
 # not user API
 NOT_CHECKED = {"construct", "compute_logits", "forward_sequence", "tied_logits", "tied_logits_of", "micro_step",
-               "global_norm_of", "next_step"}
+               "global_norm_of", "next_step", "after_reads"}
 
 
 def _is_ours(obj: object, roots: set[str]) -> bool:

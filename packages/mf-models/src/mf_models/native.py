@@ -3,7 +3,7 @@
 MindSpore 2.10's CPU kernels for element-wise ops run on one thread at a fraction of torch's speed (a sigmoid of
 5.8 M floats ~9 ms against torch's 3 ms on two threads, SiLU times up ~18 ms against 2) and each writes a
 full-size temporary. ``native.cc`` does SwiGLU's product, attention's softmax with its additive mask, RMSNorm and
-their gradients in one OpenMP pass each, as MindSpore "aot" Custom ops.
+their gradients in one pass each (vectorised, split over threads), as MindSpore "aot" Custom ops.
 
 The library is compiled on first use with the system's C++ compiler (``$CXX``, else ``g++``) for this CPU into
 ``$XDG_CACHE_HOME/mf/kernels`` (default ``~/.cache/mf/kernels``; the name carries a digest of the source, the
@@ -34,8 +34,8 @@ ENV = "MF_NATIVE_KERNELS"
 SOURCE = Path(__file__).with_name("native.cc")
 # compiled with -ffast-math (vectorised expf) but linked without it: GCC 12 links crtfastmath.o into a shared
 # library built with it, which turns on flush-to-zero for the whole process that loads it
-COMPILE = ["-O3", "-march=native", "-ffast-math", "-fopenmp", "-fPIC", "-c"]
-LINK = ["-shared", "-fopenmp"]
+COMPILE = ["-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-pthread", "-fPIC", "-c"]
+LINK = ["-shared", "-pthread"]
 
 
 def _cpu_features() -> str:

@@ -59,7 +59,12 @@ def cache_root() -> Path | None:
         return None
     if value:
         return Path(value)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mf" / "compile"
+    return user_cache("compile")
+
+
+def user_cache(name: str) -> Path:
+    """``$XDG_CACHE_HOME/mf/<name>`` (default ``~/.cache/mf/<name>``): where mf keeps what it builds for a user."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mf" / name
 
 
 def why_not_usable() -> str | None:

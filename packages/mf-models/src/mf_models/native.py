@@ -2,12 +2,13 @@
 
 MindSpore 2.10's CPU kernels for element-wise ops run on one thread at a fraction of torch's speed (a sigmoid of
 5.8 M floats ~9 ms against torch's 3 ms on two threads, SiLU times up ~18 ms against 2) and each writes a
-full-size temporary. ``native.cc`` does SwiGLU's product, attention's softmax with its additive mask, RMSNorm and
-their gradients in one pass each (vectorised, split over threads), as MindSpore "aot" Custom ops.
+full-size temporary. ``native.cc`` does SwiGLU's product, attention's softmax with its additive mask, RMSNorm,
+cross-entropy and their gradients, MindSpore's AdamWeightDecay step (in place) and a sum of squares in one pass
+each (vectorised, split over threads), as MindSpore "aot" Custom ops.
 
 The library is compiled on first use with the system's C++ compiler (``$CXX``, else ``g++``) for this CPU into
 ``$XDG_CACHE_HOME/mf/kernels`` (default ``~/.cache/mf/kernels``; the name carries a digest of the source, the
-flags, the compiler and the CPU's features; written under a temporary name and renamed, so two processes may race).
+flags, the compiler and the CPU's features; built in a temporary folder and renamed, so two processes may race).
 Without a compiler, on a failed build, off the CPU backend, or with ``MF_NATIVE_KERNELS=0``, ``library()`` is None
 and the networks use MindSpore's own ops (one warning says why when a build fails). The kernels use
 ``runtime_num_threads`` threads when the context sets it, else the process's cores.
@@ -27,6 +28,7 @@ from pathlib import Path
 import mindspore as ms
 from mindspore import nn, ops
 
+from mf_models.compile_cache import user_cache
 from mf_models.runtime import usable_cores
 
 logger = logging.getLogger("mf_models")
@@ -52,7 +54,7 @@ def _build(compiler: str) -> Path:
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=True).stdout
     digest = hashlib.sha256("\n".join([SOURCE.read_text(), " ".join(COMPILE + LINK), version, _cpu_features(),
                                        platform.machine()]).encode()).hexdigest()[:16]
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mf" / "kernels"
+    root = user_cache("kernels")
     target = root / f"mf_native_{digest}.so"
     if target.exists():
         return target

@@ -139,9 +139,10 @@ def test_cross_entropy_kernel_gives_nan_for_an_id_outside_the_vocabulary():
 
 
 @needs_compiler
-@pytest.mark.parametrize("graph", [True, False])
-def test_adam_weight_decay_kernel_updates_in_place_as_mindspores(graph):
-    """Three steps of mf's in-place kernel against MindSpore's ``AdamWeightDecay`` on copies of the same state."""
+@pytest.mark.parametrize("graph,grad_scale", [(True, None), (False, None), (True, 0.37)])
+def test_adam_weight_decay_kernel_updates_in_place_as_mindspores(graph, grad_scale):
+    """Three steps of mf's in-place kernel against MindSpore's ``AdamWeightDecay`` on copies of the same state
+    (with ``grad_scale``: against MindSpore's on the scaled gradient)."""
     shape = (300, 70)
     state = [RNG.normal(size=shape).astype(np.float32) for _ in range(2)] + [RNG.random(shape).astype(np.float32)]
     grads = [tensor(*shape) for _ in range(3)]
@@ -152,15 +153,16 @@ def test_adam_weight_decay_kernel_updates_in_place_as_mindspores(graph):
             self.kernel = kernel
             self.p, self.m, self.v = (ms.Parameter(ms.Tensor(a.copy()), name=n) for a, n in zip(state, "pmv"))
 
-        def construct(self, grad, lr):
-            return self.kernel(self.p, self.m, self.v, lr, 0.9, 0.95, 1e-6, 0.1, grad)
+        def construct(self, grad, lr, *scale):
+            return self.kernel(self.p, self.m, self.v, lr, 0.9, 0.95, 1e-6, 0.1, grad, *scale)
 
     ms.set_context(mode=ms.GRAPH_MODE if graph else ms.PYNATIVE_MODE)
+    lr = ms.Tensor(3e-3, ms.float32)
     try:
         ours, theirs = Step(native.AdamWeightDecayKernel()), Step(ops.AdamWeightDecay())
         for g in grads:
-            for step in (ours, theirs):
-                step(g, ms.Tensor(3e-3, ms.float32))
+            ours(g, lr, ms.Tensor(grad_scale or 1.0, ms.float32))
+            theirs(g if grad_scale is None else g * grad_scale, lr)
     finally:
         ms.set_context(mode=ms.PYNATIVE_MODE)
     for name in "pmv":

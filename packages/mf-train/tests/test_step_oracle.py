@@ -79,7 +79,9 @@ def test_one_step_loss_and_gradients_equal_transformers(tmp_path, family, accumu
         np.testing.assert_allclose(value, want, atol=2e-5 * scale + 2e-7, rtol=1e-3, err_msg=name)
 
 
-def test_twenty_adamw_steps_follow_torch_with_a_cosine_schedule(tmp_path):
+@pytest.mark.parametrize("max_grad_norm", [None, 0.5])
+def test_twenty_adamw_steps_follow_torch_with_a_cosine_schedule(tmp_path, max_grad_norm):
+    """With clipping too: mf's optimizer then applies the clip factor inside its update."""
     hf = hf_model("llama", seed=3)
     ours = ours_from_hf(hf, tmp_path, "llama")
     schedule = CosineWithWarmUpLR(learning_rate=1e-2, warmup_steps=4, total_steps=20)
@@ -89,20 +91,25 @@ def test_twenty_adamw_steps_follow_torch_with_a_cosine_schedule(tmp_path):
     opt = torch.optim.AdamW(groups, lr=1e-2, betas=(0.9, 0.95), eps=1e-8)
     sched = transformers.get_cosine_schedule_with_warmup(opt, 4, 20)
     hf.train()
-    expected = []
+    expected, clipped = [], 0
     for i in range(20):
         rows = BATCH[(np.arange(2) + 2 * i) % 4]
         loss = hf(input_ids=torch.from_numpy(rows), labels=torch.from_numpy(rows)).loss
         opt.zero_grad()
         loss.backward()
+        if max_grad_norm is not None:
+            clipped += float(torch.nn.utils.clip_grad_norm_(hf.parameters(), max_grad_norm)) > max_grad_norm
         opt.step()
         sched.step()
         expected.append(float(loss))
     ours.set_train(True)
-    step = TrainStep(ours, AdamW(ours.trainable_params(), betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1))
+    step = TrainStep(ours, AdamW(ours.trainable_params(), betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1),
+                     max_grad_norm=max_grad_norm)
+    assert step.scale_in_optimizer == (max_grad_norm is not None)
     got = []
     for i in range(20):
         rows = ms.Tensor(BATCH[(np.arange(2) + 2 * i) % 4].astype(np.int32))
         got.append(float(step(rows, rows, ms.Tensor(schedule.lr_at(i), ms.float32))[0].asnumpy()))
     assert expected[-1] < expected[0] * 0.8  # the run learns, so the comparison means something
+    assert max_grad_norm is None or clipped >= 10  # and clipping changes most of its steps
     np.testing.assert_allclose(got, expected, rtol=2e-4, atol=2e-5)

@@ -256,8 +256,8 @@ int mf_cross_entropy_grad(int, void **params, int *ndims, int64_t **shapes, cons
 }
 
 // MindSpore's AdamWeightDecay step, in place on param, m and v (all float32, the same size), given grad and
-// hyper = (lr, beta1, beta2, eps, weight_decay): m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
-// p -= lr (m / (sqrt(v) + eps) + wd p). Returns 0 in its one-element output.
+// hyper = (lr, beta1, beta2, eps, weight_decay, grad_scale): with g = grad_scale grad, m = b1 m + (1 - b1) g;
+// v = b2 v + (1 - b2) g^2; p -= lr (m / (sqrt(v) + eps) + wd p). Returns 0 in its one-element output.
 int mf_adam_weight_decay(int, void **params, int *ndims, int64_t **shapes, const char **, void *, void *) {
   float *p = static_cast<float *>(params[0]);
   float *m = static_cast<float *>(params[1]);
@@ -265,13 +265,14 @@ int mf_adam_weight_decay(int, void **params, int *ndims, int64_t **shapes, const
   const float *g = static_cast<const float *>(params[3]);
   const float *hyper = static_cast<const float *>(params[4]);
   float *done = static_cast<float *>(params[5]);
-  const float lr = hyper[0], b1 = hyper[1], b2 = hyper[2], eps = hyper[3], wd = hyper[4];
+  const float lr = hyper[0], b1 = hyper[1], b2 = hyper[2], eps = hyper[3], wd = hyper[4], s = hyper[5];
   const int64_t n = Numel(0, ndims, shapes);
   ParallelFor(n, Threads(n), [&](int64_t lo, int64_t hi, int) {
 #pragma omp simd
     for (int64_t i = lo; i < hi; i++) {
-      const float mi = b1 * m[i] + (1.0f - b1) * g[i];
-      const float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+      const float gi = s * g[i];
+      const float mi = b1 * m[i] + (1.0f - b1) * gi;
+      const float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
       m[i] = mi;
       v[i] = vi;
       p[i] -= lr * (mi / (sqrtf(vi) + eps) + wd * p[i]);

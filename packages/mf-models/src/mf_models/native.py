@@ -180,7 +180,9 @@ class CrossEntropyKernel(nn.Cell):
 
 class AdamWeightDecayKernel(nn.Cell):
     """MindSpore's ``AdamWeightDecay`` update of float32 ``param``, ``m`` and ``v`` in place, called as that
-    primitive is: ``(param, m, v, lr, beta1, beta2, eps, weight_decay, grad)``; returns a (1,) zero.
+    primitive is: ``(param, m, v, lr, beta1, beta2, eps, weight_decay, grad)``, plus ``grad_scale`` (the update uses
+    ``grad * grad_scale``: a train step's unscale-and-clip factor, without a scaled copy of the gradient); returns a
+    (1,) zero.
 
     The kernel writes memory MindSpore does not see it write: the caller runs it after every read of ``param`` in
     the step (``ops.depend`` on all gradients) and depends on its output."""
@@ -189,8 +191,8 @@ class AdamWeightDecayKernel(nn.Cell):
         super().__init__()
         self.kernel = _op("mf_adam_weight_decay", _one)
 
-    def construct(self, param, m, v, lr, beta1, beta2, eps, weight_decay, grad):
-        hyper = ops.stack((_f32(lr), _f32(beta1), _f32(beta2), _f32(eps), _f32(weight_decay)))
+    def construct(self, param, m, v, lr, beta1, beta2, eps, weight_decay, grad, grad_scale):
+        hyper = ops.stack((_f32(lr), _f32(beta1), _f32(beta2), _f32(eps), _f32(weight_decay), _f32(grad_scale)))
         return self.kernel(param, m, v, grad, hyper)
 
 

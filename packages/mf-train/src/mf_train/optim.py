@@ -1,5 +1,7 @@
-"""Optimizers from a YAML ``optimizer`` section, as MindFormers names them, each a Cell ``opt(grads, lr)`` that
-updates its parameters in place inside the compiled train step.
+"""Optimizers from a YAML ``optimizer`` section, as MindFormers names them, each a Cell ``opt(grads, lr)`` (or
+``opt(grads, lr, grad_scale)``: every gradient times that scalar, the train step's unscale-and-clip factor, applied
+inside the update instead of in a copy of every gradient) that updates its parameters in place inside the compiled
+train step.
 
 - ``AdamW``: PyTorch's AdamW (bias-corrected moments, decoupled weight decay ``p *= 1 - lr * wd``), fp32 moments,
   as MindFormers' ``AdamW``.
@@ -93,8 +95,9 @@ class AdamW(_Adam):
                  weight_decay: float = 0.0, **kw: Any) -> None:
         super().__init__(params, _betas(betas, kw), eps, weight_decay, ms.float32)
 
-    def construct(self, grads, lr):
+    def construct(self, grads, lr, grad_scale=None):
         lr = self.after_reads(lr, grads)
+        scaled, scale = _scaling(grad_scale)
         t = self.next_step()
         bias1 = 1.0 - ops.pow(self.beta1, t)
         bias2_sqrt = ops.sqrt(1.0 - ops.pow(self.beta2, t))
@@ -102,19 +105,23 @@ class AdamW(_Adam):
         fused_lr = lr * bias2_sqrt / bias1
         fused = (fused_lr, self.eps * bias2_sqrt, self.weight_decay * bias1 / bias2_sqrt)
         return self.hyper_map(ops.partial(_update, "adamw", self.fused, fused, lr, self.weight_decay, self.beta1,
-                                          self.beta2, self.eps, bias1, bias2_sqrt),
+                                          self.beta2, self.eps, bias1, bias2_sqrt, self.native, scaled, scale),
                               self.parameters, self.moments1, self.moments2, grads, self.decay_flags,
                               self.fused_flags)
 
 
 @_update.register("String", "Function", "Tuple", "Tensor", "Number", "Number", "Number", "Number", "Tensor", "Tensor",
-                  "Tensor", "Tensor", "Tensor", "Tensor", "Bool", "Bool")
-def _adamw(kind, kernel, fused, lr, wd, beta1, beta2, eps, bias1, bias2_sqrt, param, m, v, grad, decay, in_place):
+                  "Bool", "Bool", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Bool", "Bool")
+def _adamw(kind, kernel, fused, lr, wd, beta1, beta2, eps, bias1, bias2_sqrt, native, scaled, scale, param, m, v, grad,
+           decay, in_place):
     if in_place:
         fused_lr, fused_eps, fused_wd = fused
-        return kernel(param, m, v, fused_lr, beta1, beta2, fused_eps, fused_wd if decay else 0.0, grad)
+        wd = fused_wd if decay else 0.0
+        if native:  # mf's kernel scales the gradient as it reads it
+            return kernel(param, m, v, fused_lr, beta1, beta2, fused_eps, wd, grad, scale)
+        return kernel(param, m, v, fused_lr, beta1, beta2, fused_eps, wd, _scaled(grad, scaled, scale))
     p = ops.cast(param, ms.float32)
-    g = ops.cast(grad, ms.float32)
+    g = _scaled(grad, scaled, scale)
     if decay:
         p = p * (1.0 - lr * wd)
     m_new = m * beta1 + g * (1.0 - beta1)
@@ -137,22 +144,27 @@ class AdamWeightDecay(_Adam):
         super().__init__(params, _betas(kw.pop("betas", (beta1, beta2)), kw), eps, weight_decay,
                          ms.float32 if self.fp32_state else None)
 
-    def construct(self, grads, lr):
+    def construct(self, grads, lr, grad_scale=None):
         lr = self.after_reads(lr, grads)
+        scaled, scale = _scaling(grad_scale)
         self.next_step()
         return self.hyper_map(ops.partial(_update, "adam_wd", self.fused, lr, self.weight_decay, self.beta1,
-                                          self.beta2, self.eps),
+                                          self.beta2, self.eps, self.native, scaled, scale),
                               self.parameters, self.moments1, self.moments2, grads, self.decay_flags,
                               self.fused_flags)
 
 
-@_update.register("String", "Function", "Tensor", "Number", "Number", "Number", "Number", "Tensor", "Tensor", "Tensor",
-                  "Tensor", "Bool", "Bool")
-def _adam_weight_decay(kind, kernel, lr, wd, beta1, beta2, eps, param, m, v, grad, decay, in_place):
+@_update.register("String", "Function", "Tensor", "Number", "Number", "Number", "Number", "Bool", "Bool", "Tensor",
+                  "Tensor", "Tensor", "Tensor", "Tensor", "Bool", "Bool")
+def _adam_weight_decay(kind, kernel, lr, wd, beta1, beta2, eps, native, scaled, scale, param, m, v, grad, decay,
+                       in_place):
     if in_place:
-        return kernel(param, m, v, lr, beta1, beta2, eps, wd if decay else 0.0, grad)
+        wd = wd if decay else 0.0
+        if native:
+            return kernel(param, m, v, lr, beta1, beta2, eps, wd, grad, scale)
+        return kernel(param, m, v, lr, beta1, beta2, eps, wd, _scaled(grad, scaled, scale))
     p = ops.cast(param, ms.float32)
-    g = ops.cast(grad, ms.float32)
+    g = _scaled(grad, scaled, scale)
     m_new = ops.cast(m, ms.float32) * beta1 + g * (1.0 - beta1)
     v_new = ops.cast(v, ms.float32) * beta2 + g * g * (1.0 - beta2)
     update = m_new / (ops.sqrt(v_new) + eps)
@@ -188,20 +200,21 @@ class SGD(Optimizer):
         self.accum = _states(self.parameters, "accum", ms.float32)
         self.first = Parameter(Tensor(True), name="stat", requires_grad=False)
 
-    def construct(self, grads, lr):
+    def construct(self, grads, lr, grad_scale=None):
+        scaled, scale = _scaling(grad_scale)
         self.next_step()
         first = self.first
         out = self.hyper_map(ops.partial(_update, "sgd", lr, self.weight_decay, self.momentum, self.dampening,
-                                         self.nesterov, first),
+                                         self.nesterov, first, scaled, scale),
                              self.parameters, self.accum, grads, self.decay_flags)
         return ops.depend(out, ops.assign(self.first, ops.logical_and(first, Tensor(False))))
 
 
-@_update.register("String", "Tensor", "Number", "Number", "Number", "Bool", "Tensor", "Tensor", "Tensor", "Tensor",
-                  "Bool")
-def _sgd(kind, lr, wd, momentum, dampening, nesterov, first, param, buf, grad, decay):
+@_update.register("String", "Tensor", "Number", "Number", "Number", "Bool", "Tensor", "Bool", "Tensor", "Tensor",
+                  "Tensor", "Tensor", "Bool")
+def _sgd(kind, lr, wd, momentum, dampening, nesterov, first, scaled, scale, param, buf, grad, decay):
     p = ops.cast(param, ms.float32)
-    g = ops.cast(grad, ms.float32)
+    g = _scaled(grad, scaled, scale)
     if decay:
         g = g + wd * p
     if momentum != 0.0:
@@ -209,6 +222,19 @@ def _sgd(kind, lr, wd, momentum, dampening, nesterov, first, param, buf, grad, d
         g = g + momentum * b if nesterov else b
         p = ops.depend(p, ops.assign(buf, b))
     return ops.assign(param, ops.cast(p - lr * g, param.dtype))
+
+
+def _scaling(grad_scale):
+    """(whether the gradients are scaled, the float32 scale: 1 without ``grad_scale``)."""
+    if grad_scale is None:
+        return False, ops.ones((), ms.float32)
+    return True, grad_scale
+
+
+def _scaled(grad, scaled, scale):
+    """``grad`` in float32, times ``scale`` when ``scaled``."""
+    g = ops.cast(grad, ms.float32)
+    return g * scale if scaled else g
 
 
 def _betas(betas, kw):

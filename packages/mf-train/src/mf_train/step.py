@@ -5,7 +5,8 @@ accumulation, as one graph per optimizer step.
 (accumulation, batch, seq) when accumulating, else (batch, seq)), sums their gradients of ``loss * scale_sense``,
 reduces them with ``grad_reducer`` (data parallel: an average over the data-parallel group; identity on one
 device), checks them for inf/NaN when the loss scale is dynamic (``all_finite``: on several ranks, a verdict every
-rank shares), unscales them and clips them to ``max_grad_norm`` in one product (``grad_norm``: on several ranks,
+rank shares), unscales them and clips them to ``max_grad_norm`` in one product, or inside the update with mf's
+optimizers (``grad_norm``: on several ranks,
 the norm of the whole model, the squares of model-parallel shards summed over their group; no product at all with
 a fixed scale of 1, one micro-batch and no clipping) and, unless they overflowed, updates the parameters. It
 returns (mean loss (``loss_mean``: over the data-parallel replicas, the global batch's), overflow, loss scale,
@@ -22,6 +23,7 @@ from mindspore import Parameter, Tensor, amp, nn, ops
 from mf_models import native
 from mf_models.compiled import CompiledCell
 from mf_train.errors import TrainError
+from mf_train.optim import Optimizer
 
 _scale = ops.MultitypeFuncGraph("mf_scale")
 _square_sum = ops.MultitypeFuncGraph("mf_square_sum")
@@ -99,6 +101,8 @@ class TrainStep(CompiledCell):
         # whether gradients need unscaling: not with a fixed scale of 1 over one micro-batch
         self.rescale = loss_scale.dynamic or loss_scale.value != 1.0 or self.accumulation != 1
         self.max_grad_norm = float(max_grad_norm or 0.0)
+        # mf's optimizers take the unscale-and-clip factor (``opt(grads, lr, grad_scale)``)
+        self.scale_in_optimizer = (self.clip or self.rescale) and isinstance(optimizer, Optimizer)
         # mf's one-pass sum of squares on CPU for float32 gradients (mf_models.native), else Square and a product
         self.square_sum = native.sum_of_squares() if all(p.dtype == ms.float32 for p in self.weights) else None
         self.grad_reducer = grad_reducer if grad_reducer is not None else ops.identity
@@ -138,10 +142,13 @@ class TrainStep(CompiledCell):
         if self.clip:  # the norm of the unscaled gradients, from the scaled ones
             norm = self.global_norm_of(grads) * inverse
             factor = inverse * ops.minimum(self.max_grad_norm / (norm + 1e-6), 1.0)
-        if self.clip or self.rescale:  # one product: unscaled and clipped (a copy of every gradient)
-            grads = self.hyper_map(ops.partial(_scale, factor), grads)
+        if (self.clip or self.rescale) and not self.scale_in_optimizer:
+            grads = self.hyper_map(ops.partial(_scale, factor), grads)  # unscaled and clipped: a copy of each
         if not overflow:
-            loss = ops.depend(loss, self.optimizer(grads, lr))
+            if self.scale_in_optimizer:  # unscaled and clipped inside the update, without copies
+                loss = ops.depend(loss, self.optimizer(grads, lr, factor))
+            else:
+                loss = ops.depend(loss, self.optimizer(grads, lr))
         return self.loss_mean(loss), overflow, scale, norm
 
     def global_norm_of(self, grads):

@@ -258,6 +258,39 @@ def test_a_failing_build_warns_once_and_falls_back(fresh_library, monkeypatch, c
 
 
 @needs_compiler
+def test_a_build_killed_midway_leaves_a_folder_that_a_later_build_removes(fresh_library, monkeypatch):
+    """kill -9 during the compiler's run leaves its temporary folder; the next build removes it once it is an hour
+    old, and leaves a fresh one (another process's build in progress) alone."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    slow = fresh_library / "slow-cxx"
+    slow.write_text("#!/bin/sh\n[ \"$1\" = --version ] && echo slow 1.0 && exit 0\nsleep 60\n")
+    slow.chmod(0o755)
+    kernels = fresh_library / "mf" / "kernels"
+    env = {**os.environ, "XDG_CACHE_HOME": str(fresh_library), "CXX": str(slow)}
+    build = subprocess.Popen([sys.executable, "-c", "from mf_models import native; native.library()"], env=env,
+                             start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(kernels.glob(".build-*")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        os.killpg(build.pid, signal.SIGKILL)
+        build.wait()
+    (left,) = kernels.glob(".build-*")
+    live = kernels / ".build-live"
+    live.mkdir()
+    hour_ago = time.time() - native.STALE_BUILD_S - 1
+    os.utime(left, (hour_ago, hour_ago))
+    assert native.library() is not None
+    assert list(kernels.glob(".build-*")) == [live]
+
+
+@needs_compiler
 def test_loading_the_library_keeps_denormals(tmp_path):
     """-ffast-math at link time would turn on flush-to-zero for the whole process (GCC's crtfastmath.o)."""
     import os

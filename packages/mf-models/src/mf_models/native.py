@@ -22,6 +22,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import time
 from functools import cache
 from pathlib import Path
 
@@ -38,6 +39,7 @@ SOURCE = Path(__file__).with_name("native.cc")
 # library built with it, which turns on flush-to-zero for the whole process that loads it
 COMPILE = ["-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-pthread", "-fPIC", "-c"]
 LINK = ["-shared", "-pthread"]
+STALE_BUILD_S = 3600
 
 
 def _cpu_features() -> str:
@@ -55,6 +57,7 @@ def _build(compiler: str) -> Path:
     digest = hashlib.sha256("\n".join([SOURCE.read_text(), " ".join(COMPILE + LINK), version, _cpu_features(),
                                        platform.machine()]).encode()).hexdigest()[:16]
     root = user_cache("kernels")
+    _remove_stale_builds(root)
     target = root / f"mf_native_{digest}.so"
     if target.exists():
         return target
@@ -67,6 +70,16 @@ def _build(compiler: str) -> Path:
                 raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no output")
         os.replace(lib, target)
     return target
+
+
+def _remove_stale_builds(root: Path) -> None:
+    """Temporary build folders that a killed build left behind (untouched for an hour: a build takes seconds)."""
+    for folder in root.glob(".build-*") if root.is_dir() else ():
+        try:
+            if time.time() - folder.stat().st_mtime > STALE_BUILD_S:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass  # removed by another process meanwhile
 
 
 def threads() -> int:

@@ -2,6 +2,7 @@
 MindSpore's own nn.AdamWeightDecay, SGD equals torch.optim.SGD (momentum, dampening, Nesterov, weight decay), the
 schedules equal transformers' schedule functions step by step, and weight decay skips norms and biases."""
 
+import os
 import shutil
 
 import mindspore as ms
@@ -51,7 +52,8 @@ def test_adam_weight_decay_equals_mindspores(cls):
     """Ours (mf's two-thread kernel on CPU where a C++ compiler builds it) against MindSpore's."""
     ps = params()
     opt = cls(ps, beta1=0.9, beta2=0.95, eps=1e-6, weight_decay=0.1)
-    assert opt.native == (shutil.which("g++") is not None)
+    # the kernel wherever g++ builds it (a broken build fails here), unless switched off
+    assert opt.native == (shutil.which("g++") is not None and os.environ.get("MF_NATIVE_KERNELS") != "0")
     ours = run(opt, ps)
     ref_ps = params()
     groups = [{"params": [ref_ps[0]], "weight_decay": 0.1}, {"params": ref_ps[1:], "weight_decay": 0.0}]

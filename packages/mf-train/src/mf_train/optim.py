@@ -116,10 +116,8 @@ def _adamw(kind, kernel, fused, lr, wd, beta1, beta2, eps, bias1, bias2_sqrt, na
            decay, in_place):
     if in_place:
         fused_lr, fused_eps, fused_wd = fused
-        wd = fused_wd if decay else 0.0
-        if native:  # mf's kernel scales the gradient as it reads it
-            return kernel(param, m, v, fused_lr, beta1, beta2, fused_eps, wd, grad, scale)
-        return kernel(param, m, v, fused_lr, beta1, beta2, fused_eps, wd, _scaled(grad, scaled, scale))
+        return _in_place(kernel, native, scaled, scale, param, m, v, fused_lr, beta1, beta2, fused_eps,
+                         fused_wd if decay else 0.0, grad)
     p = ops.cast(param, ms.float32)
     g = _scaled(grad, scaled, scale)
     if decay:
@@ -159,10 +157,8 @@ class AdamWeightDecay(_Adam):
 def _adam_weight_decay(kind, kernel, lr, wd, beta1, beta2, eps, native, scaled, scale, param, m, v, grad, decay,
                        in_place):
     if in_place:
-        wd = wd if decay else 0.0
-        if native:
-            return kernel(param, m, v, lr, beta1, beta2, eps, wd, grad, scale)
-        return kernel(param, m, v, lr, beta1, beta2, eps, wd, _scaled(grad, scaled, scale))
+        return _in_place(kernel, native, scaled, scale, param, m, v, lr, beta1, beta2, eps, wd if decay else 0.0,
+                         grad)
     p = ops.cast(param, ms.float32)
     g = _scaled(grad, scaled, scale)
     m_new = ops.cast(m, ms.float32) * beta1 + g * (1.0 - beta1)
@@ -222,6 +218,14 @@ def _sgd(kind, lr, wd, momentum, dampening, nesterov, first, scaled, scale, para
         g = g + momentum * b if nesterov else b
         p = ops.depend(p, ops.assign(buf, b))
     return ops.assign(param, ops.cast(p - lr * g, param.dtype))
+
+
+def _in_place(kernel, native, scaled, scale, param, m, v, lr, beta1, beta2, eps, wd, grad):
+    """The fused in-place AdamWeightDecay step: mf's kernel scales the gradient as it reads it, MindSpore's takes
+    a scaled copy."""
+    if native:
+        return kernel(param, m, v, lr, beta1, beta2, eps, wd, grad, scale)
+    return kernel(param, m, v, lr, beta1, beta2, eps, wd, _scaled(grad, scaled, scale))
 
 
 def _scaling(grad_scale):

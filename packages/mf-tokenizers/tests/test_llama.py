@@ -126,3 +126,33 @@ def test_non_string_input_is_a_clear_error(fixture, request):
 def test_long_runs_and_control_characters(fixture, text, request):
     tok = request.getfixturevalue(fixture)
     assert tok.decode(tok.encode(text), skip_special_tokens=True) == text
+
+
+def test_a_batch_pauses_the_cycle_collector_and_settles_its_debt(llama, pydocs_lines):
+    import gc
+
+    passes = []
+
+    def count(phase, info):
+        if phase == "start":
+            passes.append(info["generation"])
+
+    lines = [line for line in pydocs_lines if line][:6000]  # 12,000 lists with the masks: 17 passes unpaused
+    gc.callbacks.append(count)
+    try:
+        out = llama(lines)
+        assert passes in ([], [0]), "at most the one young-generation pass that settles the batch's lists"
+        assert gc.isenabled()
+        assert gc.get_count()[0] <= gc.get_threshold()[0], "the caller's next allocation owes no pass"
+        assert len(out["input_ids"]) == len(out["attention_mask"]) == len(lines)
+        with pytest.raises(TokenizerError):
+            llama(["fine", 3])
+        assert gc.isenabled(), "an error in a batch leaves the collector running"
+        gc.disable()  # the caller's own choice is kept
+        try:
+            llama(lines[:10])
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+    finally:
+        gc.callbacks.remove(count)

@@ -10,11 +10,13 @@ The ratio is our speed over the raw backend's (1.0x = as fast; issue 18's target
 shared with other jobs). Both sides use the same threads: ``--threads N`` (default: every usable core, our
 classes' default) goes to our class's ``num_threads`` and to the raw call (sentencepiece and tiktoken take it per
 call; the ``tokenizers`` library through ``RAYON_NUM_THREADS``, set before it loads); ``--pin`` runs on one core.
-``tok(lines)`` is timed as users call it, attention masks included.
+``tok(lines)`` is timed as users call it, attention masks included. Every call starts after a full garbage
+collection (not timed), so that the collector's passes a call meets are those its own objects cause.
 Also prints the time of ``import mf_tokenizers`` in a fresh interpreter.
 """
 
 import argparse
+import gc
 import subprocess
 import sys
 import tempfile
@@ -41,6 +43,7 @@ def interleaved(tok, raw, lines, rounds, chunk):
         for i, part in enumerate(chunks):
             order = [("ours", lambda p=part: tok(p)["input_ids"]), ("raw", lambda p=part: raw(p))]
             for name, fn in order if r % 2 == 0 else order[::-1]:
+                gc.collect()  # each call starts from a collected heap: neither side pays for the other's objects
                 wall, cpu, out = timed(fn)
                 best[name + "_t"][i] = min(best[name + "_t"][i], wall)
                 best[name + "_c"][i] = min(best[name + "_c"][i], cpu)

@@ -2,9 +2,11 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mf_data.textio import BadCounter, read_lines
-from mf_data.wiki import articles, wikitext_clean
+from mf_data.wiki import articles, clean_lines, wikitext_clean
 
 from .helpers import cli, preprocess, read_indexed, read_mindrecord, same_rows
 
@@ -17,6 +19,22 @@ def test_clean_real_lines():
     assert wikitext_clean("Fred L . Drake , Jr . , the creator ( of the toolset ) ; done") == \
         "Fred L. Drake, Jr., the creator (of the toolset); done"
     assert wikitext_clean("the user 's guide") == "the user's guide"
+
+
+def test_lines_cleaned_together_equal_each_cleaned_alone(mf_assets):
+    """The one-pass cleaning of an article's lines gives each line what the script's per-line call gives."""
+    raw = (mf_assets / "text" / "wiki.train.tokens").read_text(encoding="utf-8").split("\n")
+    lines = [line.strip() for line in raw if line.strip()]
+    assert clean_lines(lines) == [wikitext_clean(line) for line in lines]
+    assert clean_lines([]) == []
+    odd = ["a ( b", "c ) d", "e \" f", 'g " h', "s ' x", " @-@ ", "with\nnewline ( x )"]  # pairs split over lines
+    assert clean_lines(odd) == [wikitext_clean(line) for line in odd]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=" \n\t\u2028\x85()[]{}\"'s.:;!?,@-=N/0x\u00b0", max_size=24), max_size=8))
+def test_lines_cleaned_together_on_fuzzed_lines(lines):
+    assert clean_lines(lines) == [wikitext_clean(line) for line in lines]
 
 
 def test_articles_of_real_file(wiki_small):

@@ -8,17 +8,36 @@ Unlike the script, the last article is kept and articles are kept apart (each en
 import re
 from collections.abc import Iterable, Iterator
 
-_SUBS = [
-    (re.compile(r"\(\s*([^\)]*?)\s*\)"), r"(\1)"),
-    (re.compile(r"\[\s*([^\]]*?)\s*\]"), r"[\1]"),
-    (re.compile(r"{\s*([^}]*?)\s*}"), r"{\1}"),
-    (re.compile(r"\"\s*([^\"]*?)\s*\""), r'"\1"'),
-    (re.compile(r"'\s*([^']*?)\s*'"), r"'\1'"),
+_BRACKETS = [  # the script's regexes, for one line
+    (r"\(\s*([^\)]*?)\s*\)", r"(\1)"),
+    (r"\[\s*([^\]]*?)\s*\]", r"[\1]"),
+    (r"{\s*([^}]*?)\s*}", r"{\1}"),
+    (r"\"\s*([^\"]*?)\s*\"", r'"\1"'),
+    (r"'\s*([^']*?)\s*'", r"'\1'"),
 ]
+_SUBS = [(re.compile(pattern), repl) for pattern, repl in _BRACKETS]
+# the same for lines joined by newlines: no match crosses a newline, so each line is cleaned as if alone
+_SUBS_BY_LINE = [(re.compile(pattern.replace("[^", "[^\\n").replace(r"\s", r"[^\S\n]")), repl)
+                 for pattern, repl in _BRACKETS]
 
 
 def wikitext_clean(string: str) -> str:
     """The GPT-2 script's ``wikitext_clean``: detokenize `` @-@ ``, punctuation, brackets, quotes."""
+    return _clean(string, _SUBS, newlines=True)
+
+
+def clean_lines(lines: list[str]) -> list[str]:
+    """``[wikitext_clean(line) for line in lines]`` for lines without newlines, in one pass over them all
+    (a fraction of the time of a call per line)."""
+    text = "\n".join(lines)
+    if not lines or text.count("\n") != len(lines) - 1:
+        return [wikitext_clean(line) for line in lines]
+    return _clean(text, _SUBS_BY_LINE, newlines=False).split("\n")
+
+
+def _clean(string, subs, newlines):
+    """The script's steps in its order; ``newlines``: with its two replacements around newlines (which do
+    nothing within a line)."""
     # contractions
     string = string.replace("s '", "s'")
     string = re.sub(r"/' [0-9]/", r"/'[0-9]/", string)
@@ -35,15 +54,16 @@ def wikitext_clean(string: str) -> str:
     string = string.replace(" ? ", "? ")
     string = string.replace(" , ", ", ")
     # double brackets
-    for pattern, repl in _SUBS:
+    for pattern, repl in subs:
         string = pattern.sub(repl, string)
     # miscellaneous
     string = string.replace("= = = =", "====")
     string = string.replace("= = =", "===")
     string = string.replace("= =", "==")
     string = string.replace(" " + chr(176) + " ", chr(176))
-    string = string.replace(" \n", "\n")
-    string = string.replace("\n ", "\n")
+    if newlines:
+        string = string.replace(" \n", "\n")
+        string = string.replace("\n ", "\n")
     string = string.replace(" N ", " 1 ")
     string = string.replace(" 's", "'s")
     return string
@@ -83,7 +103,8 @@ def raw_articles(lines):
 
 def article_text(sections):
     """The clean text of a raw article: lines cleaned and joined by spaces, sections by newlines."""
-    return "\n".join(" ".join(wikitext_clean(line) for line in passage) for passage in sections)
+    cleaned = iter(clean_lines([line for passage in sections for line in passage]))
+    return "\n".join(" ".join(next(cleaned) for _ in passage) for passage in sections)
 
 
 def articles(lines: Iterable[tuple[int, str]]) -> Iterator[str]:

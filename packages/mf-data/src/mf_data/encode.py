@@ -4,6 +4,8 @@ A chunk of records comes back as ``(lengths, tokens, mask, stats)``: record leng
 end to end (int32) and, for conversations, a uint8 mask of learned positions (1: answer or its EOS).
 """
 
+import itertools
+
 import numpy as np
 
 from mf_data.wiki import article_text
@@ -50,39 +52,61 @@ class Encoder:
         Records longer than the record length are truncated (counted); those whose prompt alone fills
         the record are dropped (counted). Text is literal: special-token strings in it are not control tokens.
         """
-        texts = []
+        texts, counts = [], []
         for rounds in records:
+            counts.append(len(rounds))
             for prompt, answer in rounds:
                 texts.append(prompt)
                 texts.append(" " + answer if self.space else answer)
-        encoded = iter(self.tokenizer(texts, add_special_tokens=False, split_special_tokens=True,
-                                      return_attention_mask=False)["input_ids"])  # masks: unused work
-        bos, eos = self.ids.bos, self.ids.eos
-        lengths, tokens, masks = [], [], []
-        truncated = dropped = 0
-        for rounds in records:
-            ids = [] if bos is None else [bos]
-            mask = [0] * len(ids)
-            for _ in rounds:
-                prompt, answer = next(encoded), next(encoded)
-                ids += prompt
-                mask += [0] * len(prompt)
-                ids += answer
-                ids.append(eos)
-                mask += [1] * (len(answer) + 1)
-            if len(ids) > self.length:
-                ids, mask = ids[:self.length], mask[:self.length]
-                if 1 not in mask:
-                    dropped += 1
-                    continue
-                truncated += 1
-            lengths.append(len(ids))
-            tokens += ids
-            masks += mask
-        lengths = np.asarray(lengths, dtype=np.int64)
-        tokens = np.asarray(tokens, dtype=np.int32)
-        mask = np.asarray(masks, dtype=np.uint8)
-        return lengths, tokens, mask, {"truncated": truncated, "dropped": dropped}
+        encoded = self.tokenizer(texts, add_special_tokens=False, split_special_tokens=True,
+                                 return_attention_mask=False)["input_ids"]  # masks: unused work
+        return conversation_records(encoded, np.asarray(counts, dtype=np.int64), self.ids.bos, self.ids.eos,
+                                    self.length)
+
+
+def _starts(lengths):
+    """Where each of consecutive runs of ``lengths`` starts."""
+    return np.cumsum(lengths) - lengths
+
+
+def _runs(starts, lengths):
+    """The indices ``starts[i] .. starts[i] + lengths[i] - 1`` of every run, end to end."""
+    return np.repeat(starts - _starts(lengths), lengths) + np.arange(int(lengths.sum()))
+
+
+def conversation_records(encoded, counts, bos, eos, length):
+    """``(lengths, tokens, mask, stats)`` of records of ``counts[r]`` rounds, from ``encoded`` (prompt and answer
+    ids of each round, in order): each record ``bos? + (prompt + answer + eos)...``, mask 1 on answers and their
+    EOS, cut to ``length``; a record whose cut keeps no learned token is dropped."""
+    seg = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    flat = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int32, count=int(seg.sum()))
+    prompt, answer = seg[0::2], seg[1::2]
+    head = 0 if bos is None else 1
+    record_of_round = np.repeat(np.arange(len(counts)), counts)
+    # every record end to end, uncut: round j of record r starts after r + 1 heads and the rounds before it
+    round_start = head * (record_of_round + 1) + _starts(prompt + answer + 1)
+    total = head * len(counts) + int(seg.sum()) + len(prompt)
+    dest = _runs(np.stack([round_start, round_start + prompt], axis=1).ravel(), seg)
+    eos_at = round_start + prompt + answer
+    tokens = np.empty(total, dtype=np.int32)
+    tokens[dest] = flat
+    tokens[eos_at] = eos
+    mask = np.zeros(total, dtype=np.uint8)
+    mask[dest[np.repeat(np.arange(len(seg)) % 2 == 1, seg)]] = 1
+    mask[eos_at] = 1
+    full = head + np.bincount(record_of_round, weights=prompt + answer + 1, minlength=len(counts)).astype(np.int64)
+    record_start = _starts(full)
+    if head:
+        tokens[record_start] = bos
+    first_learned = np.full(len(counts), length)  # a record of no round learns nothing
+    some = counts > 0
+    first_learned[some] = head + prompt[_starts(counts)[some]]
+    over = full > length
+    keep = ~(over & (first_learned >= length))
+    lengths = np.minimum(full, length)[keep]
+    at = _runs(record_start[keep], lengths)
+    stats = {"truncated": int((over & keep).sum()), "dropped": int((~keep).sum())}
+    return lengths, tokens[at], mask[at], stats
 
 
 _WORKER = {}

@@ -2,6 +2,9 @@
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from .helpers import VICUNA_SYSTEM, cli, preprocess, read_indexed
 
 
@@ -34,3 +37,43 @@ def test_multi_turn_masks_every_prompt(tmp_path, sp_model, sp, alpaca_records):
     learned = [0] * (1 + len(p1)) + [1] * (len(r1) - len(p1) + 1) + [0] * len(p2) + [1] * (len(r2) - len(p2) + 1)
     assert row["labels"][:n].tolist() == [t if m else -100 for t, m in zip(ids, learned)]
     assert (row["labels"][n:] == -100).all()
+
+
+def _records_one_by_one(encoded, counts, bos, eos, length):
+    """The record layout written out plainly, one record at a time (the oracle of conversation_records)."""
+    parts = iter(encoded)
+    lengths, tokens, mask, truncated, dropped = [], [], [], 0, 0
+    for count in counts:
+        ids, learned = ([] if bos is None else [bos]), ([] if bos is None else [0])
+        for _ in range(count):
+            prompt, answer = next(parts), next(parts)
+            ids += [*prompt, *answer, eos]
+            learned += [0] * len(prompt) + [1] * (len(answer) + 1)
+        if len(ids) > length:
+            ids, learned = ids[:length], learned[:length]
+            if 1 not in learned:
+                dropped += 1
+                continue
+            truncated += 1
+        lengths.append(len(ids))
+        tokens += ids
+        mask += learned
+    return lengths, tokens, mask, {"truncated": truncated, "dropped": dropped}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.lists(st.integers(3, 9), max_size=12), st.lists(st.integers(3, 9), max_size=8)),
+                         max_size=3), max_size=5),
+       st.sampled_from([None, 1]), st.integers(1, 30))
+def test_conversation_records_lay_out_each_record_as_written(records, bos, length):
+    import numpy as np
+
+    from mf_data.encode import conversation_records
+
+    encoded = [ids for rounds in records for pair in rounds for ids in pair]
+    counts = np.array([len(rounds) for rounds in records], dtype=np.int64)
+    got = conversation_records(encoded, counts, bos, 2, length)
+    want = _records_one_by_one(encoded, counts, bos, 2, length)
+    for array, expected, dtype in zip(got[:3], want[:3], (np.int64, np.int32, np.uint8)):
+        assert array.dtype == dtype and array.tolist() == expected
+    assert got[3] == want[3]

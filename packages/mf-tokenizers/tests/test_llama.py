@@ -156,3 +156,15 @@ def test_a_batch_pauses_the_cycle_collector_and_settles_its_debt(llama, pydocs_l
             gc.enable()
     finally:
         gc.callbacks.remove(count)
+
+
+def test_batches_in_threads_at_once_leave_the_collector_running(llama, pydocs_lines):
+    import gc
+    from concurrent.futures import ThreadPoolExecutor
+
+    chunks = [[line for line in pydocs_lines[i::8] if line][:400] for i in range(8)]
+    alone = [llama(chunk)["input_ids"] for chunk in chunks]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda chunk: llama(chunk)["input_ids"], chunks * 3))
+    assert together == alone * 3
+    assert gc.isenabled()

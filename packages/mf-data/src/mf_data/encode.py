@@ -81,20 +81,20 @@ def conversation_records(encoded, counts, bos, eos, length):
     seg = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
     flat = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int32, count=int(seg.sum()))
     prompt, answer = seg[0::2], seg[1::2]
+    per_round = prompt + answer + 1  # with its eos
     head = 0 if bos is None else 1
     record_of_round = np.repeat(np.arange(len(counts)), counts)
+    full = head + np.bincount(record_of_round, weights=per_round, minlength=len(counts)).astype(np.int64)
     # every record end to end, uncut: round j of record r starts after r + 1 heads and the rounds before it
-    round_start = head * (record_of_round + 1) + _starts(prompt + answer + 1)
-    total = head * len(counts) + int(seg.sum()) + len(prompt)
+    round_start = head * (record_of_round + 1) + _starts(per_round)
     dest = _runs(np.stack([round_start, round_start + prompt], axis=1).ravel(), seg)
-    eos_at = round_start + prompt + answer
-    tokens = np.empty(total, dtype=np.int32)
+    eos_at = round_start + per_round - 1
+    tokens = np.empty(int(full.sum()), dtype=np.int32)
     tokens[dest] = flat
     tokens[eos_at] = eos
-    mask = np.zeros(total, dtype=np.uint8)
+    mask = np.zeros(len(tokens), dtype=np.uint8)
     mask[dest[np.repeat(np.arange(len(seg)) % 2 == 1, seg)]] = 1
     mask[eos_at] = 1
-    full = head + np.bincount(record_of_round, weights=prompt + answer + 1, minlength=len(counts)).astype(np.int64)
     record_start = _starts(full)
     if head:
         tokens[record_start] = bos
